@@ -1,0 +1,145 @@
+"""A span processor that keeps the most recent traces in memory.
+
+It is what makes ``get_tracker().get_reports()`` and the ``/performance`` page work with no collector:
+it runs beside the exporting processor, groups finished spans by trace id and keeps the newest N traces.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_TRACES = 100
+DEFAULT_MAX_SPANS_PER_TRACE = 1000
+
+TraceListener = Callable[[TraceRecord], None]
+
+
+class _TraceBucket:
+    __slots__ = ("spans", "dropped")
+
+    def __init__(self) -> None:
+        self.spans: list[SpanRecord] = []
+        self.dropped = 0
+
+
+class RecentTracesProcessor(SpanProcessor):
+    """Keeps the last ``max_traces`` traces as compact records.
+
+    A trace's age is the time its first span ended here; when a new trace would exceed ``max_traces``
+    the oldest is evicted whole. A trace holds at most ``max_spans_per_trace`` spans; the overflow is
+    counted in ``TraceRecord.dropped_spans``. Listeners are told when a trace's local root span ends
+    (the request is over), with a snapshot of the trace.
+
+    The span path takes one lock for a dict update and never raises.
+    """
+
+    def __init__(
+        self,
+        max_traces: int = DEFAULT_MAX_TRACES,
+        max_spans_per_trace: int = DEFAULT_MAX_SPANS_PER_TRACE,
+    ) -> None:
+        if max_traces < 1 or max_spans_per_trace < 1:
+            raise ValueError("max_traces and max_spans_per_trace must be at least 1")
+        self.max_traces = max_traces
+        self.max_spans_per_trace = max_spans_per_trace
+        self._traces: OrderedDict[int, _TraceBucket] = OrderedDict()
+        self._lock = threading.Lock()
+        self._listeners: list[TraceListener] = []
+        self._evicted_traces = 0
+        self._failed_spans = 0
+
+    # SpanProcessor interface -------------------------------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Nothing to do when a span starts: only finished spans are kept."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Record a finished span; never raises."""
+        try:
+            record = SpanRecord.from_readable_span(span)
+            parent = span.parent
+            self._add(record, is_local_root=parent is None or parent.is_remote)
+        except Exception:  # the span path must never break the request
+            self._failed_spans += 1
+            if self._failed_spans == 1:
+                _logger.exception("RecentTracesProcessor could not record a span; counting further failures")
+
+    def shutdown(self) -> None:
+        """Drop listeners; the stored traces stay readable."""
+        with self._lock:
+            self._listeners.clear()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered for export, so there is nothing to flush."""
+        return True
+
+    # Public API --------------------------------------------------------------------------------------
+
+    def add_records(self, records: Iterable[SpanRecord]) -> None:
+        """Store spans that did not come through this process's SDK (e.g. browser spans from the shim)."""
+        for record in records:
+            self._add(record, is_local_root=False)
+
+    def add_listener(self, listener: TraceListener) -> None:
+        """Call ``listener(trace)`` whenever a local root span ends; exceptions are logged, not raised."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def traces(self) -> list[TraceRecord]:
+        """Snapshot of the stored traces, oldest first."""
+        with self._lock:
+            items = [(tid, tuple(b.spans), b.dropped) for tid, b in self._traces.items()]
+        return [TraceRecord(tid, spans, dropped) for tid, spans, dropped in items]
+
+    def get_trace(self, trace_id: int) -> TraceRecord | None:
+        """Snapshot of one stored trace, or None."""
+        with self._lock:
+            bucket = self._traces.get(trace_id)
+            if bucket is None:
+                return None
+            return TraceRecord(trace_id, tuple(bucket.spans), bucket.dropped)
+
+    def clear(self) -> None:
+        """Forget every stored trace."""
+        with self._lock:
+            self._traces.clear()
+
+    @property
+    def evicted_traces(self) -> int:
+        """How many traces were evicted to stay within ``max_traces``."""
+        return self._evicted_traces
+
+    # Internals ---------------------------------------------------------------------------------------
+
+    def _add(self, record: SpanRecord, *, is_local_root: bool) -> None:
+        snapshot: TraceRecord | None = None
+        with self._lock:
+            bucket = self._traces.get(record.trace_id)
+            if bucket is None:
+                bucket = self._traces[record.trace_id] = _TraceBucket()
+                if len(self._traces) > self.max_traces:
+                    self._traces.popitem(last=False)
+                    self._evicted_traces += 1
+            if len(bucket.spans) < self.max_spans_per_trace:
+                bucket.spans.append(record)
+            else:
+                bucket.dropped += 1
+            if is_local_root and self._listeners:
+                snapshot = TraceRecord(record.trace_id, tuple(bucket.spans), bucket.dropped)
+                listeners = tuple(self._listeners)
+        if snapshot is not None:
+            for listener in listeners:
+                try:
+                    listener(snapshot)
+                except Exception:
+                    _logger.exception("A completed-trace listener failed")

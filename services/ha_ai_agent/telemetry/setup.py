@@ -1,0 +1,171 @@
+"""Start and stop tracing for a process: provider, exporter, the recent-traces buffer.
+
+Configuration comes from the standard ``OTEL_*`` variables, read by the SDK itself wherever it can
+(service name, resource attributes, sampler, batch processor, exporter endpoint, headers, timeout).
+The only choices made here are the ones the SDK leaves to the auto-instrumentation agent: which
+exporter to build (none when no endpoint is configured) and which protocol it speaks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+
+from opentelemetry import trace
+from opentelemetry.environment_variables import OTEL_TRACES_EXPORTER
+from opentelemetry.sdk.environment_variables import (
+    OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    OTEL_TRACES_SAMPLER,
+    OTEL_TRACES_SAMPLER_ARG,
+)
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
+
+from ha_ai_agent.telemetry.recent import DEFAULT_MAX_SPANS_PER_TRACE, DEFAULT_MAX_TRACES, RecentTracesProcessor
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_SERVICE_NAME = "ha-ai-agent"
+
+
+@dataclass(frozen=True)
+class TracingConfig:
+    """What the service decides about tracing; everything else comes from ``OTEL_*`` variables.
+
+    Attributes:
+        service_name: used when neither ``OTEL_SERVICE_NAME`` nor ``OTEL_RESOURCE_ATTRIBUTES`` names one.
+        service_version: the ``service.version`` resource attribute.
+        recent_traces_max: how many traces the in-memory buffer keeps.
+        recent_spans_per_trace_max: how many spans one kept trace may hold.
+        shutdown_timeout_millis: the most that ``shutdown`` waits for the last export.
+    """
+
+    service_name: str = DEFAULT_SERVICE_NAME
+    service_version: str | None = None
+    recent_traces_max: int = DEFAULT_MAX_TRACES
+    recent_spans_per_trace_max: int = DEFAULT_MAX_SPANS_PER_TRACE
+    shutdown_timeout_millis: int = 5000
+
+
+@dataclass
+class TracingHandle:
+    """What ``setup_tracing`` built, and how to stop it.
+
+    ``owns_provider`` is False when another agent (``opentelemetry-instrument``) had installed the
+    provider first: then only our processor was added to it, and ``shutdown`` only flushes.
+    """
+
+    provider: TracerProvider
+    recent: RecentTracesProcessor
+    exporter: SpanExporter | None
+    owns_provider: bool
+    shutdown_timeout_millis: int
+    _stopped: bool = field(default=False, repr=False)
+
+    def shutdown(self) -> bool:
+        """Flush and stop within ``shutdown_timeout_millis``, also when the collector is unreachable.
+
+        Returns:
+            True if everything was flushed in time.
+        """
+        if self._stopped:
+            return True
+        self._stopped = True
+        stop = self.provider.shutdown if self.owns_provider else self.provider.force_flush
+        worker = threading.Thread(target=stop, name="otel-shutdown", daemon=True)
+        worker.start()
+        worker.join(self.shutdown_timeout_millis / 1000)
+        if worker.is_alive():
+            _logger.warning(
+                "Tracing shutdown gave up after %d ms; spans still queued were dropped",
+                self.shutdown_timeout_millis,
+            )
+            return False
+        return True
+
+
+def build_sampler() -> Sampler | None:
+    """The sampler used when ``OTEL_TRACES_SAMPLER`` is not set (None means: let the SDK read it).
+
+    Root spans and spans with a remote parent are sampled by trace id at ``OTEL_TRACES_SAMPLER_ARG``
+    (default 1.0), whatever the remote parent's sampled flag says: a browser, or anyone who can send a
+    ``traceparent`` header, can neither force this service to record a trace nor hide one from it.
+    Local children follow their parent, so a trace is never half recorded.
+    """
+    if os.environ.get(OTEL_TRACES_SAMPLER):
+        return None
+    raw_ratio = os.environ.get(OTEL_TRACES_SAMPLER_ARG, "1.0")
+    try:
+        ratio = min(1.0, max(0.0, float(raw_ratio)))
+    except ValueError:
+        _logger.warning("Invalid %s=%r; sampling every trace", OTEL_TRACES_SAMPLER_ARG, raw_ratio)
+        ratio = 1.0
+    by_trace_id = TraceIdRatioBased(ratio)
+    return ParentBased(root=by_trace_id, remote_parent_sampled=by_trace_id, remote_parent_not_sampled=by_trace_id)
+
+
+def build_exporter() -> SpanExporter | None:
+    """An OTLP exporter when an endpoint is configured, else None (embedded mode).
+
+    ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`` picks ``http/protobuf`` (default) or ``grpc``; the exporter
+    itself reads endpoint, headers, compression and timeout from the environment.
+    """
+    if os.environ.get(OTEL_TRACES_EXPORTER, "otlp").strip().lower() == "none":
+        return None
+    if not (os.environ.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT)):
+        return None
+    protocol = (
+        os.environ.get(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) or os.environ.get(OTEL_EXPORTER_OTLP_PROTOCOL) or ""
+    ).strip().lower() or "http/protobuf"
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+
+        return GrpcSpanExporter()
+    if protocol != "http/protobuf":
+        _logger.warning("Unsupported OTLP protocol %r; using http/protobuf", protocol)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+
+    return HttpSpanExporter()
+
+
+def build_resource(config: TracingConfig) -> Resource:
+    """The SDK's resource (which reads the ``OTEL_*`` variables), with our defaults under it."""
+    defaults: dict[str, str] = {}
+    if config.service_version:
+        defaults["service.version"] = config.service_version
+    resource = Resource.create(defaults)
+    # Resource.create falls back to "unknown_service" when no variable names the service.
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: config.service_name}))
+    return resource
+
+
+def setup_tracing(config: TracingConfig | None = None) -> TracingHandle:
+    """Install tracing for this process and return a handle to read and stop it.
+
+    Call it from the application's lifespan or the CLI, never at import time. If an SDK tracer
+    provider is already installed (``opentelemetry-instrument``), our recent-traces processor is added
+    to it and nothing else changes.
+    """
+    config = config or TracingConfig()
+    recent = RecentTracesProcessor(config.recent_traces_max, config.recent_spans_per_trace_max)
+    existing = trace.get_tracer_provider()
+    if isinstance(existing, TracerProvider):
+        existing.add_span_processor(recent)
+        return TracingHandle(existing, recent, None, False, config.shutdown_timeout_millis)
+
+    provider = TracerProvider(resource=build_resource(config), sampler=build_sampler())
+    # The buffer comes first so /performance shows a span even while the exporter is busy.
+    provider.add_span_processor(recent)
+    exporter = build_exporter()
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return TracingHandle(provider, recent, exporter, True, config.shutdown_timeout_millis)

@@ -1,0 +1,27 @@
+/**
+ * Entry point of the page bundle: read the server's config, start tracing, mount the chat.
+ * Tracing is optional for the page: if it fails to start, spans become no-ops and the chat still works.
+ */
+import { CHAT_PATH } from './chatApi';
+import { mountChat } from './chat';
+import { readPageConfig } from './config';
+import { performanceTracker, type PerformanceTracker } from './performanceTracker';
+import { initTracing } from './tracing';
+
+declare global {
+  interface Window {
+    /** Hooks for tests and for poking at the page from the console. */
+    haAgent?: { flushTraces(): Promise<void>; performanceTracker: PerformanceTracker };
+  }
+}
+
+const config = readPageConfig(document);
+let flushTraces = (): Promise<void> => Promise.resolve();
+try {
+  // The chat call makes its own api_call span and injects traceparent itself (see chatApi.ts).
+  flushTraces = initTracing({ otlpPath: config.otlpPath, untracedPaths: [CHAT_PATH] }).flush;
+} catch (err) {
+  console.warn('Tracing is off: could not start it', err);
+}
+window.haAgent = { flushTraces, performanceTracker };
+mountChat(document, config, performanceTracker);

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import random
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from ha_ai_agent.telemetry import TracingConfig, setup_tracing
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers: the worst collector there is."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def test_embedded_mode_has_no_exporter() -> None:
+    handle = setup_tracing()
+    assert handle.exporter is None and handle.owns_provider
+    assert trace.get_tracer_provider() is handle.provider
+    handle.shutdown()
+
+
+def test_endpoint_variable_builds_http_protobuf_exporter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    handle = setup_tracing()
+    assert isinstance(handle.exporter, HttpExporter)
+    assert handle.exporter._endpoint == "http://127.0.0.1:4318/v1/traces"
+    handle.shutdown()
+
+
+def test_traces_endpoint_and_grpc_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:4317")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
+    handle = setup_tracing()
+    assert isinstance(handle.exporter, GrpcExporter)
+    handle.shutdown()
+
+
+def test_traces_exporter_none_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    assert setup_tracing().exporter is None
+
+
+def test_service_name_and_resource_attributes_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test,team=home")
+    handle = setup_tracing(TracingConfig(service_name="default-name", service_version="9.9"))
+    attributes = handle.provider.resource.attributes
+    assert attributes["service.name"] == "from-env"
+    assert attributes["team"] == "home" and attributes["service.version"] == "9.9"
+
+
+def test_default_service_name_when_environment_names_none() -> None:
+    handle = setup_tracing(TracingConfig(service_name="ha-ai-agent"))
+    assert handle.provider.resource.attributes["service.name"] == "ha-ai-agent"
+
+
+def test_sdk_disabled_records_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    handle = setup_tracing()
+    with trace.get_tracer("t").start_as_current_span("x"):
+        pass
+    assert handle.recent.traces() == []
+
+
+def test_existing_sdk_provider_gets_our_processor_and_is_kept() -> None:
+    theirs = TracerProvider()
+    trace.set_tracer_provider(theirs)
+    handle = setup_tracing()
+    assert handle.provider is theirs and not handle.owns_provider
+    with trace.get_tracer("t").start_as_current_span("theirs"):
+        pass
+    assert [t.spans[0].name for t in handle.recent.traces()] == ["theirs"]
+    handle.shutdown()
+    # We did not shut their provider down: it still records.
+    with theirs.get_tracer("t").start_as_current_span("after"):
+        pass
+    assert len(handle.recent.traces()) == 2
+
+
+def test_shutdown_is_bounded_when_the_collector_never_answers(
+    silent_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{silent_port}")
+    handle = setup_tracing(TracingConfig(shutdown_timeout_millis=1000))
+    for _ in range(10):
+        with trace.get_tracer("t").start_as_current_span("lost"):
+            pass
+    started = time.monotonic()
+    flushed = handle.shutdown()
+    elapsed = time.monotonic() - started
+    assert flushed is False
+    assert elapsed < 2.5
+
+
+@pytest.mark.parametrize("remote_flag", [TraceFlags(TraceFlags.SAMPLED), TraceFlags(TraceFlags.DEFAULT)])
+def test_remote_sampled_flag_neither_forces_nor_suppresses(
+    remote_flag: TraceFlags, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
+    handle = setup_tracing()
+    tracer = trace.get_tracer("t")
+    sampled = 0
+    total = 2000
+    ids = random.Random(7)
+    for i in range(total):
+        remote = SpanContext(trace_id=ids.getrandbits(128), span_id=i + 1, is_remote=True, trace_flags=remote_flag)
+        with tracer.start_as_current_span("server", context=trace.set_span_in_context(NonRecordingSpan(remote))) as s:
+            sampled += s.get_span_context().trace_flags.sampled
+    share = sampled / total
+    assert 0.45 <= share <= 0.55, share
+    handle.shutdown()
+
+
+def test_explicit_sampler_variable_is_left_to_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    handle = setup_tracing()
+    with trace.get_tracer("t").start_as_current_span("x") as span:
+        assert not span.get_span_context().trace_flags.sampled
+    handle.shutdown()
