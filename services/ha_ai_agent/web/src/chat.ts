@@ -3,10 +3,12 @@
  * children. Contexts are passed explicitly rather than read from the active zone, because
  * zone.js cannot follow native `async`/`await` (the bundle targets ES2020).
  */
-import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, isSpanContextValid, trace } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import { sendChatMessage } from './chatApi';
 import type { ChatOutcome, ToolCall } from './chatApi';
 import type { PageConfig } from './config';
+import { TRACER_NAME } from './performanceTracker';
 import type { PerformanceTracker } from './performanceTracker';
 
 interface ChatElements {
@@ -70,10 +72,14 @@ async function sendMessage(
   conversationId: string | null,
 ): Promise<string | null> {
   const operation = `send_message_${Date.now()}`;
-  // A fresh root: each send is its own trace, whatever happens to be active.
-  const rootId = tracker.start('send_message', { 'performance.operation': operation }, { parent: ROOT_CONTEXT });
-  const root = tracker.getContext(rootId) ?? ROOT_CONTEXT;
-  const traceId = tracker.getTraceId(rootId) ?? '';
+  // The root span belongs to the page, not to the tracker: the report covers its stages, and
+  // keeping the root out of the tracker leaves nothing behind in it after the report.
+  // A ROOT_CONTEXT parent makes each send its own trace, whatever happens to be active.
+  const rootSpan = trace
+    .getTracer(TRACER_NAME)
+    .startSpan('send_message', { attributes: { 'performance.operation': operation } }, ROOT_CONTEXT);
+  const root = trace.setSpan(ROOT_CONTEXT, rootSpan);
+  const traceId = isSpanContextValid(rootSpan.spanContext()) ? rootSpan.spanContext().traceId : '';
   const stageIds: string[] = [];
   const uiUpdate = <T>(action: string, apply: () => T): T => {
     const id = tracker.start('ui_update', { 'ui.action': action }, { parent: root });
@@ -84,24 +90,32 @@ async function sendMessage(
       tracker.end(id);
     }
   };
-
-  uiUpdate('add_user_message', () => {
+  let outcome: ChatOutcome = { ok: false, error: 'The page failed before the request was sent' };
+  try {
+    uiUpdate('add_user_message', () => appendMessage(elements, 'user', text));
     elements.message.value = '';
-    appendMessage(elements, 'user', text);
-  });
-  const loading = uiUpdate('add_loading_message', () => appendMessage(elements, 'loading', 'Thinking…'));
-  const { outcome, metricId } = await sendChatMessage(tracker, root, { message: text, conversation_id: conversationId });
-  stageIds.push(metricId);
-  uiUpdate(outcome.ok ? 'add_assistant_response' : 'add_error_message', () => {
-    loading.remove();
-    showOutcome(elements, outcome, traceId);
-    showTraceLinks(elements, config, traceId);
-  });
+    const loading = uiUpdate('add_loading_message', () => appendMessage(elements, 'loading', 'Thinking…'));
+    const sent = await sendChatMessage(tracker, root, { message: text, conversation_id: conversationId });
+    stageIds.push(sent.metricId);
+    outcome = sent.outcome;
+    uiUpdate(outcome.ok ? 'add_assistant_response' : 'add_error_message', () => {
+      loading.remove();
+      showOutcome(elements, outcome, traceId);
+      showTraceLinks(elements, config, traceId);
+    });
+    return outcome.ok ? outcome.response.conversation_id : conversationId;
+  } finally {
+    tracker.createReport(operation, stageIds, { success: outcome.ok, trace_id: traceId });
+    endRootSpan(rootSpan, outcome);
+  }
+}
 
-  const nextConversationId = outcome.ok ? outcome.response.conversation_id : conversationId;
-  tracker.createReport(operation, stageIds, { success: outcome.ok, trace_id: traceId, conversation_id: nextConversationId });
-  tracker.end(rootId, outcome.ok ? { success: true } : { success: false, error: outcome.error });
-  return nextConversationId;
+function endRootSpan(span: Span, outcome: ChatOutcome): void {
+  span.setAttribute('success', outcome.ok);
+  if (!outcome.ok) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
+  }
+  span.end();
 }
 
 function showOutcome(elements: ChatElements, outcome: ChatOutcome, traceId: string): void {

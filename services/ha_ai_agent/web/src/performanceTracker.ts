@@ -67,7 +67,7 @@ interface TrackedMetric {
 
 export const DEFAULT_MAX_REPORTS = 100;
 export const DEFAULT_MAX_TRACKED_METRICS = 1000;
-const TRACER_NAME = 'ai-automation-ui';
+export const TRACER_NAME = 'ai-automation-ui';
 
 export class PerformanceTracker {
   private readonly tracer: Tracer;
