@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { errorMessage, parseChatResponse, sendChatMessage } from '../src/chatApi';
 import { PerformanceTracker } from '../src/performanceTracker';
@@ -42,11 +44,10 @@ afterEach(() => {
   globalThis.fetch = originalFetch;
 });
 
-function setup(): { tracker: PerformanceTracker; root: ReturnType<PerformanceTracker['getContext']> & object; spans: ReturnType<typeof testTracing>['finishedSpans'] } {
+function setup(): { tracker: PerformanceTracker; root: Context; spans: () => ReadableSpan[] } {
   const { tracer, finishedSpans } = testTracing();
   const tracker = new PerformanceTracker({ tracer, log: () => undefined });
-  const root = tracker.getContext(tracker.start('send_message', {}, { parent: ROOT_CONTEXT }));
-  assert.ok(root);
+  const root = trace.setSpan(ROOT_CONTEXT, tracer.startSpan('send_message', {}, ROOT_CONTEXT));
   return { tracker, root, spans: finishedSpans };
 }
 
@@ -57,6 +58,7 @@ test('the chat request carries the api_call span as traceparent, so the server s
   assert.ok(outcome.ok);
   const apiCall = spans().find((s) => s.name === 'api_call');
   assert.ok(apiCall);
+  assert.equal(apiCall.parentSpanContext?.spanId, trace.getSpanContext(root)?.spanId);
   const headers = captured[0]?.init.headers as Record<string, string>;
   assert.equal(captured[0]?.url, 'http://agent.test:8030/api/v1/chat');
   assert.equal(headers['traceparent'], `00-${apiCall.spanContext().traceId}-${apiCall.spanContext().spanId}-01`);
