@@ -9,13 +9,12 @@ import {
   SpanStatusCode,
   context as otelContext,
   trace,
-  type AttributeValue,
-  type Attributes,
   type Context,
   type Span,
   type SpanKind,
   type Tracer,
 } from '@opentelemetry/api';
+import { toAttributes } from './spanAttributes';
 
 export type MetricMetadata = Record<string, unknown>;
 
@@ -268,34 +267,6 @@ function isSpan(value: Context | Span): value is Span {
 
 function matchesOperation(reported: string, operation: string): boolean {
   return reported === operation || (reported.startsWith(operation) && /^_\d+$/.test(reported.slice(operation.length)));
-}
-
-function toAttributes(metadata: MetricMetadata): Attributes {
-  const attributes: Attributes = {};
-  for (const [key, value] of Object.entries(metadata)) {
-    const attribute = toAttributeValue(value);
-    if (attribute !== undefined) {
-      attributes[key] = attribute;
-    }
-  }
-  return attributes;
-}
-
-function toAttributeValue(value: unknown): AttributeValue | undefined {
-  if (typeof value === 'string' || typeof value === 'boolean') {
-    return value;
-  }
-  if (typeof value === 'number') {
-    return Number.isFinite(value) ? value : undefined;
-  }
-  if (value === null || value === undefined || typeof value === 'function') {
-    return undefined;
-  }
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return String(value);
-  }
 }
 
 function copyMetric(metric: PerformanceMetric): PerformanceMetric {
