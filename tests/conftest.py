@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from ha_ai_agent.app import create_app
+from ha_ai_agent.config import Settings
+from ha_ai_agent.runtime import Runtime
+from ha_ai_agent.telemetry import TracingConfig, TracingHandle, setup_tracing
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.test.globals_test import reset_trace_globals
-
-from ha_ai_agent.telemetry import TracingConfig, TracingHandle, setup_tracing
 
 _OTEL_VARS_TO_ISOLATE = [name for name in os.environ if name.startswith("OTEL_")]
 
@@ -37,3 +41,27 @@ def exported(tracing: TracingHandle) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     tracing.provider.add_span_processor(SimpleSpanProcessor(exporter))
     return exporter
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings of a service with embedded defaults, its database in the test's folder."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "HA_URL", "HA_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("HA_AGENT_")]:
+        monkeypatch.delenv(name, raising=False)
+    return Settings(data_dir=tmp_path / "data", llm_latency_ms=0, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The app, its lifespan running (tracing, store, clients open)."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def runtime(client: TestClient) -> Runtime:
+    """The open resources of the ``client`` app."""
+    value: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return value

@@ -5,10 +5,6 @@ import time
 from dataclasses import fields
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
-
 from ha_ai_agent.telemetry import TracingHandle
 from ha_ai_agent.telemetry.performance_tracker import (
     OPERATION_ATTRIBUTE,
@@ -21,6 +17,9 @@ from ha_ai_agent.telemetry.performance_tracker import (
     install_tracker,
     start_tracking,
 )
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 STAGES = ["rate_limit_check", "pending_preview_check", "message_assembly", "token_count_retrieval", "openai_api_call"]
 

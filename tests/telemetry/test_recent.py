@@ -3,11 +3,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-
 from ha_ai_agent.telemetry import RecentTracesProcessor, TracingHandle
 from ha_ai_agent.telemetry.records import SpanRecord
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 
 def provider_with(processor: RecentTracesProcessor) -> TracerProvider:

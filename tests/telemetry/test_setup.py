@@ -6,13 +6,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from ha_ai_agent.telemetry import TracingConfig, setup_tracing
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
-
-from ha_ai_agent.telemetry import TracingConfig, setup_tracing
 
 
 @pytest.fixture

@@ -3,12 +3,13 @@
 This package depends only on OpenTelemetry and the standard library.
 """
 
-from ha_ai_agent.telemetry.decorator import traced
+from ha_ai_agent.telemetry.decorator import FollowingTracer, traced
 from ha_ai_agent.telemetry.recent import RecentTracesProcessor
 from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord
 from ha_ai_agent.telemetry.setup import TracingConfig, TracingHandle, setup_tracing
 
 __all__ = [
+    "FollowingTracer",
     "RecentTracesProcessor",
     "SpanRecord",
     "TraceRecord",

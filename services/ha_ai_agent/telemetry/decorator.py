@@ -24,11 +24,12 @@ R = TypeVar("R")
 _INSTRUMENTATION_NAME = "ha_ai_agent.traced"
 
 
-class FollowingTracer:
+class FollowingTracer(Tracer):
     """A tracer that follows the global provider: re-resolved (cheaply) when it is replaced.
 
-    ``trace.get_tracer()`` at import time would return a proxy that binds to the first provider for
-    good; this one also follows a provider installed later, e.g. by each test.
+    ``trace.get_tracer()`` at import time returns a proxy that binds to the first provider for good;
+    this one also follows a provider installed later (each test installs its own). Use it as any
+    tracer: ``tracer = FollowingTracer(__name__)`` at module level.
     """
 
     __slots__ = ("_name", "_provider", "_tracer")
@@ -45,6 +46,14 @@ class FollowingTracer:
             self._tracer = provider.get_tracer(self._name)
             self._provider = provider
         return self._tracer
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Span:  # type: ignore[override]
+        """See ``Tracer.start_span``."""
+        return self.get().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """See ``Tracer.start_as_current_span``."""
+        return self.get().start_as_current_span(*args, **kwargs)
 
 
 def _record_error(span: Span, exc: BaseException) -> None:

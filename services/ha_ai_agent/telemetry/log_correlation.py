@@ -16,9 +16,10 @@ def enable_log_correlation(provider: TracerProvider | None = None) -> None:
     Only the record factory is installed: logs stay where the app's handlers send them; the
     instrumentation's own OTLP log handler is not.
     """
-    LoggingInstrumentor().instrument(
-        tracer_provider=provider, inject_trace_context=True, enable_log_auto_instrumentation=False
-    )
+    instrumentor = LoggingInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        return
+    instrumentor.instrument(tracer_provider=provider, inject_trace_context=True, enable_log_auto_instrumentation=False)
 
 
 def disable_log_correlation() -> None:

@@ -28,7 +28,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 
-from ha_ai_agent.telemetry.recent import DEFAULT_MAX_SPANS_PER_TRACE, DEFAULT_MAX_TRACES, RecentTracesProcessor
+from ha_ai_agent.telemetry.recent import (
+    DEFAULT_MAX_SPANS_PER_TRACE,
+    DEFAULT_MAX_TRACES,
+    RecentTracesProcessor,
+)
 
 _logger = logging.getLogger(__name__)
 

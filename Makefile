@@ -1,0 +1,60 @@
+# The two commands of the README: `make run` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WEB := services/ha_ai_agent/web
+BUNDLE := services/ha_ai_agent/static/app.js
+CHROMIUM ?= /usr/bin/chromium
+WEB_SOURCES := $(wildcard $(WEB)/src/*.ts) $(WEB)/index.html $(WEB)/style.css $(WEB)/build.mjs
+
+.PHONY: run test test-python test-web lint web chromium backends bench clean
+
+run: $(STAMP) $(BUNDLE)
+	$(BIN)/ha-ai-agent serve
+
+# Installs what the tests need (venv, npm packages, Chromium, the real backends), then runs all tests.
+test: $(STAMP) $(BUNDLE) chromium backends lint test-web test-python
+
+test-python: $(STAMP)
+	$(BIN)/pytest
+
+test-web: $(WEB)/node_modules/.installed
+	npm --prefix $(WEB) test
+
+lint: $(STAMP)
+	$(BIN)/ruff check services tests benchmarks scripts
+	$(BIN)/mypy
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	npm --prefix $(WEB) ci --no-audit --no-fund
+	touch $@
+
+web: $(BUNDLE)
+$(BUNDLE): $(WEB)/node_modules/.installed $(WEB_SOURCES)
+	npm --prefix $(WEB) run build
+
+# Debian's Chromium for the browser tests (no browser download: Playwright drives this one).
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+# Jaeger, Tempo, Prometheus and the collector, built from the Go module proxy into a cache outside the clone.
+backends: $(STAMP)
+	$(BIN)/python scripts/build_backends.py
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) $(WEB)/node_modules services/ha_ai_agent/static

@@ -1,0 +1,66 @@
+"""The FastAPI application: ``create_app(settings)`` builds it; its lifespan opens and closes everything."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from ha_ai_agent import __version__
+from ha_ai_agent.api import chat, conversations, health, performance, ui
+from ha_ai_agent.api.deps import current_trace_id
+from ha_ai_agent.api.ui import STATIC_DIR
+from ha_ai_agent.chat.pipeline import ChatError
+from ha_ai_agent.config import Settings
+from ha_ai_agent.runtime import open_runtime
+
+_logger = logging.getLogger(__name__)
+
+#: Requests that would only fill the trace buffer with the viewer's own reads and the browser's exports.
+UNTRACED_URLS = "/health,/static/.*,/performance,/api/v1/performance/.*,/otlp/.*,/favicon.ico"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the runtime for the app's lifetime; on exit close it and flush the spans."""
+    settings: Settings = app.state.settings
+    async with open_runtime(settings) as runtime:
+        app.state.runtime = runtime
+        _logger.info(
+            "HA AI agent %s ready: chat on http://%s:%s/ , traces on http://%s:%s/performance",
+            __version__, settings.host, settings.port, settings.host, settings.port,
+        )
+        yield
+
+
+async def _chat_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ChatError)
+    body = {"detail": error.detail, "trace_id": current_trace_id()}
+    return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    # The exception (with its trace id, from log correlation) goes to the log; never to the client.
+    _logger.exception("Unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "Internal server error", "trace_id": current_trace_id()}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; nothing is opened until its lifespan starts."""
+    settings = settings or Settings()
+    app = FastAPI(title="HA AI agent", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    for module in (chat, conversations, health, performance, ui):
+        app.include_router(module.router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(ChatError, _chat_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    # The ASGI middleware's own "http send/receive" spans would outnumber the stages; leave them out.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=UNTRACED_URLS, exclude_spans=["receive", "send"])
+    return app

@@ -1,0 +1,1 @@
+"""The chat agent: stages, prompt, context, tools, rate limit."""

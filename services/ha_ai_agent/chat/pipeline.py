@@ -1,0 +1,355 @@
+"""One chat request, stage by stage, each stage a span under the request's server span.
+
+Stages, in order (the original metric names): ``rate_limit_check``, ``conversation_management``,
+``pending_preview_check``, ``message_assembly``, then up to ``max_iterations`` rounds of
+``openai_api_call`` (the GenAI instrumentation's ``chat <model>`` span inside) and one
+``tool_execution`` per tool call (concurrent calls are siblings), ``token_count_retrieval`` and
+``save_response``. Nothing is written to the database until the answer is there, so a request that
+fails stores nothing and can simply be retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from ha_ai_agent.chat.context import HomeContext
+from ha_ai_agent.chat.prompt import TokenBreakdown, TokenBudgetExceeded, build_system_prompt, fit_history
+from ha_ai_agent.chat.rate_limit import SlidingWindowRateLimiter, retry_after_header
+from ha_ai_agent.chat.tools import TOOL_DEFINITIONS, ToolError, ToolExecutor
+from ha_ai_agent.home.client import HomeAssistantError
+from ha_ai_agent.llm.client import UNAVAILABLE_ERRORS
+from ha_ai_agent.llm.tokens import estimate_message_tokens, estimate_messages_tokens
+from ha_ai_agent.store.conversations import ConversationStore
+from ha_ai_agent.telemetry import FollowingTracer
+from ha_ai_agent.telemetry.performance_tracker import OPERATION_ATTRIBUTE
+
+_logger = logging.getLogger(__name__)
+_tracer = FollowingTracer(__name__)
+
+APPROVE_WORDS = {"approve", "approved", "yes", "confirm"}
+REJECT_WORDS = {"reject", "rejected", "no", "cancel"}
+
+
+class ChatError(Exception):
+    """A request the agent cannot answer; carries the HTTP status and a message safe to show."""
+
+    status_code = 500
+
+    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class RateLimited(ChatError):
+    """Too many requests from this client."""
+
+    status_code = 429
+
+
+class ConversationNotFound(ChatError):
+    """The conversation id is unknown."""
+
+    status_code = 404
+
+
+class InvalidChatRequest(ChatError):
+    """The request cannot be served as asked (e.g. over the token budget)."""
+
+    status_code = 400
+
+
+class DependencyUnavailable(ChatError):
+    """The LLM or Home Assistant cannot answer now."""
+
+    status_code = 503
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What the user sent."""
+
+    message: str
+    conversation_id: str | None = None
+    refresh_context: bool = False
+
+
+@dataclass(frozen=True)
+class ToolCallRecord:
+    """A tool call the model made, with its arguments parsed."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class ChatResult:
+    """The answer and what it took."""
+
+    message: str
+    conversation_id: str
+    tool_calls: list[ToolCallRecord]
+    model: str
+    tokens_used: int
+    response_time_ms: float
+    token_breakdown: TokenBreakdown
+    iterations: int
+    trace_id: str | None
+
+
+@dataclass
+class _Turn:
+    """Mutable state of one request between stages."""
+
+    request: ChatRequest
+    conversation_id: str = ""
+    is_new_conversation: bool = False
+    user_message: str = ""
+    pending_preview: dict[str, Any] | None = None
+    clear_preview: bool = False
+    system_prompt: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    new_messages: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    tokens_used: int = 0
+    model: str = ""
+    iterations: int = 0
+    answer: str = ""
+
+    def llm_messages(self) -> list[dict[str, Any]]:
+        return [{"role": "system", "content": self.system_prompt}, *self.history, *self.new_messages]
+
+
+@contextmanager
+def stage(name: str, attributes: dict[str, AttributeValue] | None = None) -> Iterator[Span]:
+    """A stage span; an exception marks it ERROR (the SDK records it) and propagates."""
+    with _tracer.start_as_current_span(name, attributes={"chat.stage": name, **(attributes or {})}) as span:
+        yield span
+
+
+def _parse_arguments(raw: str | None) -> dict[str, Any]:
+    try:
+        parsed = json.loads(raw or "{}")
+    except ValueError:
+        return {"_unparsed": raw}
+    return parsed if isinstance(parsed, dict) else {"_value": parsed}
+
+
+class ChatAgent:
+    """Answers chat messages with the LLM and Home Assistant tools."""
+
+    def __init__(
+        self,
+        *,
+        store: ConversationStore,
+        context: HomeContext,
+        tools: ToolExecutor,
+        llm: AsyncOpenAI,
+        model: str,
+        rate_limiter: SlidingWindowRateLimiter,
+        max_input_tokens: int = 16000,
+        max_iterations: int = 10,
+    ) -> None:
+        self.store = store
+        self.context = context
+        self.tools = tools
+        self.llm = llm
+        self.model = model
+        self.rate_limiter = rate_limiter
+        self.max_input_tokens = max_input_tokens
+        self.max_iterations = max_iterations
+
+    async def chat(self, request: ChatRequest, client: str) -> ChatResult:
+        """Run every stage of one request; raises ``ChatError`` subclasses for the caller to map."""
+        started = time.perf_counter()
+        request_span = trace.get_current_span()
+        request_span.set_attribute(OPERATION_ATTRIBUTE, f"chat_request_{int(time.time() * 1000)}")
+        turn = _Turn(request, user_message=request.message)
+
+        with stage("rate_limit_check") as span:
+            self._check_rate_limit(client, span)
+        with stage("conversation_management") as span:
+            await self._load_conversation(turn, span)
+        with stage("pending_preview_check") as span:
+            self._apply_pending_preview(turn, span)
+        with stage("message_assembly") as span:
+            await self._assemble(turn, span)
+        for iteration in range(1, self.max_iterations + 1):
+            turn.iterations = iteration
+            with stage("openai_api_call", {"llm.iteration": iteration}) as span:
+                calls = await self._call_llm(turn, span)
+            if not calls:
+                break
+            # Concurrent tool calls are sibling spans; results go back in the order of the calls.
+            turn.new_messages.extend(await asyncio.gather(*(self._run_tool(turn, call) for call in calls)))
+        else:
+            turn.answer = f"I stopped after {self.max_iterations} steps without a final answer."
+            turn.new_messages.append({"role": "assistant", "content": turn.answer})
+        with stage("token_count_retrieval") as span:
+            breakdown = self._count_tokens(turn, span)
+        with stage("save_response"):
+            await self._save(turn)
+
+        request_span.set_attributes(
+            {"chat.iterations": turn.iterations, "chat.tokens_used": turn.tokens_used,
+             "chat.tool_calls": len(turn.tool_calls), "chat.conversation_id": turn.conversation_id}
+        )
+        trace_id = request_span.get_span_context().trace_id
+        return ChatResult(
+            message=turn.answer,
+            conversation_id=turn.conversation_id,
+            tool_calls=turn.tool_calls,
+            model=turn.model or self.model,
+            tokens_used=turn.tokens_used,
+            response_time_ms=round((time.perf_counter() - started) * 1000, 2),
+            token_breakdown=breakdown,
+            iterations=turn.iterations,
+            trace_id=format(trace_id, "032x") if trace_id else None,
+        )
+
+    def _check_rate_limit(self, client: str, span: Span) -> None:
+        retry_after = self.rate_limiter.acquire(client)
+        span.set_attribute("rate_limit.limited", retry_after > 0)
+        if retry_after > 0:
+            raise RateLimited(
+                "Rate limit exceeded: too many chat requests, try again later",
+                {"Retry-After": retry_after_header(retry_after)},
+            )
+
+    async def _load_conversation(self, turn: _Turn, span: Span) -> None:
+        conversation_id = turn.request.conversation_id
+        if conversation_id is None:
+            # Created when the answer is saved: a failed first request leaves no empty conversation.
+            turn.conversation_id = f"conv-{uuid.uuid4().hex}"
+            turn.is_new_conversation = True
+        else:
+            conversation = await self.store.get(conversation_id)
+            if conversation is None:
+                raise ConversationNotFound(f"Conversation {conversation_id} not found")
+            turn.conversation_id = conversation.id
+            turn.history = [m.to_openai() for m in conversation.messages]
+            turn.pending_preview = conversation.pending_preview
+        span.set_attributes({"chat.conversation_id": turn.conversation_id,
+                             "chat.conversation_new": turn.is_new_conversation,
+                             "chat.history_messages": len(turn.history)})
+
+    def _apply_pending_preview(self, turn: _Turn, span: Span) -> None:
+        preview = turn.pending_preview
+        span.set_attribute("preview.pending", preview is not None)
+        if preview is None:
+            return
+        word = turn.request.message.strip().lower().rstrip(".!")
+        summary = str(preview.get("summary") or preview.get("alias") or "the automation")
+        if word in APPROVE_WORDS:
+            turn.user_message = f"I approve the automation preview ({summary}). Please create it."
+            action = "approve"
+        elif word in REJECT_WORDS:
+            turn.user_message = f"I reject the automation preview ({summary}). Do not create it."
+            action = "reject"
+        else:
+            return
+        turn.clear_preview = True
+        span.set_attribute("preview.action", action)
+
+    async def _assemble(self, turn: _Turn, span: Span) -> None:
+        try:
+            sections = await self.context.sections(refresh=turn.request.refresh_context)
+        except HomeAssistantError as error:
+            raise DependencyUnavailable("Home Assistant is unavailable; try again shortly") from error
+        turn.system_prompt = build_system_prompt(sections)  # built once per request
+        try:
+            turn.history, budget = fit_history(
+                turn.system_prompt, turn.history, turn.user_message, self.max_input_tokens
+            )
+        except TokenBudgetExceeded as error:
+            raise InvalidChatRequest(f"Token budget exceeded: {error}") from error
+        turn.new_messages.append({"role": "user", "content": turn.user_message})
+        span.set_attributes({"chat.input_tokens_estimate": budget.total_tokens,
+                             "chat.history_messages_kept": len(turn.history)})
+
+    async def _call_llm(self, turn: _Turn, span: Span) -> list[Any]:
+        try:
+            response = await self.llm.chat.completions.create(
+                model=self.model,
+                messages=turn.llm_messages(),  # type: ignore[arg-type]
+                tools=TOOL_DEFINITIONS,  # type: ignore[arg-type]
+                tool_choice="auto",
+            )
+        except UNAVAILABLE_ERRORS as error:
+            raise DependencyUnavailable("The language model is unavailable; try again shortly") from error
+        except openai.APIError as error:
+            raise DependencyUnavailable("The language model could not answer this request") from error
+        turn.model = response.model
+        if response.usage is not None:
+            turn.tokens_used += response.usage.total_tokens
+        message = response.choices[0].message
+        calls = list(message.tool_calls or [])
+        span.set_attributes({"llm.tool_calls": len(calls), "llm.finish_reason": response.choices[0].finish_reason})
+        if calls:
+            turn.new_messages.append(
+                {
+                    "role": "assistant",
+                    "content": message.content,
+                    "tool_calls": [
+                        {"id": c.id, "type": "function",
+                         "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                        for c in calls
+                    ],
+                }
+            )
+            return calls
+        turn.answer = message.content or ""
+        turn.new_messages.append({"role": "assistant", "content": turn.answer})
+        return []
+
+    async def _run_tool(self, turn: _Turn, call: Any) -> dict[str, Any]:
+        name = call.function.name
+        arguments = _parse_arguments(call.function.arguments)
+        record = ToolCallRecord(id=call.id, name=name, arguments=arguments)
+        turn.tool_calls.append(record)
+        attributes: dict[str, AttributeValue] = {
+            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "gen_ai.tool.call.id": call.id,
+        }
+        with stage("tool_execution", attributes) as span:
+            try:
+                result = await self.tools.execute(name, arguments)
+            except (ToolError, HomeAssistantError) as error:
+                result = {"error": str(error)}
+            if "error" in result:
+                span.set_status(Status(StatusCode.ERROR, str(result["error"])[:200]))
+        return {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
+
+    def _count_tokens(self, turn: _Turn, span: Span) -> TokenBreakdown:
+        """Tokens of the last LLM call's input: stored history plus this turn's tool rounds."""
+        system = estimate_message_tokens({"content": turn.system_prompt})
+        user = estimate_message_tokens({"content": turn.user_message})
+        rounds = turn.new_messages[1:-1] if turn.answer else turn.new_messages[1:]
+        history = estimate_messages_tokens(turn.history) + estimate_messages_tokens(rounds)
+        total = system + history + user
+        breakdown = TokenBreakdown(system, history, user, total, self.max_input_tokens, total <= self.max_input_tokens)
+        span.set_attributes({"chat.total_tokens_estimate": breakdown.total_tokens,
+                             "chat.within_budget": breakdown.within_budget})
+        return breakdown
+
+    async def _save(self, turn: _Turn) -> None:
+        await self.store.add_messages(
+            turn.conversation_id,
+            turn.new_messages,
+            create_title=turn.request.message.strip()[:80] if turn.is_new_conversation else None,
+            clear_preview=turn.clear_preview,
+        )

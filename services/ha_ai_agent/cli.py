@@ -1,0 +1,79 @@
+"""``ha-ai-agent serve | ask | report``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+import httpx
+
+from ha_ai_agent.config import Settings
+from ha_ai_agent.telemetry.log_correlation import configure_logging
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ha_ai_agent.app import create_app
+
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                timeout_graceful_shutdown=30)
+    return 0
+
+
+async def _ask(question: str, settings: Settings) -> int:
+    from ha_ai_agent.app import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ha-ai-agent") as client:
+            response = await client.post("/api/v1/chat", json={"message": question}, timeout=120)
+        body = response.json()
+        if response.status_code != 200:
+            print(f"Error {response.status_code}: {body.get('detail')}", file=sys.stderr)
+            return 1
+        print(body["message"])
+        for call in body["tool_calls"]:
+            print(f"  tool {call['name']}({json.dumps(call['arguments'])})")
+        reports = app.state.runtime.tracker.get_reports()
+        if reports:
+            report = reports[-1]
+            print(f"\n{'stage':<26}{'ms':>10}")
+            for metric in report.metrics:
+                print(f"{metric.name:<26}{(metric.duration or 0) * 1000:>10.1f}")
+            print(f"{'total (wall clock)':<26}{report.total_duration * 1000:>10.1f}")
+            print(f"trace {report.trace_id}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="ha-ai-agent", description="Home Assistant AI chat agent")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1, HA_AGENT_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8030, HA_AGENT_PORT)")
+    ask = commands.add_parser("ask", help="answer one question in-process and print the stage timings")
+    ask.add_argument("question")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ha-ai-agent`` command."""
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    settings = Settings()
+    configure_logging("WARNING")
+    return asyncio.run(_ask(args.question, settings))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

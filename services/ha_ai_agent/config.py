@@ -1,0 +1,86 @@
+"""Settings of the service, from the environment (and a ``.env`` file).
+
+The service's own variables start with ``HA_AGENT_``; the LLM and Home Assistant ones keep the names
+users already have (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_MODEL``, ``HA_URL``,
+``HA_TOKEN``). Tracing is configured by the standard ``OTEL_*`` variables, read by the SDK.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ha_ai_agent import __version__
+from ha_ai_agent.telemetry import TracingConfig
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told; invalid values fail at start-up with the field named."""
+
+    model_config = SettingsConfigDict(env_prefix="HA_AGENT_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8030, ge=1, le=65535)
+    data_dir: Path = Field(Path("data"), description="SQLite database folder; relative to the working directory")
+    log_level: str = "INFO"
+
+    openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    openai_model: str = Field("gpt-4o-mini", validation_alias=AliasChoices("OPENAI_MODEL", "HA_AGENT_OPENAI_MODEL"))
+    llm_timeout_seconds: float = Field(60.0, gt=0)
+    llm_max_retries: int = Field(2, ge=0, le=10)
+    llm_latency_ms: int = Field(400, ge=0, description="simulated latency of the embedded LLM per call")
+
+    ha_url: str | None = Field(None, validation_alias=AliasChoices("HA_URL"))
+    ha_token: SecretStr | None = Field(None, validation_alias=AliasChoices("HA_TOKEN"))
+    ha_timeout_seconds: float = Field(10.0, gt=0)
+
+    rate_limit_per_minute: int = Field(100, ge=1)
+    max_message_chars: int = Field(4000, ge=1)
+    max_input_tokens: int = Field(16000, ge=256)
+    max_iterations: int = Field(10, ge=1, le=50)
+    context_ttl_seconds: int = Field(900, ge=0, description="cache lifetime of the devices/helpers sections")
+    context_static_ttl_seconds: int = Field(1800, ge=0, description="cache lifetime of areas and services")
+
+    recent_traces: int = Field(100, ge=1)
+    recent_spans_per_trace: int = Field(1000, ge=1)
+    shutdown_timeout_seconds: float = Field(5.0, gt=0)
+    jaeger_url: str | None = Field(None, description="public Jaeger UI address, for links from the pages")
+
+    shim_forward_endpoint: str | None = Field(
+        None, description="OTLP/HTTP traces URL the browser shim forwards to; default from OTEL_EXPORTER_OTLP_*"
+    )
+    shim_max_body_bytes: int = Field(1_000_000, ge=1024)
+    shim_max_spans: int = Field(512, ge=1)
+    shim_max_attributes: int = Field(64, ge=1)
+    shim_max_attribute_chars: int = Field(1024, ge=16)
+    shim_rate_limit_per_minute: int = Field(600, ge=1)
+    shim_forward_timeout_seconds: float = Field(2.0, gt=0)
+    shim_service_names: list[str] = Field(["ai-automation-ui"], description="resource service.name a browser may use")
+
+    @field_validator("jaeger_url", "ha_url", "openai_base_url", "shim_forward_endpoint")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def database_path(self) -> Path:
+        """Where the conversations database lives."""
+        return self.data_dir.expanduser().resolve() / "conversations.sqlite3"
+
+    @property
+    def uses_embedded_llm(self) -> bool:
+        """No API key and no OpenAI-compatible server configured: answer with the embedded responder."""
+        return self.openai_api_key is None and self.openai_base_url is None
+
+    def tracing(self) -> TracingConfig:
+        """The part of the settings the telemetry library needs."""
+        return TracingConfig(
+            service_name="ha-ai-agent",
+            service_version=__version__,
+            recent_traces_max=self.recent_traces,
+            recent_spans_per_trace_max=self.recent_spans_per_trace,
+            shutdown_timeout_millis=int(self.shutdown_timeout_seconds * 1000),
+        )

@@ -1,0 +1,1 @@
+"""Home Assistant: the REST client and the embedded demo home."""

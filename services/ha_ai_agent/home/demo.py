@@ -1,0 +1,215 @@
+"""An embedded demo home that speaks Home Assistant's REST API.
+
+``make run`` needs no Home Assistant: the client talks HTTP to this app in-process (an ASGI transport),
+and the tests run it as a real server on loopback. It answers the calls the agent makes, with the
+same shapes as Home Assistant: ``GET /api/``, ``GET /api/states``, ``GET /api/states/{entity_id}``,
+``GET /api/services``, ``POST /api/services/{domain}/{service}``, ``POST /api/template`` (only the
+areas template the client sends). It records the ``traceparent`` headers it receives, so tests can
+check the agent's trace reached Home Assistant.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ha_ai_agent.home.client import AREAS_TEMPLATE
+
+DEMO_TOKEN = "demo-token"
+
+AREAS = {
+    "kitchen": "Kitchen",
+    "living_room": "Living Room",
+    "bedroom": "Bedroom",
+    "office": "Office",
+    "garage": "Garage",
+}
+
+# entity_id, area, state, attributes
+_ENTITIES: list[tuple[str, str | None, str, dict[str, Any]]] = [
+    ("light.kitchen_ceiling", "kitchen", "on", {"friendly_name": "Kitchen Ceiling Light", "brightness": 200}),
+    ("light.kitchen_under_cabinet", "kitchen", "off", {"friendly_name": "Kitchen Under-Cabinet Lights"}),
+    ("switch.coffee_maker", "kitchen", "off", {"friendly_name": "Coffee Maker"}),
+    ("sensor.kitchen_temperature", "kitchen", "21.5", {"friendly_name": "Kitchen Temperature",
+                                                      "unit_of_measurement": "°C", "device_class": "temperature"}),
+    ("binary_sensor.kitchen_motion", "kitchen", "off", {"friendly_name": "Kitchen Motion", "device_class": "motion"}),
+    ("sensor.fridge_power", "kitchen", "85", {"friendly_name": "Fridge Power", "unit_of_measurement": "W"}),
+    ("light.living_room_lamp", "living_room", "on", {"friendly_name": "Living Room Lamp", "brightness": 120}),
+    ("light.living_room_ceiling", "living_room", "off", {"friendly_name": "Living Room Ceiling Light"}),
+    ("media_player.living_room_tv", "living_room", "idle", {"friendly_name": "Living Room TV"}),
+    ("climate.living_room", "living_room", "heat", {"friendly_name": "Living Room Thermostat",
+                                                   "temperature": 21, "current_temperature": 20.5}),
+    ("sensor.living_room_humidity", "living_room", "45", {"friendly_name": "Living Room Humidity",
+                                                         "unit_of_measurement": "%"}),
+    ("cover.living_room_blinds", "living_room", "open", {"friendly_name": "Living Room Blinds"}),
+    ("light.bedroom_ceiling", "bedroom", "off", {"friendly_name": "Bedroom Ceiling Light"}),
+    ("light.bedside_lamp", "bedroom", "off", {"friendly_name": "Bedside Lamp"}),
+    ("sensor.bedroom_temperature", "bedroom", "19.8", {"friendly_name": "Bedroom Temperature",
+                                                      "unit_of_measurement": "°C"}),
+    ("binary_sensor.bedroom_window", "bedroom", "off", {"friendly_name": "Bedroom Window", "device_class": "window"}),
+    ("fan.bedroom_fan", "bedroom", "off", {"friendly_name": "Bedroom Fan"}),
+    ("light.office_desk", "office", "on", {"friendly_name": "Office Desk Lamp"}),
+    ("switch.office_monitor", "office", "on", {"friendly_name": "Office Monitor"}),
+    ("sensor.office_temperature", "office", "22.1", {"friendly_name": "Office Temperature",
+                                                    "unit_of_measurement": "°C"}),
+    ("sensor.office_co2", "office", "650", {"friendly_name": "Office CO2", "unit_of_measurement": "ppm"}),
+    ("media_player.office_speaker", "office", "off", {"friendly_name": "Office Speaker"}),
+    ("cover.garage_door", "garage", "closed", {"friendly_name": "Garage Door", "device_class": "garage"}),
+    ("light.garage", "garage", "off", {"friendly_name": "Garage Light"}),
+    ("lock.garage_side_door", "garage", "locked", {"friendly_name": "Garage Side Door"}),
+    ("sensor.ev_charger_power", "garage", "0", {"friendly_name": "EV Charger Power", "unit_of_measurement": "W"}),
+    ("binary_sensor.garage_motion", "garage", "off", {"friendly_name": "Garage Motion"}),
+    ("input_boolean.guest_mode", None, "off", {"friendly_name": "Guest Mode"}),
+    ("scene.movie_night", None, "scening", {"friendly_name": "Movie Night"}),
+    ("scene.good_morning", None, "scening", {"friendly_name": "Good Morning"}),
+    ("automation.morning_lights", None, "on", {"friendly_name": "Morning Lights"}),
+    ("person.alex", None, "home", {"friendly_name": "Alex"}),
+]
+
+_SERVICES: dict[str, list[str]] = {
+    "homeassistant": ["turn_on", "turn_off", "toggle"],
+    "light": ["turn_on", "turn_off", "toggle"],
+    "switch": ["turn_on", "turn_off", "toggle"],
+    "fan": ["turn_on", "turn_off", "toggle"],
+    "cover": ["open_cover", "close_cover", "stop_cover"],
+    "lock": ["lock", "unlock"],
+    "climate": ["set_temperature", "set_hvac_mode"],
+    "media_player": ["turn_on", "turn_off", "media_play", "media_pause"],
+    "input_boolean": ["turn_on", "turn_off", "toggle"],
+    "scene": ["turn_on"],
+    "automation": ["trigger", "turn_on", "turn_off"],
+}
+
+_NEW_STATE = {
+    "turn_on": "on", "turn_off": "off", "open_cover": "open", "close_cover": "closed",
+    "lock": "locked", "unlock": "unlocked", "media_play": "playing", "media_pause": "paused",
+}
+
+
+class DemoHome:
+    """The mutable state of one demo home."""
+
+    def __init__(self) -> None:
+        now = datetime.now(UTC).isoformat()
+        self.areas = dict(AREAS)
+        self.entity_areas = {entity_id: area for entity_id, area, _, _ in _ENTITIES}
+        self.states: dict[str, dict[str, Any]] = {
+            entity_id: {
+                "entity_id": entity_id,
+                "state": state,
+                "attributes": copy.deepcopy(attributes),
+                "last_changed": now,
+                "last_updated": now,
+                "context": {"id": f"demo-{i}", "parent_id": None, "user_id": None},
+            }
+            for i, (entity_id, _, state, attributes) in enumerate(_ENTITIES)
+        }
+
+    def call_service(self, domain: str, service: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """Apply a service call; return the states it changed (as Home Assistant does)."""
+        targets = data.get("entity_id") or []
+        if isinstance(targets, str):
+            targets = [targets]
+        changed = []
+        for entity_id in targets:
+            state = self.states.get(entity_id)
+            if state is None:
+                continue
+            if service == "toggle":
+                state["state"] = "off" if state["state"] == "on" else "on"
+            elif service in _NEW_STATE:
+                state["state"] = _NEW_STATE[service]
+            elif service == "set_temperature" and "temperature" in data:
+                state["attributes"]["temperature"] = data["temperature"]
+            state["last_changed"] = state["last_updated"] = datetime.now(UTC).isoformat()
+            changed.append(copy.deepcopy(state))
+        return changed
+
+    def areas_payload(self) -> list[dict[str, Any]]:
+        """What the areas template renders to on a real Home Assistant."""
+        return [
+            {"id": area_id, "name": name, "entities": [e for e, a in self.entity_areas.items() if a == area_id]}
+            for area_id, name in self.areas.items()
+        ]
+
+
+def create_demo_home_app(token: str = DEMO_TOKEN) -> Starlette:
+    """An ASGI app serving a fresh demo home behind a Bearer token."""
+    home = DemoHome()
+    received_traceparents: deque[str] = deque(maxlen=1000)
+
+    def authorized(request: Request) -> bool:
+        traceparent = request.headers.get("traceparent")
+        if traceparent:
+            received_traceparents.append(traceparent)
+        return request.headers.get("authorization") == f"Bearer {token}"
+
+    def unauthorized() -> Response:
+        return JSONResponse({"message": "Unauthorized"}, status_code=401)
+
+    async def api_root(request: Request) -> Response:
+        return JSONResponse({"message": "API running."}) if authorized(request) else unauthorized()
+
+    async def states(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        return JSONResponse(list(home.states.values()))
+
+    async def state(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        found = home.states.get(request.path_params["entity_id"])
+        return JSONResponse(found) if found else JSONResponse({"message": "Entity not found."}, status_code=404)
+
+    async def services(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        payload = [
+            {"domain": domain, "services": {name: {"name": name.replace("_", " "), "fields": {}} for name in names}}
+            for domain, names in _SERVICES.items()
+        ]
+        return JSONResponse(payload)
+
+    async def call_service(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        domain, service = request.path_params["domain"], request.path_params["service"]
+        if service not in _SERVICES.get(domain, []):
+            return JSONResponse({"message": f"Service {domain}.{service} not found."}, status_code=400)
+        try:
+            data = await request.json() if await request.body() else {}
+        except ValueError:
+            return JSONResponse({"message": "Data should be valid JSON."}, status_code=400)
+        if not isinstance(data, dict):
+            return JSONResponse({"message": "Data should be a JSON object."}, status_code=400)
+        return JSONResponse(home.call_service(domain, service, data))
+
+    async def template(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        body = await request.json()
+        if body.get("template") != AREAS_TEMPLATE:
+            return JSONResponse({"message": "The demo home renders only the areas template."}, status_code=400)
+        return Response(json.dumps(home.areas_payload()), media_type="text/plain")
+
+    app = Starlette(
+        routes=[
+            Route("/api/", api_root),
+            Route("/api/states", states),
+            Route("/api/states/{entity_id}", state),
+            Route("/api/services", services),
+            Route("/api/services/{domain}/{service}", call_service, methods=["POST"]),
+            Route("/api/template", template, methods=["POST"]),
+        ]
+    )
+    app.state.home = home
+    app.state.received_traceparents = received_traceparents
+    return app

@@ -1,0 +1,1 @@
+"""The LLM: the real OpenAI client and the embedded OpenAI-compatible responder."""

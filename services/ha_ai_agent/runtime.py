@@ -1,0 +1,93 @@
+"""Everything the routes use, opened by the app's lifespan (or the CLI) and closed with it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from openai import AsyncOpenAI
+from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+from ha_ai_agent.chat.context import HomeContext
+from ha_ai_agent.chat.pipeline import ChatAgent
+from ha_ai_agent.chat.rate_limit import SlidingWindowRateLimiter
+from ha_ai_agent.chat.tools import ToolExecutor
+from ha_ai_agent.config import Settings
+from ha_ai_agent.home.client import HomeAssistantClient
+from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
+from ha_ai_agent.llm.client import create_llm_client
+from ha_ai_agent.store.conversations import ConversationStore
+from ha_ai_agent.telemetry import TracingHandle, setup_tracing
+from ha_ai_agent.telemetry.log_correlation import enable_log_correlation
+from ha_ai_agent.telemetry.performance_tracker import PerformanceTracker, install_tracker
+
+DEMO_HOME_URL = "http://demo-home"
+
+
+@dataclass
+class Runtime:
+    """The open resources of one running service."""
+
+    settings: Settings
+    tracing: TracingHandle
+    tracker: PerformanceTracker
+    store: ConversationStore
+    home: HomeAssistantClient
+    llm: AsyncOpenAI
+    agent: ChatAgent
+
+    @property
+    def service_name(self) -> str:
+        """The ``service.name`` of this process's spans."""
+        return str(self.tracing.provider.resource.attributes.get("service.name", "ha-ai-agent"))
+
+
+def _home_client(settings: Settings) -> HomeAssistantClient:
+    if settings.ha_url:
+        token = settings.ha_token.get_secret_value() if settings.ha_token else ""
+        return HomeAssistantClient.create(settings.ha_url, token, settings.ha_timeout_seconds)
+    transport = httpx.ASGITransport(app=create_demo_home_app(DEMO_TOKEN))
+    return HomeAssistantClient.create(DEMO_HOME_URL, DEMO_TOKEN, settings.ha_timeout_seconds, transport)
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Start tracing, open the store and the clients; close all of it (tracing flushed last)."""
+    tracing = setup_tracing(settings.tracing())
+    enable_log_correlation(tracing.provider)
+    service_name = str(tracing.provider.resource.attributes.get("service.name", "ha-ai-agent"))
+    tracker = install_tracker(tracing.recent, service_name, max_reports=settings.recent_traces)
+    OpenAIInstrumentor().instrument(tracer_provider=tracing.provider)
+    store = ConversationStore(settings.database_path, tracing.provider)
+    store.open()
+    home = _home_client(settings)
+    HTTPXClientInstrumentor.instrument_client(home.http, tracer_provider=tracing.provider)
+    llm = create_llm_client(
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        base_url=settings.openai_base_url,
+        timeout_seconds=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+        embedded_latency_ms=settings.llm_latency_ms,
+    )
+    context = HomeContext(home, settings.context_ttl_seconds, settings.context_static_ttl_seconds)
+    agent = ChatAgent(
+        store=store,
+        context=context,
+        tools=ToolExecutor(home, context),
+        llm=llm,
+        model=settings.openai_model,
+        rate_limiter=SlidingWindowRateLimiter(settings.rate_limit_per_minute, 60.0),
+        max_input_tokens=settings.max_input_tokens,
+        max_iterations=settings.max_iterations,
+    )
+    try:
+        yield Runtime(settings, tracing, tracker, store, home, llm, agent)
+    finally:
+        await llm.close()
+        await home.aclose()
+        store.close()
+        OpenAIInstrumentor().uninstrument()
+        tracing.shutdown()

@@ -1,0 +1,258 @@
+"""Conversations and their messages in SQLite on disk.
+
+One connection (WAL journal) behind a lock, used from worker threads so the event loop never waits on
+the disk. The connection is wrapped by the official sqlite3 instrumentation: every statement is a
+span, a child of whatever stage ran it (``asyncio.to_thread`` carries the trace context over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+from opentelemetry.trace import TracerProvider
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    pending_preview TEXT
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    content TEXT,
+    tool_calls TEXT,
+    tool_call_id TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
+"""
+
+
+@dataclass
+class StoredMessage:
+    """One message as stored; ``tool_calls`` in OpenAI's shape."""
+
+    role: str
+    content: str | None
+    created_at: float
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+    def to_openai(self) -> dict[str, Any]:
+        """The message as the chat completions API takes it."""
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = self.tool_calls
+        if self.tool_call_id:
+            message["tool_call_id"] = self.tool_call_id
+        return message
+
+
+@dataclass
+class Conversation:
+    """A conversation; ``messages`` is filled only when asked for."""
+
+    id: str
+    title: str | None
+    created_at: float
+    updated_at: float
+    message_count: int = 0
+    pending_preview: dict[str, Any] | None = None
+    messages: list[StoredMessage] = field(default_factory=list)
+
+
+class ConversationStore:
+    """Async access to the conversations database at ``path``."""
+
+    def __init__(self, path: Path, tracer_provider: TracerProvider | None = None) -> None:
+        self.path = path
+        self._tracer_provider = tracer_provider
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+
+    def open(self) -> None:
+        """Create the folder, the database and its tables if needed."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        raw = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("PRAGMA foreign_keys=ON")
+        raw.execute("PRAGMA synchronous=NORMAL")
+        raw.executescript(_SCHEMA)
+        self._connection = SQLite3Instrumentor.instrument_connection(raw, self._tracer_provider)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def ping(self) -> bool:
+        """True if the database answers a query."""
+        try:
+            return self._run(lambda cur: cur.execute("SELECT 1").fetchone()) == (1,)
+        except (sqlite3.Error, RuntimeError):
+            return False
+
+    def _run(self, work: Any) -> Any:
+        with self._lock:
+            if self._connection is None:
+                raise RuntimeError("the conversation store is not open")
+            cursor = self._connection.cursor()
+            try:
+                return work(cursor)
+            finally:
+                cursor.close()
+
+    async def _call(self, work: Any) -> Any:
+        return await asyncio.to_thread(self._run, work)
+
+    async def create(self, title: str | None = None) -> Conversation:
+        """A new, empty conversation."""
+        now = time.time()
+        conversation = Conversation(id=f"conv-{uuid.uuid4().hex}", title=title, created_at=now, updated_at=now)
+        await self._call(
+            lambda cur: cur.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (conversation.id, title, now, now),
+            )
+        )
+        return conversation
+
+    async def get(self, conversation_id: str, with_messages: bool = True) -> Conversation | None:
+        """A conversation (with its messages, oldest first), or None."""
+
+        def work(cur: sqlite3.Cursor) -> Conversation | None:
+            row = cur.execute(
+                "SELECT id, title, created_at, updated_at, pending_preview,"
+                " (SELECT COUNT(*) FROM messages WHERE conversation_id = c.id)"
+                " FROM conversations c WHERE id = ?",
+                (conversation_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            conversation = _conversation_from_row(row)
+            if with_messages:
+                rows = cur.execute(
+                    "SELECT role, content, created_at, tool_calls, tool_call_id FROM messages"
+                    " WHERE conversation_id = ? ORDER BY id",
+                    (conversation_id,),
+                ).fetchall()
+                conversation.messages = [
+                    StoredMessage(role, content, created, json.loads(calls) if calls else None, call_id)
+                    for role, content, created, calls, call_id in rows
+                ]
+            return conversation
+
+        result: Conversation | None = await self._call(work)
+        return result
+
+    async def list(self, limit: int = 20, offset: int = 0) -> tuple[list[Conversation], int]:
+        """A page of conversations, most recently updated first, and the total count."""
+
+        def work(cur: sqlite3.Cursor) -> tuple[list[Conversation], int]:
+            total = cur.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
+            rows = cur.execute(
+                "SELECT id, title, created_at, updated_at, pending_preview,"
+                " (SELECT COUNT(*) FROM messages WHERE conversation_id = c.id)"
+                " FROM conversations c ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+            return [_conversation_from_row(r) for r in rows], int(total)
+
+        result: tuple[list[Conversation], int] = await self._call(work)
+        return result
+
+    async def delete(self, conversation_id: str) -> bool:
+        """Delete a conversation and its messages; False if there was none."""
+
+        def work(cur: sqlite3.Cursor) -> bool:
+            cur.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
+            cur.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            return cur.rowcount > 0
+
+        deleted: bool = await self._call(work)
+        return deleted
+
+    async def add_messages(
+        self,
+        conversation_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        create_title: str | None = None,
+        clear_preview: bool = False,
+    ) -> None:
+        """Append OpenAI-shaped messages in one transaction and touch the conversation.
+
+        With ``create_title`` the conversation is created in the same transaction; ``clear_preview``
+        drops its pending automation preview.
+        """
+        now = time.time()
+        rows = [
+            (
+                conversation_id,
+                m["role"],
+                m.get("content"),
+                json.dumps(m["tool_calls"]) if m.get("tool_calls") else None,
+                m.get("tool_call_id"),
+                now,
+            )
+            for m in messages
+        ]
+
+        def work(cur: sqlite3.Cursor) -> None:
+            cur.execute("BEGIN")
+            try:
+                if create_title is not None:
+                    cur.execute(
+                        "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                        (conversation_id, create_title, now, now),
+                    )
+                if clear_preview:
+                    cur.execute("UPDATE conversations SET pending_preview = NULL WHERE id = ?", (conversation_id,))
+                cur.executemany(
+                    "INSERT INTO messages (conversation_id, role, content, tool_calls, tool_call_id, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                cur.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+        await self._call(work)
+
+    async def set_pending_preview(self, conversation_id: str, preview: dict[str, Any] | None) -> None:
+        """Set (or clear, with None) the automation preview awaiting the user's approval."""
+        await self._call(
+            lambda cur: cur.execute(
+                "UPDATE conversations SET pending_preview = ? WHERE id = ?",
+                (json.dumps(preview) if preview is not None else None, conversation_id),
+            )
+        )
+
+
+def _conversation_from_row(row: tuple[Any, ...]) -> Conversation:
+    conversation_id, title, created, updated, preview, count = row
+    return Conversation(
+        id=conversation_id,
+        title=title,
+        created_at=created,
+        updated_at=updated,
+        message_count=int(count),
+        pending_preview=json.loads(preview) if preview else None,
+    )

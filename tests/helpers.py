@@ -1,0 +1,39 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+import time
+
+from ha_ai_agent.telemetry import RecentTracesProcessor, TraceRecord
+
+STAGES_IN_ORDER = [
+    "rate_limit_check",
+    "conversation_management",
+    "pending_preview_check",
+    "message_assembly",
+    "openai_api_call",
+    "tool_execution",
+    "openai_api_call",
+    "token_count_retrieval",
+    "save_response",
+]
+
+
+def wait_for_trace(
+    recent: RecentTracesProcessor, trace_id: str, root_name: str = "POST /api/v1/chat", timeout: float = 5.0
+) -> TraceRecord:
+    """The kept trace once its server span has ended (it ends just after the response is sent)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        record = recent.get_trace(int(trace_id, 16))
+        if record is not None and any(s.name == root_name for s in record.spans):
+            return record
+        if time.monotonic() > deadline:
+            raise AssertionError(f"trace {trace_id} with {root_name!r} not kept within {timeout}s")
+        time.sleep(0.01)
+
+
+def stage_names(record: TraceRecord) -> list[str]:
+    """Names of the server span's direct children, in start order."""
+    server = next(s for s in record.spans if s.name == "POST /api/v1/chat")
+    return [s.name for s in record.children_of(server.span_id)]
