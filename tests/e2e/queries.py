@@ -1,0 +1,173 @@
+"""Reading traces and metrics back from the real backends, and the queries that Grafana would send them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD_DIR = REPO_ROOT / "grafana" / "dashboards"
+ALERTING_DIR = REPO_ROOT / "grafana" / "provisioning" / "alerting"
+HTTP_TIMEOUT_SECONDS = 10.0
+# What the Grafana macros stand for when a test sends a dashboard query itself.
+GRAFANA_MACROS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "15m"}
+
+
+@dataclass(frozen=True)
+class SpanRecord:
+    """The part of a span that the tests compare across backends."""
+
+    span_id: str
+    parent_id: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    """One query of a provisioned Grafana file and the datasource it names."""
+
+    source: str
+    datasource_uid: str
+    target: dict[str, Any]
+
+
+def jaeger_trace(jaeger_url: str, trace_id: str) -> list[SpanRecord] | None:
+    """The spans of a trace from Jaeger's HTTP API, or None while Jaeger does not have it."""
+    response = httpx.get(f"{jaeger_url}/api/traces/{trace_id}", timeout=HTTP_TIMEOUT_SECONDS)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    data = response.json().get("data") or []
+    if not data:
+        return None
+    records = []
+    for span in data[0]["spans"]:
+        parents = [ref["spanID"] for ref in span.get("references", []) if ref.get("refType") == "CHILD_OF"]
+        records.append(SpanRecord(span["spanID"], parents[0] if parents else None, span["operationName"]))
+    return records
+
+
+def _hex_id(value: str) -> str:
+    """Tempo returns ids as base64 in some versions and hex in others."""
+    if re.fullmatch(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}", value):
+        return value.lower()
+    try:
+        return base64.b64decode(value).hex()
+    except (binascii.Error, ValueError):
+        return value
+
+
+def _otlp_spans(node: Any) -> list[dict[str, Any]]:
+    """Every OTLP JSON span below node, whatever the envelope (batches, resourceSpans, trace)."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "spans" and isinstance(value, list):
+                found.extend(span for span in value if isinstance(span, dict))
+            else:
+                found.extend(_otlp_spans(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_otlp_spans(item))
+    return found
+
+
+def tempo_trace(tempo_url: str, trace_id: str) -> list[SpanRecord] | None:
+    """The spans of a trace from Tempo's trace-by-id API, or None while Tempo does not have it."""
+    response = httpx.get(f"{tempo_url}/api/traces/{trace_id}", timeout=HTTP_TIMEOUT_SECONDS)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    spans = _otlp_spans(response.json())
+    if not spans:
+        return None
+    return [
+        SpanRecord(
+            _hex_id(span["spanId"]),
+            _hex_id(span["parentSpanId"]) if span.get("parentSpanId") else None,
+            span["name"],
+        )
+        for span in spans
+    ]
+
+
+def tempo_search(tempo_url: str, traceql: str, since_seconds: int = 3600) -> list[dict[str, Any]]:
+    """Traces that a TraceQL query finds in Tempo's search API."""
+    response = httpx.get(
+        f"{tempo_url}/api/search",
+        params={
+            "q": traceql,
+            "limit": "50",
+            "spss": "10",
+            "start": "0",
+            "end": "0",
+            "since": f"{since_seconds}s",
+        },
+        timeout=HTTP_TIMEOUT_SECONDS,
+    )
+    response.raise_for_status()
+    traces: list[dict[str, Any]] = response.json().get("traces") or []
+    return traces
+
+
+def prometheus_query(prometheus_url: str, expr: str) -> list[dict[str, Any]]:
+    """The result of an instant PromQL query; raises on a query error."""
+    response = httpx.post(
+        f"{prometheus_url}/api/v1/query", data={"query": expr}, timeout=HTTP_TIMEOUT_SECONDS
+    )
+    body = response.json()
+    if body.get("status") != "success":
+        raise ValueError(f"PromQL error for {expr!r}: {body.get('error')}")
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def finite_values(result: list[dict[str, Any]]) -> list[float]:
+    """The finite sample values of an instant-vector result (NaN, from 0/0, is no data)."""
+    values = [float(sample["value"][1]) for sample in result]
+    return [value for value in values if math.isfinite(value)]
+
+
+def expand_grafana_macros(query: str) -> str:
+    """Replace the Grafana macros a dashboard uses by fixed durations."""
+    for macro, value in GRAFANA_MACROS.items():
+        query = query.replace(macro, value)
+    if "$" in query:
+        raise ValueError(f"query uses a Grafana variable the tests do not know: {query!r}")
+    return query
+
+
+def dashboard_queries() -> list[PanelQuery]:
+    """Every target of every provisioned dashboard, with the datasource uid it (or its panel) names."""
+    queries = []
+    for path in sorted(DASHBOARD_DIR.glob("*.json")):
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+        for panel in dashboard.get("panels", []):
+            for target in panel.get("targets", []):
+                datasource = target.get("datasource") or panel.get("datasource") or {}
+                source = f"{path.name}: {panel.get('title')} [{target.get('refId')}]"
+                queries.append(PanelQuery(source, str(datasource.get("uid")), target))
+    return queries
+
+
+def alert_rule_queries() -> list[PanelQuery]:
+    """The datasource queries of the provisioned alert rules (server-side expressions left out)."""
+    queries = []
+    for path in sorted(ALERTING_DIR.glob("*.yaml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for group in document.get("groups", []):
+            for rule in group.get("rules", []):
+                for step in rule.get("data", []):
+                    if step.get("datasourceUid") != "__expr__":
+                        source = f"{path.name}: {rule.get('title')} [{step.get('refId')}]"
+                        queries.append(PanelQuery(source, str(step["datasourceUid"]), step["model"]))
+    return queries

@@ -1,0 +1,303 @@
+"""The observability stack of docker-compose.yml, run as plain processes on loopback for the end-to-end tests.
+
+Prometheus, Jaeger and the collector (and Tempo, when HA_AGENT_TEMPO_BIN names a binary) are started from the
+binaries that scripts/build_backends.py builds, with the repository's own config files; every listen
+address is a free loopback port passed through the environment variables those files read. Logs go to
+one directory and their tails are printed when something fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_backends.py"
+COLLECTOR_CONFIG = REPO_ROOT / "collector" / "otel-config.yaml"
+JAEGER_CONFIG = REPO_ROOT / "backends" / "jaeger.yaml"
+JAEGER_UI_CONFIG = REPO_ROOT / "backends" / "jaeger-ui.json"
+TEMPO_CONFIG = REPO_ROOT / "backends" / "tempo.yaml"
+PROMETHEUS_CONFIG = REPO_ROOT / "backends" / "prometheus.yml"
+
+TEMPO_BIN_ENV = "HA_AGENT_TEMPO_BIN"
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+# Prometheus flags that only make sense inside the container; the tests set their own paths and address.
+PROMETHEUS_CONTAINER_FLAGS = ("--config.file", "--storage.tsdb.path", "--web.listen-address")
+BUILD_TIMEOUT_SECONDS = 3600
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
+LOG_TAIL_LINES = 40
+
+T = TypeVar("T")
+
+
+class BackendUnavailable(RuntimeError):
+    """A backend could not be built or started; the message says which and why."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def poll(
+    check: Callable[[], T | None], timeout_s: float, interval_s: float = 0.25, what: str = "condition"
+) -> T:
+    """Call check until it returns something other than None or False; fail after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while True:
+        try:
+            result = check()
+            if result is not None and result is not False:
+                return result
+        except (httpx.HTTPError, ValueError, KeyError) as error:
+            last_error = error
+        if time.monotonic() >= deadline:
+            detail = f" (last error: {last_error!r})" if last_error else ""
+            raise AssertionError(f"{what} not reached within {timeout_s:.0f}s{detail}")
+        time.sleep(interval_s)
+
+
+def built_backends() -> dict[str, Path]:
+    """Ask scripts/build_backends.py for the binaries, building what its cache lacks (progress on stderr)."""
+    try:
+        completed = subprocess.run(
+            [sys.executable, str(BUILD_SCRIPT), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            timeout=BUILD_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise BackendUnavailable(f"building the backends took over {BUILD_TIMEOUT_SECONDS}s") from error
+    paths: dict[str, str] = json.loads(completed.stdout or "{}")
+    if completed.returncode != 0:
+        raise BackendUnavailable(
+            f"scripts/build_backends.py failed (exit {completed.returncode}); see its output"
+        )
+    return {name: Path(path) for name, path in paths.items()}
+
+
+@dataclass
+class ManagedProcess:
+    """One backend process, its log file and how to tell it is ready."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self) -> str:
+        """The last lines the process wrote."""
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(lines[-LOG_TAIL_LINES:])
+
+    def stop(self) -> None:
+        """Terminate, then kill if it does not exit in time."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+@dataclass
+class Stack:
+    """Addresses of the running backends (all on 127.0.0.1) and the processes behind them."""
+
+    log_dir: Path
+    collector_otlp_http: str = ""
+    collector_otlp_grpc: str = ""
+    collector_health: str = ""
+    jaeger_query: str = ""
+    prometheus: str = ""
+    tempo: str | None = None
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def log_tails(self) -> str:
+        """The tail of every backend's log, for a failure report."""
+        return "\n".join(
+            f"----- {proc.name} ({proc.log_path}) -----\n{proc.log_tail()}" for proc in self.processes
+        )
+
+    def stop(self) -> None:
+        """Stop every process, the last started first (the collector before the backends it exports to)."""
+        for proc in reversed(self.processes):
+            proc.stop()
+
+
+def _start(stack: Stack, name: str, command: list[str], env: dict[str, str], ready_url: str) -> None:
+    """Start one process with its output in the log directory and wait until ready_url answers 2xx."""
+    log_path = stack.log_dir / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=stack.log_dir
+        )
+    managed = ManagedProcess(name, process, log_path)
+    stack.processes.append(managed)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise BackendUnavailable(f"{name} exited with {process.returncode}:\n{managed.log_tail()}")
+        return httpx.get(ready_url, timeout=2.0).is_success
+
+    try:
+        poll(ready, START_TIMEOUT_SECONDS, interval_s=0.2, what=f"{name} ready at {ready_url}")
+    except AssertionError as error:
+        raise BackendUnavailable(f"{error}\n{managed.log_tail()}") from error
+
+
+def render_prometheus_config(
+    target: Path, prometheus_port: int, collector_metrics: int, jaeger_metrics: int
+) -> Path:
+    """backends/prometheus.yml with its compose addresses made loopback ones (it has no env expansion)."""
+    text = PROMETHEUS_CONFIG.read_text(encoding="utf-8")
+    replacements = {
+        "localhost:9090": f"127.0.0.1:{prometheus_port}",
+        "otel-collector:8888": f"127.0.0.1:{collector_metrics}",
+        "jaeger:8888": f"127.0.0.1:{jaeger_metrics}",
+    }
+    for compose_address, loopback_address in replacements.items():
+        if compose_address not in text:
+            raise BackendUnavailable(f"backends/prometheus.yml no longer contains {compose_address}")
+        text = text.replace(compose_address, loopback_address)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def prometheus_compose_flags() -> list[str]:
+    """The flags compose gives Prometheus (OTLP receiver, features): the tests run it the same way."""
+    compose = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    command: list[str] = compose["services"]["prometheus"]["command"]
+    return [flag for flag in command if not flag.startswith(PROMETHEUS_CONTAINER_FLAGS)]
+
+
+def _start_prometheus(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
+    config = render_prometheus_config(
+        stack.log_dir / "prometheus.yml",
+        ports["prometheus"],
+        ports["collector_metrics"],
+        ports["jaeger_metrics"],
+    )
+    stack.prometheus = f"http://127.0.0.1:{ports['prometheus']}"
+    command = [
+        str(binary),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={stack.log_dir / 'prometheus-data'}",
+        f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+        *prometheus_compose_flags(),
+    ]
+    _start(stack, "prometheus", command, {}, f"{stack.prometheus}/-/ready")
+
+
+def _start_jaeger(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
+    env = {
+        "JAEGER_METRICS_HOST": "127.0.0.1",
+        "JAEGER_METRICS_PORT": str(ports["jaeger_metrics"]),
+        "JAEGER_HEALTH_LISTEN": f"127.0.0.1:{ports['jaeger_health']}",
+        "JAEGER_UI_CONFIG": str(JAEGER_UI_CONFIG),
+        "JAEGER_QUERY_HTTP_LISTEN": f"127.0.0.1:{ports['jaeger_query']}",
+        "JAEGER_QUERY_GRPC_LISTEN": f"127.0.0.1:{ports['jaeger_query_grpc']}",
+        "JAEGER_OTLP_GRPC_LISTEN": f"127.0.0.1:{ports['jaeger_otlp_grpc']}",
+        "JAEGER_OTLP_HTTP_LISTEN": f"127.0.0.1:{ports['jaeger_otlp_http']}",
+        "PROMETHEUS_URL": stack.prometheus,
+    }
+    stack.jaeger_query = f"http://127.0.0.1:{ports['jaeger_query']}"
+    command = [str(binary), f"--config={JAEGER_CONFIG}"]
+    _start(stack, "jaeger", command, env, f"http://127.0.0.1:{ports['jaeger_health']}/status")
+
+
+def _start_tempo(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
+    env = {
+        "TEMPO_HTTP_LISTEN_ADDRESS": "127.0.0.1",
+        "TEMPO_HTTP_PORT": str(ports["tempo_http"]),
+        "TEMPO_GRPC_LISTEN_ADDRESS": "127.0.0.1",
+        "TEMPO_GRPC_PORT": str(ports["tempo_grpc"]),
+        "TEMPO_OTLP_GRPC_LISTEN": f"127.0.0.1:{ports['tempo_otlp_grpc']}",
+        "TEMPO_DATA_DIR": str(stack.log_dir / "tempo-data"),
+        "PROMETHEUS_REMOTE_WRITE_URL": f"{stack.prometheus}/api/v1/write",
+    }
+    stack.tempo = f"http://127.0.0.1:{ports['tempo_http']}"
+    command = [str(binary), f"-config.file={TEMPO_CONFIG}", "-config.expand-env=true"]
+    _start(stack, "tempo", command, env, f"{stack.tempo}/ready")
+
+
+def _start_collector(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
+    env = {
+        "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['collector_health']}",
+        "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['collector_otlp_grpc']}",
+        "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['collector_otlp_http']}",
+        "OTELCOL_METRICS_HOST": "127.0.0.1",
+        "OTELCOL_METRICS_PORT": str(ports["collector_metrics"]),
+        "JAEGER_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['jaeger_otlp_grpc']}",
+        # Without Tempo this port has no listener: the Tempo exporter retries on its own queue, which also
+        # shows that one backend down does not hold the other one up.
+        "TEMPO_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['tempo_otlp_grpc']}",
+        "PROMETHEUS_OTLP_ENDPOINT": f"{stack.prometheus}/api/v1/otlp",
+    }
+    stack.collector_otlp_http = f"http://127.0.0.1:{ports['collector_otlp_http']}"
+    stack.collector_otlp_grpc = f"127.0.0.1:{ports['collector_otlp_grpc']}"
+    stack.collector_health = f"http://127.0.0.1:{ports['collector_health']}/"
+    command = [str(binary), f"--config={COLLECTOR_CONFIG}"]
+    _start(stack, "otel-collector", command, env, stack.collector_health)
+
+
+PORT_NAMES = (
+    "prometheus",
+    "jaeger_query",
+    "jaeger_query_grpc",
+    "jaeger_otlp_grpc",
+    "jaeger_otlp_http",
+    "jaeger_health",
+    "jaeger_metrics",
+    "tempo_http",
+    "tempo_grpc",
+    "tempo_otlp_grpc",
+    "collector_otlp_grpc",
+    "collector_otlp_http",
+    "collector_health",
+    "collector_metrics",
+)
+
+
+@contextlib.contextmanager
+def running_stack(log_dir: Path) -> Iterator[Stack]:
+    """Build (or find) the backends, start them in dependency order, yield their addresses, stop them all."""
+    binaries = built_backends()
+    tempo_binary = os.environ.get(TEMPO_BIN_ENV)
+    ports = {name: free_port() for name in PORT_NAMES}
+    stack = Stack(log_dir=log_dir)
+    try:
+        _start_prometheus(stack, binaries["prometheus"], ports)
+        _start_jaeger(stack, binaries["jaeger"], ports)
+        if tempo_binary:
+            _start_tempo(stack, Path(tempo_binary), ports)
+        _start_collector(stack, binaries["otelcol"], ports)
+        yield stack
+    except BaseException:
+        print(f"\nbackend logs ({log_dir}):\n{stack.log_tails()}", file=sys.stderr)
+        raise
+    finally:
+        stack.stop()

@@ -1,0 +1,172 @@
+"""Chats through the real service and the real collector: every stage span lands in Jaeger (and Tempo)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .queries import SpanRecord, jaeger_trace, tempo_search, tempo_trace
+from .stack import REPO_ROOT, ManagedProcess, Stack, free_port, poll
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
+
+CLI_MODULE = REPO_ROOT / "services" / "ha_ai_agent" / "cli.py"
+STAGES = (
+    "rate_limit_check",
+    "conversation_management",
+    "pending_preview_check",
+    "message_assembly",
+    "openai_api_call",
+    "tool_execution",
+    "token_count_retrieval",
+)
+QUESTION = "What devices are in the kitchen?"
+CHATS = 3
+START_TIMEOUT_S = 60.0
+VISIBLE_TIMEOUT_S = 30.0
+# What compose ships (docker-compose.yml): the service's batch span processor waits at most this long.
+SERVICE_ENV = {
+    "OTEL_SERVICE_NAME": "ha-ai-agent",
+    "OTEL_BSP_SCHEDULE_DELAY": "500",
+    "HA_AGENT_LLM_LATENCY_MS": "0",
+}
+
+
+@dataclass(frozen=True)
+class Agent:
+    """The running service."""
+
+    url: str
+    process: ManagedProcess
+
+
+@dataclass(frozen=True)
+class Chat:
+    """One answered chat and the trace id the service reported for it."""
+
+    trace_id: str
+    body: dict[str, Any]
+
+
+def service_command(port: int) -> list[str]:
+    """`ha-ai-agent serve` from the same virtualenv as the tests."""
+    return [
+        str(Path(sys.executable).parent / "ha-ai-agent"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+@pytest.fixture(scope="module")
+def agent(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """ha-ai-agent on a free loopback port, exporting OTLP/HTTP to the test collector."""
+    if not CLI_MODULE.is_file():
+        pytest.skip("the service (services/ha_ai_agent/cli.py) does not exist yet")
+    data_dir = tmp_path_factory.mktemp("agent-data")
+    port = free_port()
+    env = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("OTEL_")},
+        **SERVICE_ENV,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http,
+        "HA_AGENT_DATA_DIR": str(data_dir),
+    }
+    log_path = stack.log_dir / "ha-ai-agent.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            service_command(port), stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=data_dir
+        )
+    managed = ManagedProcess("ha-ai-agent", process, log_path)
+    stack.processes.append(managed)
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        assert process.poll() is None, f"ha-ai-agent exited:\n{managed.log_tail()}"
+        return httpx.get(f"{url}/health", timeout=2.0).is_success
+
+    poll(healthy, START_TIMEOUT_S, what="ha-ai-agent /health")
+    try:
+        yield Agent(url, managed)
+    finally:
+        managed.stop()
+
+
+@pytest.fixture(scope="module")
+def chats(agent: Agent) -> list[Chat]:
+    """A few answered chats, each in a new conversation."""
+    answered = []
+    for _ in range(CHATS):
+        response = httpx.post(f"{agent.url}/api/v1/chat", json={"message": QUESTION}, timeout=30.0)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        trace_id = body["metadata"]["trace_id"]
+        assert isinstance(trace_id, str) and len(trace_id) == 32 and int(trace_id, 16)
+        answered.append(Chat(trace_id, body))
+    return answered
+
+
+def assert_stage_tree(spans: list[SpanRecord], chat: Chat, backend: str) -> None:
+    """The server span is the only root, every stage its child, every LLM span under openai_api_call."""
+    by_id = {span.span_id: span for span in spans}
+    roots = [span for span in spans if span.parent_id is None or span.parent_id not in by_id]
+    assert [root.name for root in roots] == ["POST /api/v1/chat"], (
+        f"{backend}: roots {[r.name for r in roots]}"
+    )
+    names = [span.name for span in spans]
+    for stage in STAGES:
+        assert stage in names, f"{backend}: no {stage} span in {sorted(set(names))}"
+    for span in spans:
+        if span.name in STAGES:
+            assert span.parent_id == roots[0].span_id, (
+                f"{backend}: {span.name}'s parent is not the server span"
+            )
+        if span.name.startswith("chat "):
+            assert by_id[span.parent_id or ""].name == "openai_api_call", f"{backend}: {span.name} misplaced"
+    assert names.count("openai_api_call") == chat.body["metadata"]["iterations"], backend
+    assert any(name.startswith("chat ") for name in names), f"{backend}: no LLM span"
+
+
+def test_every_chat_is_one_trace_in_jaeger_with_every_stage(stack: Stack, chats: list[Chat]) -> None:
+    for chat in chats:
+        spans = poll(
+            partial(jaeger_trace, stack.jaeger_query, chat.trace_id),
+            VISIBLE_TIMEOUT_S,
+            what=f"{chat.trace_id} in Jaeger",
+        )
+        assert_stage_tree(spans, chat, "jaeger")
+
+
+def test_every_chat_is_the_same_trace_in_tempo(stack: Stack, tempo_url: str, chats: list[Chat]) -> None:
+    for chat in chats:
+        in_tempo = poll(
+            partial(tempo_trace, tempo_url, chat.trace_id),
+            VISIBLE_TIMEOUT_S,
+            what=f"{chat.trace_id} in Tempo",
+        )
+        assert_stage_tree(in_tempo, chat, "tempo")
+        in_jaeger = jaeger_trace(stack.jaeger_query, chat.trace_id) or []
+        assert {span.span_id for span in in_tempo} == {span.span_id for span in in_jaeger}
+    query = '{resource.service.name="ha-ai-agent" && name="tool_execution"}'
+    found = {trace["traceID"].rjust(32, "0") for trace in tempo_search(tempo_url, query)}
+    assert {chat.trace_id for chat in chats} <= found
+
+
+def test_jaeger_lists_the_service_and_its_stage_operations(stack: Stack, chats: list[Chat]) -> None:
+    def operations() -> set[str] | None:
+        response = httpx.get(f"{stack.jaeger_query}/api/services/ha-ai-agent/operations", timeout=10.0)
+        response.raise_for_status()
+        names = {operation["name"] for operation in response.json()["data"] or []}
+        return names if set(STAGES) <= names else None
+
+    assert "POST /api/v1/chat" in poll(operations, VISIBLE_TIMEOUT_S, what="stage operations in Jaeger")

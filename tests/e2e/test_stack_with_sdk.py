@@ -1,0 +1,289 @@
+"""The stack proven with spans and metrics sent by the Python OpenTelemetry SDK, without the service.
+
+Chat-shaped traces (a server span, the seven stage spans, `chat <model>` LLM spans with gen_ai.*
+attributes) and the GenAI token-usage histogram go to the collector over OTLP/HTTP; the tests read them
+back from Jaeger, Tempo and Prometheus exactly as a person (or Grafana, or Jaeger's Monitor tab) would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, format_trace_id
+
+from .queries import (
+    PanelQuery,
+    SpanRecord,
+    alert_rule_queries,
+    dashboard_queries,
+    expand_grafana_macros,
+    finite_values,
+    jaeger_trace,
+    prometheus_query,
+    tempo_search,
+    tempo_trace,
+)
+from .stack import Stack, poll
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
+
+SERVICE = "ha-ai-agent"
+MODEL = "gpt-4o-mini"
+STAGES = (
+    "rate_limit_check",
+    "conversation_management",
+    "pending_preview_check",
+    "message_assembly",
+    "openai_api_call",
+    "tool_execution",
+    "token_count_retrieval",
+)
+CHATS_PER_WAVE = 3
+VISIBLE_TIMEOUT_S = 30.0
+# span_metrics flushes every 5 s: two waves further apart than that give every counter a real increase.
+WAVE_GAP_S = 7.0
+METRICS_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class SentTraffic:
+    """What the SDK sent: trace ids, and the span tree each trace must have."""
+
+    trace_ids: list[str]
+
+
+def _send_chat(tracer: Tracer, fail_tool: bool) -> str:
+    """One chat-shaped trace: stages under the server span, an LLM span under each openai_api_call."""
+    with tracer.start_as_current_span("POST /api/v1/chat", kind=SpanKind.SERVER) as server:
+        server.set_attribute("http.request.method", "POST")
+        server.set_attribute("http.route", "/api/v1/chat")
+        server.set_attribute("http.response.status_code", 200)
+        for stage in (
+            "rate_limit_check",
+            "conversation_management",
+            "pending_preview_check",
+            "message_assembly",
+        ):
+            with tracer.start_as_current_span(stage):
+                time.sleep(0.002)
+        for iteration in (1, 2):
+            with tracer.start_as_current_span("openai_api_call") as call:
+                call.set_attribute("iteration", iteration)
+                with tracer.start_as_current_span(f"chat {MODEL}", kind=SpanKind.CLIENT) as llm:
+                    llm.set_attribute("gen_ai.operation.name", "chat")
+                    llm.set_attribute("gen_ai.request.model", MODEL)
+                    llm.set_attribute("gen_ai.usage.input_tokens", 1200)
+                    llm.set_attribute("gen_ai.usage.output_tokens", 80)
+                    time.sleep(0.01)
+            if iteration == 1:
+                with tracer.start_as_current_span("tool_execution") as tool:
+                    tool.set_attribute("tool.name", "get_entities")
+                    if fail_tool:
+                        tool.set_status(Status(StatusCode.ERROR, "Home Assistant unreachable"))
+                    time.sleep(0.003)
+        with tracer.start_as_current_span("token_count_retrieval"):
+            time.sleep(0.001)
+        return format_trace_id(server.get_span_context().trace_id)
+
+
+def _counted_at_least(prometheus_url: str, expr: str, expected: int) -> bool:
+    values = finite_values(prometheus_query(prometheus_url, expr))
+    return bool(values) and values[0] >= expected
+
+
+@pytest.fixture(scope="module")
+def sent(stack: Stack) -> Iterator[SentTraffic]:
+    """Two waves of chat traces and token-usage metrics, sent through the collector, seen in Prometheus."""
+    resource = Resource.create({"service.name": SERVICE})
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{stack.collector_otlp_http}/v1/traces"))
+    )
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=f"{stack.collector_otlp_http}/v1/metrics"),
+        export_interval_millis=3_600_000,
+    )
+    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+    token_usage = meter_provider.get_meter("tests.e2e").create_histogram(
+        "gen_ai.client.token.usage", unit="{token}"
+    )
+    tracer = tracer_provider.get_tracer("tests.e2e")
+    trace_ids: list[str] = []
+    chat_calls = (
+        f'sum(traces_span_metrics_calls_total{{service_name="{SERVICE}", span_name="POST /api/v1/chat"}})'
+    )
+    try:
+        for wave in range(2):
+            for index in range(CHATS_PER_WAVE):
+                trace_ids.append(_send_chat(tracer, fail_tool=index == 0))
+                for token_type, count in (("input", 2400), ("output", 160)):
+                    attributes = {"gen_ai.token.type": token_type, "gen_ai.operation.name": "chat"}
+                    token_usage.record(count, {**attributes, "gen_ai.request.model": MODEL})
+            assert meter_provider.force_flush(10_000), "metrics export to the collector failed"
+            expected = CHATS_PER_WAVE * (wave + 1)
+            poll(
+                partial(_counted_at_least, stack.prometheus, chat_calls, expected),
+                METRICS_TIMEOUT_S,
+                interval_s=1.0,
+                what=f"{expected} chat calls counted in Prometheus",
+            )
+            if wave == 0:
+                time.sleep(WAVE_GAP_S)
+        yield SentTraffic(trace_ids)
+    finally:
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+
+def _assert_chat_tree(spans: list[SpanRecord], backend: str) -> None:
+    """One root (the server span); stages are its children; each LLM span's parent is an openai_api_call."""
+    by_id = {span.span_id: span for span in spans}
+    roots = [span for span in spans if span.parent_id is None]
+    assert [root.name for root in roots] == ["POST /api/v1/chat"], f"{backend}: roots {roots}"
+    names = sorted(span.name for span in spans)
+    for stage in STAGES:
+        assert stage in names, f"{backend}: stage {stage} missing from {names}"
+    for span in spans:
+        if span.name in STAGES:
+            assert span.parent_id == roots[0].span_id, (
+                f"{backend}: {span.name} is not a child of the server span"
+            )
+        if span.name.startswith("chat "):
+            assert span.parent_id is not None and by_id[span.parent_id].name == "openai_api_call", backend
+    assert len(spans) == 11, f"{backend}: expected 11 spans, got {names}"
+
+
+def test_every_trace_reaches_jaeger_with_its_parents(stack: Stack, sent: SentTraffic) -> None:
+    for trace_id in sent.trace_ids:
+        spans = poll(
+            partial(jaeger_trace, stack.jaeger_query, trace_id),
+            VISIBLE_TIMEOUT_S,
+            what=f"{trace_id} in Jaeger",
+        )
+        _assert_chat_tree(spans, "jaeger")
+
+
+def test_every_trace_reaches_tempo_with_the_same_spans_as_jaeger(
+    stack: Stack, tempo_url: str, sent: SentTraffic
+) -> None:
+    for trace_id in sent.trace_ids:
+        in_tempo = poll(
+            partial(tempo_trace, tempo_url, trace_id), VISIBLE_TIMEOUT_S, what=f"{trace_id} in Tempo"
+        )
+        _assert_chat_tree(in_tempo, "tempo")
+        in_jaeger = jaeger_trace(stack.jaeger_query, trace_id)
+        assert in_jaeger is not None
+        assert sorted(in_tempo, key=lambda s: s.span_id) == sorted(in_jaeger, key=lambda s: s.span_id)
+
+
+def test_tempo_traceql_search_finds_the_chats(tempo_url: str, sent: SentTraffic) -> None:
+    query = f'{{resource.service.name="{SERVICE}" && name="POST /api/v1/chat"}}'
+    found = poll(
+        lambda: (
+            {trace["traceID"].rjust(32, "0") for trace in tempo_search(tempo_url, query)}
+            >= set(sent.trace_ids)
+        ),
+        VISIBLE_TIMEOUT_S,
+        what="all chats found by TraceQL",
+    )
+    assert found
+
+
+def _query_id(query: PanelQuery) -> str:
+    return query.source
+
+
+@pytest.mark.parametrize("query", dashboard_queries() + alert_rule_queries(), ids=_query_id)
+def test_every_grafana_query_returns_data(
+    stack: Stack, sent: SentTraffic, query: PanelQuery, request: pytest.FixtureRequest
+) -> None:
+    target = query.target
+    if query.datasource_uid == "prometheus":
+        expr = expand_grafana_macros(target["expr"])
+        values = poll(
+            lambda: finite_values(prometheus_query(stack.prometheus, expr)),
+            METRICS_TIMEOUT_S,
+            interval_s=1.0,
+            what=f"data for {expr}",
+        )
+        assert values, expr
+    elif query.datasource_uid == "jaeger":
+        params = {
+            "service": target["service"],
+            "operation": target["operation"],
+            "limit": str(target["limit"]),
+            "lookback": "1h",
+        }
+        response = httpx.get(f"{stack.jaeger_query}/api/traces", params=params, timeout=10.0)
+        response.raise_for_status()
+        found = {trace["traceID"] for trace in response.json()["data"]}
+        assert found & set(sent.trace_ids), f"Jaeger search {params} found none of the sent traces"
+    elif query.datasource_uid == "tempo":
+        tempo_url = request.getfixturevalue("tempo_url")
+        traces = poll(
+            lambda: tempo_search(tempo_url, target["query"]),
+            VISIBLE_TIMEOUT_S,
+            what=f"TraceQL {target['query']}",
+        )
+        assert traces
+    else:
+        pytest.fail(
+            f"{query.source} names datasource {query.datasource_uid!r}, which no test backend provides"
+        )
+
+
+def test_error_spans_are_counted_per_stage(stack: Stack, sent: SentTraffic) -> None:
+    expr = (
+        f'sum by (span_name) (traces_span_metrics_calls_total{{service_name="{SERVICE}", '
+        'status_code="STATUS_CODE_ERROR"})'
+    )
+    result = poll(
+        lambda: prometheus_query(stack.prometheus, expr),
+        METRICS_TIMEOUT_S,
+        interval_s=1.0,
+        what="error counts",
+    )
+    assert {sample["metric"]["span_name"] for sample in result} == {"tool_execution"}
+
+
+def test_jaeger_monitor_tab_shows_per_operation_latencies(stack: Stack, sent: SentTraffic) -> None:
+    now_ms = int(time.time() * 1000)
+    params = {
+        "service": SERVICE,
+        "quantile": "0.95",
+        "groupByOperation": "true",
+        "endTs": str(now_ms),
+        "lookback": str(15 * 60 * 1000),
+        "step": "15000",
+        "ratePer": "60000",
+    }
+
+    def operations_with_latency() -> set[str] | None:
+        response = httpx.get(f"{stack.jaeger_query}/api/metrics/latencies", params=params, timeout=10.0)
+        response.raise_for_status()
+        operations = set()
+        for metric in response.json().get("metrics", []):
+            labels = {label["name"]: label["value"] for label in metric.get("labels", [])}
+            points = [
+                point.get("gaugeValue", {}).get("doubleValue") for point in metric.get("metricPoints", [])
+            ]
+            if any(isinstance(value, (int, float)) for value in points):
+                operations.add(labels.get("operation", ""))
+        return operations if set(STAGES) <= operations else None
+
+    operations = poll(
+        operations_with_latency, METRICS_TIMEOUT_S, interval_s=1.0, what="SPM latencies of every stage"
+    )
+    assert "POST /api/v1/chat" in operations
