@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from ha_ai_agent import __version__
-from ha_ai_agent.api import chat, conversations, health, performance, ui
+from ha_ai_agent.api import chat, conversations, health, otlp, performance, ui
 from ha_ai_agent.api.deps import current_trace_id
 from ha_ai_agent.api.ui import STATIC_DIR
 from ha_ai_agent.chat.pipeline import ChatError
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(title="HA AI agent", version=__version__, lifespan=lifespan)
     app.state.settings = settings
-    for module in (chat, conversations, health, performance, ui):
+    for module in (chat, conversations, health, otlp, performance, ui):
         app.include_router(module.router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

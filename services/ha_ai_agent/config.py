@@ -7,6 +7,7 @@ users already have (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_MODEL``, `
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -14,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ha_ai_agent import __version__
 from ha_ai_agent.telemetry import TracingConfig
+from ha_ai_agent.telemetry.forwarding import ExportLimits
 
 
 class Settings(BaseSettings):
@@ -74,6 +76,34 @@ class Settings(BaseSettings):
     def uses_embedded_llm(self) -> bool:
         """No API key and no OpenAI-compatible server configured: answer with the embedded responder."""
         return self.openai_api_key is None and self.openai_base_url is None
+
+    def shim_forward_url(self) -> str | None:
+        """Where the browser shim forwards spans: the setting, else the SDK's OTLP/HTTP traces endpoint.
+
+        With a gRPC exporter there is no OTLP/HTTP address to derive; set
+        ``HA_AGENT_SHIM_FORWARD_ENDPOINT`` (e.g. ``http://otel-collector:4318/v1/traces``).
+        """
+        if self.shim_forward_endpoint:
+            return self.shim_forward_endpoint
+        protocol = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                    or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf")
+        if protocol.strip().lower() != "http/protobuf":
+            return None
+        if os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+            return os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+            return os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
+        return None
+
+    def export_limits(self) -> ExportLimits:
+        """What one browser export through the shim may contain."""
+        return ExportLimits(
+            max_body_bytes=self.shim_max_body_bytes,
+            max_spans=self.shim_max_spans,
+            max_attributes_per_span=self.shim_max_attributes,
+            max_attribute_chars=self.shim_max_attribute_chars,
+            allowed_services=frozenset(self.shim_service_names),
+        )
 
     def tracing(self) -> TracingConfig:
         """The part of the settings the telemetry library needs."""

@@ -38,6 +38,8 @@ class Runtime:
     home: HomeAssistantClient
     llm: AsyncOpenAI
     agent: ChatAgent
+    shim_http: httpx.AsyncClient
+    shim_limiter: SlidingWindowRateLimiter
 
     @property
     def service_name(self) -> str:
@@ -83,9 +85,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         max_input_tokens=settings.max_input_tokens,
         max_iterations=settings.max_iterations,
     )
+    # Not instrumented: forwarding the browser's spans must not make spans of its own.
+    shim_http = httpx.AsyncClient(timeout=settings.shim_forward_timeout_seconds)
+    shim_limiter = SlidingWindowRateLimiter(settings.shim_rate_limit_per_minute, 60.0)
     try:
-        yield Runtime(settings, tracing, tracker, store, home, llm, agent)
+        yield Runtime(settings, tracing, tracker, store, home, llm, agent, shim_http, shim_limiter)
     finally:
+        await shim_http.aclose()
         await llm.close()
         await home.aclose()
         store.close()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from ha_ai_agent.telemetry.analysis import StageStatistics
+from ha_ai_agent.telemetry.performance_tracker import OPERATION_ATTRIBUTE
 from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord
 
 _STYLE = """
@@ -52,18 +53,23 @@ def _depths(trace: TraceRecord) -> list[tuple[SpanRecord, int]]:
     return ordered
 
 
-def _slowest_stage(trace: TraceRecord) -> int | None:
-    root = trace.root
-    if root is None:
-        return None
-    children = trace.children_of(root.span_id)
-    return max(children, key=lambda s: s.duration_seconds).span_id if children else None
+def _slowest_stages(trace: TraceRecord) -> set[int]:
+    """The slowest child of each operation span (the browser's send and the server's request)."""
+    operations = [s for s in trace.spans if s.attribute(OPERATION_ATTRIBUTE) is not None]
+    if not operations and trace.root is not None:
+        operations = [trace.root]
+    slowest = set()
+    for operation in operations:
+        children = trace.children_of(operation.span_id)
+        if children:
+            slowest.add(max(children, key=lambda s: s.duration_seconds).span_id)
+    return slowest
 
 
 def _waterfall(trace: TraceRecord, local_service: str | None) -> str:
     start, end = trace.start_time_unix_nano, trace.end_time_unix_nano
     width = max(1, end - start)
-    slowest = _slowest_stage(trace)
+    slowest = _slowest_stages(trace)
     rows = []
     for span, depth in _depths(trace):
         left = (span.start_time_unix_nano - start) / width * 100
@@ -73,11 +79,11 @@ def _waterfall(trace: TraceRecord, local_service: str | None) -> str:
             classes.append("browser")
         if span.status == "ERROR":
             classes.append("err")
-        if span.span_id == slowest:
+        if span.span_id in slowest:
             classes.append("slowest")
-        label = escape(span.name) + (" ⚠ slowest stage" if span.span_id == slowest else "")
+        label = escape(span.name) + (" ⚠ slowest stage" if span.span_id in slowest else "")
         rows.append(
-            f'<div class="row{" slowest" if span.span_id == slowest else ""}">'
+            f'<div class="row{" slowest" if span.span_id in slowest else ""}">'
             f'<span class="name" style="padding-left:{depth * 14}px" title="{escape(span.service_name)}">{label}</span>'
             f'<span class="track"><span class="{" ".join(classes)}" style="left:{left:.2f}%;width:{size:.2f}%">'
             f"</span></span><span class=\"num\">{span.duration_seconds * 1000:.1f} ms</span></div>"

@@ -1,0 +1,316 @@
+"""Validation and rewriting of OTLP/HTTP trace exports from browsers (the shim), as pure functions.
+
+``prepare_export`` takes what arrived (path, headers, body) and returns either an ``Export`` ready to
+forward to the collector as OTLP protobuf, or an ``ExportRejected`` with the HTTP status and a message
+saying what is wrong: 404 unknown path, 415 content type or encoding, 413 too large (counted after
+decompression, so a gzip bomb is refused), 400 malformed, 403 a service that browsers may not use.
+Nothing here does I/O; the route does.
+
+Limits follow the OTel attribute-limit model: spans over the per-request cap refuse the request (the
+exporter can split it), attributes over the per-span cap are dropped and counted, long string values
+are truncated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from ha_ai_agent.telemetry.records import SpanRecord
+
+TRACES_PATH = "/v1/traces"
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+FORWARDED_BY_ATTRIBUTE = "telemetry.forwarded_by"
+MAX_NAME_CHARS = 256
+MAX_EVENTS = 32
+MAX_LINKS = 8
+
+_KIND_NAMES = {value: name.removeprefix("SPAN_KIND_") for name, value in Span.SpanKind.items()}
+_KIND_NAMES[Span.SPAN_KIND_UNSPECIFIED] = "INTERNAL"
+_STATUS_NAMES = {value: name.removeprefix("STATUS_CODE_") for name, value in Status.StatusCode.items()}
+
+
+@dataclass(frozen=True)
+class ExportLimits:
+    """What one browser export may contain."""
+
+    max_body_bytes: int = 1_000_000
+    max_spans: int = 512
+    max_attributes_per_span: int = 64
+    max_attribute_chars: int = 1024
+    allowed_services: frozenset[str] = frozenset({"ai-automation-ui"})
+    forwarded_by: str = "ha-ai-agent"
+
+
+@dataclass(frozen=True)
+class ExportRejected:
+    """Why an export was refused, as an HTTP status and a message for the client."""
+
+    status_code: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Export:
+    """A checked export: ``body`` is the re-serialized protobuf to forward."""
+
+    request: ExportTraceServiceRequest
+    body: bytes
+    span_count: int
+    response_content_type: str
+    dropped_attributes: int = 0
+    truncated_values: int = 0
+
+
+@dataclass
+class _Counters:
+    dropped_attributes: int = 0
+    truncated_values: int = 0
+
+
+class _Invalid(Exception):
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _decode_body(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+    if len(body) > max_bytes:
+        raise _Invalid(413, f"body of {len(body)} bytes is over the {max_bytes}-byte limit")
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise _Invalid(415, f"content encoding {encoding!r} is not supported; use gzip or none")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, max_bytes + 1)
+    except zlib.error as error:
+        raise _Invalid(400, f"body is not valid gzip: {error}") from None
+    if len(data) > max_bytes or inflater.unconsumed_tail:
+        raise _Invalid(413, f"decompressed body is over the {max_bytes}-byte limit")
+    if not inflater.eof:
+        raise _Invalid(400, "gzip body is truncated")
+    return data
+
+
+def _hex_to_base64(value: Any, size: int, what: str, allow_empty: bool = False) -> str:
+    if value in (None, "") and allow_empty:
+        return ""
+    if not isinstance(value, str) or len(value) != size * 2:
+        raise _Invalid(400, f"{what} must be {size * 2} hex digits")
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise _Invalid(400, f"{what} must be {size * 2} hex digits") from None
+    return base64.b64encode(raw).decode()
+
+
+def _json_ids_to_base64(document: Any) -> None:
+    """OTLP/JSON writes ids as hex; protobuf's JSON mapping expects base64 for bytes fields."""
+    if not isinstance(document, dict):
+        raise _Invalid(400, "body must be a JSON object with resourceSpans")
+    for resource_spans in _list(document.get("resourceSpans"), "resourceSpans"):
+        for scope_spans in _list(_dict(resource_spans).get("scopeSpans"), "scopeSpans"):
+            for span in _list(_dict(scope_spans).get("spans"), "spans"):
+                span = _dict(span)
+                span["traceId"] = _hex_to_base64(span.get("traceId"), 16, "traceId")
+                span["spanId"] = _hex_to_base64(span.get("spanId"), 8, "spanId")
+                span["parentSpanId"] = _hex_to_base64(span.get("parentSpanId"), 8, "parentSpanId", True)
+                for link in _list(span.get("links"), "links"):
+                    link = _dict(link)
+                    link["traceId"] = _hex_to_base64(link.get("traceId"), 16, "link traceId")
+                    link["spanId"] = _hex_to_base64(link.get("spanId"), 8, "link spanId")
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Invalid(400, f"{what} must be a list")
+    return value
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid(400, "expected a JSON object")
+    return value
+
+
+def _parse(data: bytes, media_type: str) -> ExportTraceServiceRequest:
+    if media_type == PROTOBUF:
+        try:
+            return ExportTraceServiceRequest.FromString(data)
+        except (DecodeError, ValueError, RecursionError) as error:
+            raise _Invalid(400, f"malformed OTLP protobuf: {error or 'cannot decode'}") from None
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        raise _Invalid(400, f"malformed JSON: {error}") from None
+    _json_ids_to_base64(document)
+    try:
+        return json_format.ParseDict(document, ExportTraceServiceRequest(), ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as error:
+        raise _Invalid(400, f"malformed OTLP JSON: {str(error)[:300]}") from None
+
+
+def _cap_value(value: AnyValue, limits: ExportLimits, counters: _Counters) -> None:
+    kind = value.WhichOneof("value")
+    if kind == "string_value" and len(value.string_value) > limits.max_attribute_chars:
+        value.string_value = value.string_value[: limits.max_attribute_chars]
+        counters.truncated_values += 1
+    elif kind == "bytes_value" and len(value.bytes_value) > limits.max_attribute_chars:
+        value.bytes_value = value.bytes_value[: limits.max_attribute_chars]
+        counters.truncated_values += 1
+    elif kind == "array_value":
+        del value.array_value.values[limits.max_attributes_per_span :]
+        for item in value.array_value.values:
+            _cap_value(item, limits, counters)
+    elif kind == "kvlist_value":
+        del value.kvlist_value.values[limits.max_attributes_per_span :]
+        for item in value.kvlist_value.values:
+            _cap_value(item.value, limits, counters)
+
+
+def _cap_attributes(attributes: Any, limits: ExportLimits, counters: _Counters) -> int:
+    dropped = max(0, len(attributes) - limits.max_attributes_per_span)
+    if dropped:
+        del attributes[limits.max_attributes_per_span :]
+        counters.dropped_attributes += dropped
+    for attribute in attributes:
+        attribute.key = attribute.key[:MAX_NAME_CHARS]
+        _cap_value(attribute.value, limits, counters)
+    return dropped
+
+
+def _service_name(attributes: Iterable[KeyValue]) -> str | None:
+    for attribute in attributes:
+        if attribute.key == "service.name":
+            return attribute.value.string_value
+    return None
+
+
+def _check_and_rewrite(request: ExportTraceServiceRequest, limits: ExportLimits, counters: _Counters) -> int:
+    span_count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    if span_count > limits.max_spans:
+        raise _Invalid(413, f"{span_count} spans in one export; at most {limits.max_spans} are accepted")
+    for resource_spans in request.resource_spans:
+        resource = resource_spans.resource
+        service = _service_name(resource.attributes)
+        if service is None:
+            raise _Invalid(400, "resource has no service.name")
+        if service not in limits.allowed_services:
+            raise _Invalid(403, f"service.name {service[:100]!r} may not send spans through the browser endpoint")
+        _cap_attributes(resource.attributes, limits, counters)
+        marker = resource.attributes.add()
+        marker.key, marker.value.string_value = FORWARDED_BY_ATTRIBUTE, limits.forwarded_by
+        for scope_spans in resource_spans.scope_spans:
+            _cap_attributes(scope_spans.scope.attributes, limits, counters)
+            for span in scope_spans.spans:
+                if len(span.trace_id) != 16 or not any(span.trace_id):
+                    raise _Invalid(400, "every span needs a 16-byte, non-zero trace id")
+                if len(span.span_id) != 8 or not any(span.span_id):
+                    raise _Invalid(400, "every span needs an 8-byte, non-zero span id")
+                if span.parent_span_id and len(span.parent_span_id) != 8:
+                    raise _Invalid(400, "a parent span id must be 8 bytes")
+                span.name = span.name[:MAX_NAME_CHARS]
+                span.dropped_attributes_count += _cap_attributes(span.attributes, limits, counters)
+                if len(span.events) > MAX_EVENTS:
+                    span.dropped_events_count += len(span.events) - MAX_EVENTS
+                    del span.events[MAX_EVENTS:]
+                for event in span.events:
+                    event.name = event.name[:MAX_NAME_CHARS]
+                    event.dropped_attributes_count += _cap_attributes(event.attributes, limits, counters)
+                if len(span.links) > MAX_LINKS:
+                    span.dropped_links_count += len(span.links) - MAX_LINKS
+                    del span.links[MAX_LINKS:]
+                for link in span.links:
+                    link.dropped_attributes_count += _cap_attributes(link.attributes, limits, counters)
+    return span_count
+
+
+def prepare_export(
+    path: str,
+    content_type: str | None,
+    content_encoding: str | None,
+    body: bytes,
+    limits: ExportLimits,
+) -> Export | ExportRejected:
+    """Check a browser's OTLP/HTTP export and rewrite it for the collector."""
+    counters = _Counters()
+    try:
+        if path != TRACES_PATH:
+            raise _Invalid(404, f"unknown OTLP path {path[:100]!r}; browsers export traces to /otlp/v1/traces")
+        media_type = _media_type(content_type)
+        if media_type not in (PROTOBUF, JSON):
+            raise _Invalid(415, f"content type {media_type or 'none'!r} is not supported; use {PROTOBUF} or {JSON}")
+        data = _decode_body(body, content_encoding, limits.max_body_bytes)
+        request = _parse(data, media_type)
+        span_count = _check_and_rewrite(request, limits, counters)
+    except _Invalid as invalid:
+        return ExportRejected(invalid.status_code, invalid.message)
+    return Export(
+        request=request,
+        body=request.SerializeToString(),
+        span_count=span_count,
+        response_content_type=media_type,
+        dropped_attributes=counters.dropped_attributes,
+        truncated_values=counters.truncated_values,
+    )
+
+
+def _plain_value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return tuple(_plain_value(v) for v in value.array_value.values)
+    if kind == "kvlist_value":
+        return json.dumps({kv.key: _plain_value(kv.value) for kv in value.kvlist_value.values}, default=str)
+    if kind == "bytes_value":
+        return binascii.hexlify(value.bytes_value).decode()
+    return getattr(value, kind) if kind else None
+
+
+def span_records(request: ExportTraceServiceRequest) -> list[SpanRecord]:
+    """The spans of a checked export as ring-buffer records."""
+    records = []
+    for resource_spans in request.resource_spans:
+        service = _service_name(resource_spans.resource.attributes) or ""
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                records.append(
+                    SpanRecord(
+                        trace_id=int.from_bytes(span.trace_id, "big"),
+                        span_id=int.from_bytes(span.span_id, "big"),
+                        parent_span_id=int.from_bytes(span.parent_span_id, "big") if span.parent_span_id else 0,
+                        parent_is_remote=False,
+                        name=span.name,
+                        kind=_KIND_NAMES.get(span.kind, "INTERNAL"),
+                        service_name=service,
+                        start_time_unix_nano=span.start_time_unix_nano,
+                        end_time_unix_nano=max(span.end_time_unix_nano, span.start_time_unix_nano),
+                        status=_STATUS_NAMES.get(span.status.code, "UNSET"),
+                        status_message=span.status.message or None,
+                        attributes=tuple((kv.key, _plain_value(kv.value)) for kv in span.attributes),
+                    )
+                )
+    return records
+
+
+__all__ = ["Export", "ExportLimits", "ExportRejected", "prepare_export", "span_records"]

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.stack import poll
+from tests.processes import running_agent
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+KITCHEN = "What devices are in the kitchen?"
+BACKEND_STAGES = {"rate_limit_check", "conversation_management", "pending_preview_check", "message_assembly",
+                  "openai_api_call", "tool_execution", "token_count_retrieval", "save_response"}
+# Chromium's closed-network flags: without them it keeps trying Google's hosts.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        message = f"no Chromium at {CHROMIUM}: `make chromium` installs Debian's"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def agent_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    static = Path(__file__).resolve().parents[2] / "services" / "ha_ai_agent" / "static" / "app.js"
+    if not static.is_file():
+        pytest.fail("the browser bundle is not built: run `make web`")
+    with running_agent(tmp_path_factory.mktemp("browser-agent")) as (url, _):
+        yield url
+
+
+def test_browser_and_backend_spans_form_one_trace(browser: Any, agent_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    console: list[tuple[str, str]] = []
+    page.on("console", lambda message: console.append((message.type, message.text)))
+    page.goto(f"{agent_url}/")
+    page.wait_for_selector("body[data-state=idle]", timeout=15_000)
+    page.fill("#message", KITCHEN)
+    page.click("#send")
+    answer = page.wait_for_selector("#messages .assistant[data-trace-id]", timeout=30_000)
+    assert answer is not None
+    assert "Kitchen Ceiling Light" in answer.inner_text()
+    assert page.locator("#tool-calls li").count() == 1
+    trace_id = answer.get_attribute("data-trace-id")
+    assert trace_id and len(trace_id) == 32
+    assert page.get_attribute("#trace-link", "href") == f"/performance#{trace_id}"
+    page.evaluate("window.haAgent.flushTraces()")
+
+    def joined() -> dict[str, Any] | None:
+        response = httpx.get(f"{agent_url}/api/v1/performance/traces/{trace_id}", timeout=5)
+        if response.status_code != 200:
+            return None
+        trace: dict[str, Any] = response.json()
+        names = {s["name"] for s in trace["spans"]}
+        return trace if {"send_message", "api_call", "POST /api/v1/chat"} <= names else None
+
+    trace = poll(joined, 15, interval_s=0.2, what="browser and backend spans in one trace")
+    spans = trace["spans"]
+    browser_spans = [s for s in spans if s["service_name"] == "ai-automation-ui"]
+    backend_spans = [s for s in spans if s["service_name"] == "ha-ai-agent"]
+    assert {s["name"] for s in browser_spans} == {"send_message", "ui_update", "api_call"}
+    assert sorted(s["attributes"].get("ui.action") for s in browser_spans if s["name"] == "ui_update") == [
+        "add_assistant_response", "add_loading_message", "add_user_message"]
+    assert BACKEND_STAGES <= {s["name"] for s in backend_spans}
+    # One trace id for all of them (the endpoint returned them under trace_id), and the links hold:
+    api_call = next(s for s in browser_spans if s["name"] == "api_call")
+    server = next(s for s in backend_spans if s["name"] == "POST /api/v1/chat")
+    send = next(s for s in browser_spans if s["name"] == "send_message")
+    assert server["parent_span_id"] == api_call["span_id"]
+    assert api_call["parent_span_id"] == send["span_id"] and send["parent_span_id"] is None
+    assert api_call["kind"] == "CLIENT" and api_call["attributes"]["api.operation"] == "sendChatMessage"
+    # The page still writes the original report line, at info level, and nothing as an error.
+    assert any(kind == "info" and text.startswith("[Performance] send_message_") for kind, text in console)
+    assert not [text for kind, text in console if kind == "error"]
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat-page.png"))
+    page.goto(f"{agent_url}/performance#{trace_id}")
+    assert page.locator(f"details[id='{trace_id}']").get_attribute("open") is not None
+    assert page.locator(".row.slowest").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "performance-page.png"), full_page=False)
+    page.close()
