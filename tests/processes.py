@@ -18,7 +18,14 @@ AGENT_START_TIMEOUT_SECONDS = 60.0
 
 def agent_command(port: int) -> list[str]:
     """``ha-ai-agent serve`` from the same virtualenv as the tests."""
-    return [str(Path(sys.executable).parent / "ha-ai-agent"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return [
+        str(Path(sys.executable).parent / "ha-ai-agent"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 @contextmanager
@@ -29,7 +36,12 @@ def running_agent(work_dir: Path, env: dict[str, str] | None = None) -> Iterator
     """
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "HA_AGENT_", "OPENAI_", "HA_"))}
-    full_env = {**base, "HA_AGENT_DATA_DIR": str(work_dir / "data"), "HA_AGENT_LLM_LATENCY_MS": "0", **(env or {})}
+    full_env = {
+        **base,
+        "HA_AGENT_DATA_DIR": str(work_dir / "data"),
+        "HA_AGENT_LLM_LATENCY_MS": "0",
+        **(env or {}),
+    }
     log_path = work_dir / "ha-ai-agent.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(

@@ -33,7 +33,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = runtime
         _logger.info(
             "HA AI agent %s ready: chat on http://%s:%s/ , traces on http://%s:%s/performance",
-            __version__, settings.host, settings.port, settings.host, settings.port,
+            __version__,
+            settings.host,
+            settings.port,
+            settings.host,
+            settings.port,
         )
         yield
 

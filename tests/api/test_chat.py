@@ -6,12 +6,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.runtime import Runtime
+from pydantic import SecretStr
 
 from tests.helpers import STAGES_IN_ORDER, stage_names, wait_for_trace
 from tests.servers import closed_port, serve_in_thread
@@ -30,14 +30,21 @@ def test_kitchen_question_answers_with_tool_and_stage_spans(client: TestClient, 
     for device in ("Kitchen Ceiling Light", "Coffee Maker", "Fridge Power"):
         assert device in body["message"]
     assert "Bedside Lamp" not in body["message"]
-    assert body["tool_calls"] == [{"id": body["tool_calls"][0]["id"], "name": "get_entities",
-                                   "arguments": {"area": "kitchen"}}]
+    assert body["tool_calls"] == [
+        {"id": body["tool_calls"][0]["id"], "name": "get_entities", "arguments": {"area": "kitchen"}}
+    ]
     metadata = body["metadata"]
     assert metadata["iterations"] == 2
     assert metadata["tokens_used"] > 0
     assert metadata["model"] == "gpt-4o-mini"
-    assert set(metadata["token_breakdown"]) == {"system_tokens", "history_tokens", "new_message_tokens",
-                                                "total_tokens", "max_input_tokens", "within_budget"}
+    assert set(metadata["token_breakdown"]) == {
+        "system_tokens",
+        "history_tokens",
+        "new_message_tokens",
+        "total_tokens",
+        "max_input_tokens",
+        "within_budget",
+    }
     assert metadata["token_breakdown"]["within_budget"] is True
 
     record = wait_for_trace(runtime.tracing.recent, metadata["trace_id"])
@@ -55,12 +62,18 @@ def test_kitchen_question_answers_with_tool_and_stage_spans(client: TestClient, 
     # Context sections are children of message_assembly, each with its cache outcome.
     assembly = by_name["message_assembly"]
     sections = [s for s in record.spans if s.name.startswith("context.")]
-    assert sorted(s.name for s in sections) == ["context.areas", "context.devices", "context.helpers_scenes",
-                                                "context.services"]
+    assert sorted(s.name for s in sections) == [
+        "context.areas",
+        "context.devices",
+        "context.helpers_scenes",
+        "context.services",
+    ]
     assert all(s.parent_span_id == assembly.span_id for s in sections)
     assert all(s.attribute("context.cache_hit") is False for s in sections)
     # Home Assistant HTTP calls and SQLite statements are spans too.
-    assert any(s.kind == "CLIENT" and "demo-home/api/states" in str(s.attribute("http.url")) for s in record.spans)
+    assert any(
+        s.kind == "CLIENT" and "demo-home/api/states" in str(s.attribute("http.url")) for s in record.spans
+    )
     assert any(s.attribute("db.system.name", s.attribute("db.system")) == "sqlite" for s in record.spans)
     # No prompt or answer text in any span unless capture is opted in.
     assert not any(KITCHEN in str(v) for s in record.spans for _, v in s.attributes)
@@ -70,9 +83,13 @@ def test_second_request_uses_the_context_cache_unless_refresh(client: TestClient
     chat(client)
     warm = chat(client).json()["metadata"]["trace_id"]
     refreshed = chat(client, refresh_context=True).json()["metadata"]["trace_id"]
-    warm_sections = [s for s in wait_for_trace(runtime.tracing.recent, warm).spans if s.name.startswith("context.")]
+    warm_sections = [
+        s for s in wait_for_trace(runtime.tracing.recent, warm).spans if s.name.startswith("context.")
+    ]
     assert warm_sections and all(s.attribute("context.cache_hit") is True for s in warm_sections)
-    cold = [s for s in wait_for_trace(runtime.tracing.recent, refreshed).spans if s.name.startswith("context.")]
+    cold = [
+        s for s in wait_for_trace(runtime.tracing.recent, refreshed).spans if s.name.startswith("context.")
+    ]
     assert cold and all(s.attribute("context.cache_hit") is False for s in cold)
 
 
@@ -81,20 +98,37 @@ def test_conversation_continues_and_is_stored(client: TestClient) -> None:
     second = chat(client, "Turn on the garage light", conversation_id=first["conversation_id"]).json()
     assert second["conversation_id"] == first["conversation_id"]
     assert [c["name"] for c in second["tool_calls"]] == ["get_entities", "call_service"]
-    assert second["tool_calls"][1]["arguments"] == {"domain": "light", "service": "turn_on",
-                                                    "entity_id": "light.garage"}
+    assert second["tool_calls"][1]["arguments"] == {
+        "domain": "light",
+        "service": "turn_on",
+        "entity_id": "light.garage",
+    }
     assert "Garage Light is now on" in second["message"]
     stored = client.get(f"/api/v1/conversations/{first['conversation_id']}").json()
     roles = [m["role"] for m in stored["messages"]]
-    assert roles == ["user", "assistant", "tool", "assistant", "user", "assistant", "tool", "assistant", "tool",
-                     "assistant"]
+    assert roles == [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
     # The tool result the model saw is the real result, not empty (a bug of the original).
     assert "Kitchen Ceiling Light" in stored["messages"][2]["content"]
 
 
 def test_invalid_bodies_get_4xx_and_store_nothing(client: TestClient, settings: Settings) -> None:
-    assert client.post("/api/v1/chat", content=b"{not json", headers={"content-type": "application/json"}
-                       ).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/chat", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 422
+    )
     assert client.post("/api/v1/chat", json={"conversation_id": None}).status_code == 422
     assert client.post("/api/v1/chat", json={"message": 42}).status_code == 422
     blank = chat(client, "   ")
@@ -130,8 +164,9 @@ def test_rate_limit_is_429_with_retry_after(settings: Settings) -> None:
 
 
 def test_llm_unavailable_is_503_and_stores_nothing(settings: Settings) -> None:
-    broken = settings.model_copy(update={"openai_base_url": f"http://127.0.0.1:{closed_port()}/v1",
-                                         "llm_max_retries": 0})
+    broken = settings.model_copy(
+        update={"openai_base_url": f"http://127.0.0.1:{closed_port()}/v1", "llm_max_retries": 0}
+    )
     with TestClient(create_app(broken)) as client:
         response = chat(client)
         assert response.status_code == 503
@@ -165,7 +200,9 @@ def test_home_assistant_over_real_http_receives_the_trace(
 
 
 def test_home_assistant_down_is_503_with_error_span(settings: Settings) -> None:
-    down = settings.model_copy(update={"ha_url": f"http://127.0.0.1:{closed_port()}", "ha_token": SecretStr("x")})
+    down = settings.model_copy(
+        update={"ha_url": f"http://127.0.0.1:{closed_port()}", "ha_token": SecretStr("x")}
+    )
     with TestClient(create_app(down)) as client:
         response = chat(client)
         assert response.status_code == 503
@@ -177,8 +214,9 @@ def test_home_assistant_down_is_503_with_error_span(settings: Settings) -> None:
         assert client.get("/health").status_code == 503
 
 
-def test_unexpected_error_is_500_without_exception_text(client: TestClient, runtime: Runtime,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_error_is_500_without_exception_text(
+    client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals: api_key=sk-123")
 
@@ -248,4 +286,6 @@ def test_parallel_tool_calls_are_concurrent_sibling_spans(
         tools = record.find("tool_execution")
         assert len(tools) == 2
         assert tools[0].parent_span_id == tools[1].parent_span_id
-        assert tools[1].start_time_unix_nano < tools[0].end_time_unix_nano  # overlapping, not one after the other
+        assert (
+            tools[1].start_time_unix_nano < tools[0].end_time_unix_nano
+        )  # overlapping, not one after the other

@@ -9,15 +9,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.runtime import Runtime
 from ha_ai_agent.telemetry.forwarding import ExportLimits, ExportRejected, prepare_export
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
 from tests.otlp_receiver import otlp_receiver
 from tests.servers import closed_port
 
@@ -26,37 +28,58 @@ URL = "/otlp/v1/traces"
 JSON_HEADERS = {"content-type": "application/json"}
 
 
-def json_export(service: str = "ai-automation-ui", spans: int = 1, trace_id: str = TRACE_ID,
-                attributes: list[dict[str, Any]] | None = None, span_id: str | None = None) -> dict[str, Any]:
+def json_export(
+    service: str = "ai-automation-ui",
+    spans: int = 1,
+    trace_id: str = TRACE_ID,
+    attributes: list[dict[str, Any]] | None = None,
+    span_id: str | None = None,
+) -> dict[str, Any]:
     return {
-        "resourceSpans": [{
-            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
-            "scopeSpans": [{
-                "scope": {"name": "test"},
-                "spans": [{
-                    "traceId": trace_id,
-                    "spanId": span_id or f"{i + 1:016x}",
-                    "name": "ui_update",
-                    "kind": 1,
-                    "startTimeUnixNano": "1700000000000000000",
-                    "endTimeUnixNano": "1700000000005000000",
-                    "attributes": attributes or [{"key": "ui.action", "value": {"stringValue": "add_user_message"}}],
-                } for i in range(spans)],
-            }],
-        }]
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "test"},
+                        "spans": [
+                            {
+                                "traceId": trace_id,
+                                "spanId": span_id or f"{i + 1:016x}",
+                                "name": "ui_update",
+                                "kind": 1,
+                                "startTimeUnixNano": "1700000000000000000",
+                                "endTimeUnixNano": "1700000000005000000",
+                                "attributes": attributes
+                                or [{"key": "ui.action", "value": {"stringValue": "add_user_message"}}],
+                            }
+                            for i in range(spans)
+                        ],
+                    }
+                ],
+            }
+        ]
     }
 
 
 def proto_export(service: str = "ai-automation-ui") -> bytes:
-    span = Span(trace_id=bytes.fromhex(TRACE_ID), span_id=bytes.fromhex("00000000000000aa"), name="api_call",
-                kind=Span.SPAN_KIND_CLIENT, start_time_unix_nano=1, end_time_unix_nano=2)
+    span = Span(
+        trace_id=bytes.fromhex(TRACE_ID),
+        span_id=bytes.fromhex("00000000000000aa"),
+        name="api_call",
+        kind=Span.SPAN_KIND_CLIENT,
+        start_time_unix_nano=1,
+        end_time_unix_nano=2,
+    )
     resource_spans = ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])
     resource_spans.resource.attributes.append(KeyValue(key="service.name"))
     resource_spans.resource.attributes[0].value.string_value = service
     return ExportTraceServiceRequest(resource_spans=[resource_spans]).SerializeToString()
 
 
-def post(client: TestClient, body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+def post(
+    client: TestClient, body: bytes | dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Response:
     content = json.dumps(body).encode() if isinstance(body, dict) else body
     return client.post(URL, content=content, headers=headers or JSON_HEADERS)
 
@@ -71,8 +94,11 @@ def test_json_export_lands_in_the_buffer(client: TestClient, runtime: Runtime) -
 
 
 def test_gzip_protobuf_export_is_accepted(client: TestClient, runtime: Runtime) -> None:
-    response = post(client, gzip.compress(proto_export()),
-                    {"content-type": "application/x-protobuf", "content-encoding": "gzip"})
+    response = post(
+        client,
+        gzip.compress(proto_export()),
+        {"content-type": "application/x-protobuf", "content-encoding": "gzip"},
+    )
     assert response.status_code == 200 and response.content == b""
     record = runtime.tracing.recent.get_trace(int(TRACE_ID, 16))
     assert record is not None and record.spans[0].kind == "CLIENT"
@@ -93,8 +119,9 @@ def test_gzip_protobuf_export_is_accepted(client: TestClient, runtime: Runtime) 
         (JSON_HEADERS, json.dumps(json_export(spans=600)).encode(), 413, "spans"),
     ],
 )
-def test_each_error_class_gets_its_status(client: TestClient, headers: dict[str, str], body: bytes,
-                                          status: int, words: str) -> None:
+def test_each_error_class_gets_its_status(
+    client: TestClient, headers: dict[str, str], body: bytes, status: int, words: str
+) -> None:
     response = post(client, body, headers)
     assert response.status_code == status
     assert words in response.json()["detail"]
@@ -102,7 +129,10 @@ def test_each_error_class_gets_its_status(client: TestClient, headers: dict[str,
 
 def test_backend_service_name_is_refused_and_nothing_kept(client: TestClient, runtime: Runtime) -> None:
     assert post(client, json_export(service="ha-ai-agent")).status_code == 403
-    assert post(client, proto_export("ha-ai-agent"), {"content-type": "application/x-protobuf"}).status_code == 403
+    assert (
+        post(client, proto_export("ha-ai-agent"), {"content-type": "application/x-protobuf"}).status_code
+        == 403
+    )
     assert runtime.tracing.recent.get_trace(int(TRACE_ID, 16)) is None
 
 
@@ -115,9 +145,12 @@ def test_body_over_the_cap_and_gzip_bomb_are_413(client: TestClient, settings: S
     assert response.status_code == 413 and "decompressed" in response.json()["detail"]
 
 
-def test_attributes_are_capped_and_values_truncated(client: TestClient, runtime: Runtime,
-                                                    settings: Settings) -> None:
-    attributes = [{"key": f"k{i}", "value": {"stringValue": "v"}} for i in range(settings.shim_max_attributes + 10)]
+def test_attributes_are_capped_and_values_truncated(
+    client: TestClient, runtime: Runtime, settings: Settings
+) -> None:
+    attributes = [
+        {"key": f"k{i}", "value": {"stringValue": "v"}} for i in range(settings.shim_max_attributes + 10)
+    ]
     attributes[0]["value"]["stringValue"] = "x" * 10_000
     assert post(client, json_export(attributes=attributes)).status_code == 200
     record = runtime.tracing.recent.get_trace(int(TRACE_ID, 16))
@@ -153,17 +186,24 @@ def test_forwards_to_the_collector_as_protobuf(settings: Settings) -> None:
 
 
 def test_collector_down_is_a_quick_503(settings: Settings) -> None:
-    down = settings.model_copy(update={"shim_forward_endpoint": f"http://127.0.0.1:{closed_port()}/v1/traces"})
+    down = settings.model_copy(
+        update={"shim_forward_endpoint": f"http://127.0.0.1:{closed_port()}/v1/traces"}
+    )
     with TestClient(create_app(down)) as client:
         started = time.monotonic()
         response = post(client, json_export())
         assert response.status_code == 503 and response.headers["Retry-After"]
         assert time.monotonic() - started < 2.0
         # The chat service is unaffected.
-        assert client.post("/api/v1/chat", json={"message": "What devices are in the kitchen?"}).status_code == 200
+        assert (
+            client.post("/api/v1/chat", json={"message": "What devices are in the kitchen?"}).status_code
+            == 200
+        )
 
 
-def test_forward_url_derives_from_the_sdk_variables(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forward_url_derives_from_the_sdk_variables(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert settings.shim_forward_url() is None
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
     assert settings.shim_forward_url() == "http://collector:4318/v1/traces"
@@ -171,15 +211,37 @@ def test_forward_url_derives_from_the_sdk_variables(settings: Settings, monkeypa
     assert settings.shim_forward_url() is None
 
 
-CONTENT_TYPES = st.sampled_from(["application/json", "application/x-protobuf", "text/plain", "",
-                                 "application/json; charset=utf-8"]) | st.text(max_size=40)
+CONTENT_TYPES = st.sampled_from(
+    ["application/json", "application/x-protobuf", "text/plain", "", "application/json; charset=utf-8"]
+) | st.text(max_size=40)
 ENCODINGS = st.sampled_from([None, "gzip", "identity", "deflate"]) | st.text(max_size=10)
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["resourceSpans", "scopeSpans", "spans", "traceId", "spanId", "resource", "attributes",
-                         "key", "value", "stringValue", "name", "links", "parentSpanId", "kind"]), children,
-        max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "resourceSpans",
+                    "scopeSpans",
+                    "spans",
+                    "traceId",
+                    "spanId",
+                    "resource",
+                    "attributes",
+                    "key",
+                    "value",
+                    "stringValue",
+                    "name",
+                    "links",
+                    "parentSpanId",
+                    "kind",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=20,
 )
 LIMITS = ExportLimits()
@@ -187,7 +249,9 @@ LIMITS = ExportLimits()
 
 @given(content_type=CONTENT_TYPES, encoding=ENCODINGS, body=st.binary(max_size=2000))
 @hypothesis_settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None)
-def test_fuzzed_bytes_and_headers_never_give_5xx(content_type: str, encoding: str | None, body: bytes) -> None:
+def test_fuzzed_bytes_and_headers_never_give_5xx(
+    content_type: str, encoding: str | None, body: bytes
+) -> None:
     result = prepare_export("/v1/traces", content_type, encoding, body, LIMITS)
     if isinstance(result, ExportRejected):
         assert 400 <= result.status_code < 500, result
@@ -197,16 +261,24 @@ def test_fuzzed_bytes_and_headers_never_give_5xx(content_type: str, encoding: st
 @hypothesis_settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None)
 def test_fuzzed_json_documents_never_give_5xx(document: Any, gzip_it: bool) -> None:
     body = json.dumps(document).encode()
-    result = prepare_export("/v1/traces", "application/json", "gzip" if gzip_it else None,
-                            gzip.compress(body) if gzip_it else body, LIMITS)
+    result = prepare_export(
+        "/v1/traces",
+        "application/json",
+        "gzip" if gzip_it else None,
+        gzip.compress(body) if gzip_it else body,
+        LIMITS,
+    )
     if isinstance(result, ExportRejected):
         assert 400 <= result.status_code < 500, result
 
 
 @given(body=st.binary(max_size=500), content_type=CONTENT_TYPES, encoding=ENCODINGS)
-@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_fuzzed_requests_through_the_route_never_give_5xx(client: TestClient, body: bytes, content_type: str,
-                                                          encoding: str | None) -> None:
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_fuzzed_requests_through_the_route_never_give_5xx(
+    client: TestClient, body: bytes, content_type: str, encoding: str | None
+) -> None:
     headers = {"content-type": content_type}
     if encoding:
         headers["content-encoding"] = encoding

@@ -15,11 +15,26 @@ from tests.processes import running_agent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 KITCHEN = "What devices are in the kitchen?"
-BACKEND_STAGES = {"rate_limit_check", "conversation_management", "pending_preview_check", "message_assembly",
-                  "openai_api_call", "tool_execution", "token_count_retrieval", "save_response"}
+BACKEND_STAGES = {
+    "rate_limit_check",
+    "conversation_management",
+    "pending_preview_check",
+    "message_assembly",
+    "openai_api_call",
+    "tool_execution",
+    "token_count_retrieval",
+    "save_response",
+}
 # Chromium's closed-network flags: without them it keeps trying Google's hosts.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -79,7 +94,10 @@ def test_browser_and_backend_spans_form_one_trace(browser: Any, agent_url: str) 
     backend_spans = [s for s in spans if s["service_name"] == "ha-ai-agent"]
     assert {s["name"] for s in browser_spans} == {"send_message", "ui_update", "api_call"}
     assert sorted(s["attributes"].get("ui.action") for s in browser_spans if s["name"] == "ui_update") == [
-        "add_assistant_response", "add_loading_message", "add_user_message"]
+        "add_assistant_response",
+        "add_loading_message",
+        "add_user_message",
+    ]
     assert BACKEND_STAGES <= {s["name"] for s in backend_spans}
     # One trace id for all of them (the endpoint returned them under trace_id), and the links hold:
     api_call = next(s for s in browser_spans if s["name"] == "api_call")

@@ -21,7 +21,13 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-STAGES = ["rate_limit_check", "pending_preview_check", "message_assembly", "token_count_retrieval", "openai_api_call"]
+STAGES = [
+    "rate_limit_check",
+    "pending_preview_check",
+    "message_assembly",
+    "token_count_retrieval",
+    "openai_api_call",
+]
 
 
 def test_original_call_pattern_keeps_names_and_types(exported: InMemorySpanExporter) -> None:
@@ -35,8 +41,19 @@ def test_original_call_pattern_keeps_names_and_types(exported: InMemorySpanExpor
         ids.append(metric_id)
     report = tracker.create_report("chat_request_1765061925771", ids, {"user": "test"})
 
-    assert [f.name for f in fields(PerformanceMetric)] == ["name", "start_time", "end_time", "duration", "metadata"]
-    assert [f.name for f in fields(PerformanceReport)][:4] == ["operation", "total_duration", "metrics", "timestamp"]
+    assert [f.name for f in fields(PerformanceMetric)] == [
+        "name",
+        "start_time",
+        "end_time",
+        "duration",
+        "metadata",
+    ]
+    assert [f.name for f in fields(PerformanceReport)][:4] == [
+        "operation",
+        "total_duration",
+        "metrics",
+        "timestamp",
+    ]
     assert isinstance(report.total_duration, float) and isinstance(report.timestamp, float)
     assert [m.name for m in report.metrics] == STAGES
     assert all(isinstance(m.duration, float) and m.duration > 0 for m in report.metrics)

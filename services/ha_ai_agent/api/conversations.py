@@ -67,7 +67,7 @@ async def list_conversations(
     runtime: RuntimeDep, limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0)
 ) -> ConversationPage:
     """Conversations, most recent first."""
-    conversations, total = await runtime.store.list(limit, offset)
+    conversations, total = await runtime.store.list_page(limit, offset)
     return ConversationPage(
         conversations=[_out(c, False) for c in conversations], total=total, limit=limit, offset=offset
     )

@@ -84,5 +84,7 @@ async def performance_page(runtime: RuntimeDep) -> HTMLResponse:
     """The last traces with their waterfalls, and per-stage percentiles."""
     kept = runtime.tracing.recent.traces()[::-1]
     reports = runtime.tracker.get_reports()
-    page = render_performance_page(kept, stage_statistics(reports), runtime.settings.jaeger_url, runtime.service_name)
+    page = render_performance_page(
+        kept, stage_statistics(reports), runtime.settings.jaeger_url, runtime.service_name
+    )
     return HTMLResponse(page)

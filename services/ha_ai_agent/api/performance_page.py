@@ -86,21 +86,27 @@ def _waterfall(trace: TraceRecord, local_service: str | None) -> str:
             f'<div class="row{" slowest" if span.span_id in slowest else ""}">'
             f'<span class="name" style="padding-left:{depth * 14}px" title="{escape(span.service_name)}">{label}</span>'
             f'<span class="track"><span class="{" ".join(classes)}" style="left:{left:.2f}%;width:{size:.2f}%">'
-            f"</span></span><span class=\"num\">{span.duration_seconds * 1000:.1f} ms</span></div>"
+            f'</span></span><span class="num">{span.duration_seconds * 1000:.1f} ms</span></div>'
         )
     return "".join(rows)
 
 
 def render_performance_page(
-    traces: list[TraceRecord], stages: list[StageStatistics], jaeger_url: str | None, local_service: str = "ha-ai-agent"
+    traces: list[TraceRecord],
+    stages: list[StageStatistics],
+    jaeger_url: str | None,
+    local_service: str = "ha-ai-agent",
 ) -> str:
     """The whole page: stage percentiles, then one collapsible waterfall per trace (newest first)."""
-    stage_rows = "".join(
-        f"<tr><td>{escape(s.name)}</td><td class=num>{s.count}</td><td class=num>{s.errors}</td>"
-        f"<td class=num>{s.p50_ms:.1f}</td><td class=num>{s.p95_ms:.1f}</td><td class=num>{s.p99_ms:.1f}</td>"
-        f"<td class=num>{s.share * 100:.0f}%</td></tr>"
-        for s in stages
-    ) or '<tr><td colspan="7" class="muted">No chat requests yet: send one from the chat page.</td></tr>'
+    stage_rows = (
+        "".join(
+            f"<tr><td>{escape(s.name)}</td><td class=num>{s.count}</td><td class=num>{s.errors}</td>"
+            f"<td class=num>{s.p50_ms:.1f}</td><td class=num>{s.p95_ms:.1f}</td><td class=num>{s.p99_ms:.1f}</td>"
+            f"<td class=num>{s.share * 100:.0f}%</td></tr>"
+            for s in stages
+        )
+        or '<tr><td colspan="7" class="muted">No chat requests yet: send one from the chat page.</td></tr>'
+    )
     items = []
     for trace in traces:
         root = trace.root
@@ -108,14 +114,17 @@ def render_performance_page(
         failed = any(s.status == "ERROR" for s in trace.spans)
         jaeger = (
             f' <a href="{escape(jaeger_url)}/trace/{trace.trace_id_hex}" target="_blank" rel="noopener">Jaeger</a>'
-            if jaeger_url else ""
+            if jaeger_url
+            else ""
         )
-        dropped = f" <span class=muted>({trace.dropped_spans} spans dropped)</span>" if trace.dropped_spans else ""
+        dropped = (
+            f" <span class=muted>({trace.dropped_spans} spans dropped)</span>" if trace.dropped_spans else ""
+        )
         items.append(
             f'<details id="{trace.trace_id_hex}" data-trace-id="{trace.trace_id_hex}"><summary>'
             f"<span class=muted>{when}</span><b>{escape(root.name if root else '?')}</b>"
             f"<span class=muted>{len(trace.spans)} spans · {trace.trace_id_hex}</span>{dropped}"
-            f'{"<span class=error>ERROR</span>" if failed else ""}{jaeger}'
+            f"{'<span class=error>ERROR</span>' if failed else ''}{jaeger}"
             f'<span class="dur">{trace.duration_seconds * 1000:.1f} ms</span></summary>'
             f'<div class="wf">{_waterfall(trace, local_service)}</div></details>'
         )

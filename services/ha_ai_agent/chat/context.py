@@ -20,8 +20,26 @@ from ha_ai_agent.telemetry import FollowingTracer
 _tracer = FollowingTracer(__name__)
 
 SECTIONS = ("areas", "devices", "services", "helpers_scenes")
-HELPER_DOMAINS = ("input_boolean", "input_number", "input_select", "input_text", "scene", "script", "automation")
-DEVICE_DOMAINS = ("light", "switch", "sensor", "binary_sensor", "climate", "cover", "fan", "lock", "media_player")
+HELPER_DOMAINS = (
+    "input_boolean",
+    "input_number",
+    "input_select",
+    "input_text",
+    "scene",
+    "script",
+    "automation",
+)
+DEVICE_DOMAINS = (
+    "light",
+    "switch",
+    "sensor",
+    "binary_sensor",
+    "climate",
+    "cover",
+    "fan",
+    "lock",
+    "media_player",
+)
 
 
 @dataclass
@@ -33,7 +51,9 @@ class _Entry:
 class _SharedFetch:
     """Home Assistant reads of one build, each made once however many sections need it."""
 
-    def __init__(self, home: HomeAssistantClient, areas: Callable[[], Awaitable[list[dict[str, Any]]]]) -> None:
+    def __init__(
+        self, home: HomeAssistantClient, areas: Callable[[], Awaitable[list[dict[str, Any]]]]
+    ) -> None:
         self._home = home
         self._areas = areas
         self._tasks: dict[str, asyncio.Future[Any]] = {}
@@ -83,8 +103,13 @@ class HomeContext:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.home = home
-        self._ttl = {"devices": ttl_seconds, "helpers_scenes": ttl_seconds,
-                     "areas": static_ttl_seconds, "services": static_ttl_seconds, "_areas": static_ttl_seconds}
+        self._ttl = {
+            "devices": ttl_seconds,
+            "helpers_scenes": ttl_seconds,
+            "areas": static_ttl_seconds,
+            "services": static_ttl_seconds,
+            "_areas": static_ttl_seconds,
+        }
         self._clock = clock
         self._cache: dict[str, _Entry] = {}
         self._locks = {name: asyncio.Lock() for name in (*SECTIONS, "_areas")}

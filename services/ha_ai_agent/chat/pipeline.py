@@ -18,10 +18,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
@@ -206,8 +207,12 @@ class ChatAgent:
             await self._save(turn)
 
         request_span.set_attributes(
-            {"chat.iterations": turn.iterations, "chat.tokens_used": turn.tokens_used,
-             "chat.tool_calls": len(turn.tool_calls), "chat.conversation_id": turn.conversation_id}
+            {
+                "chat.iterations": turn.iterations,
+                "chat.tokens_used": turn.tokens_used,
+                "chat.tool_calls": len(turn.tool_calls),
+                "chat.conversation_id": turn.conversation_id,
+            }
         )
         trace_id = request_span.get_span_context().trace_id
         return ChatResult(
@@ -244,9 +249,13 @@ class ChatAgent:
             turn.conversation_id = conversation.id
             turn.history = [m.to_openai() for m in conversation.messages]
             turn.pending_preview = conversation.pending_preview
-        span.set_attributes({"chat.conversation_id": turn.conversation_id,
-                             "chat.conversation_new": turn.is_new_conversation,
-                             "chat.history_messages": len(turn.history)})
+        span.set_attributes(
+            {
+                "chat.conversation_id": turn.conversation_id,
+                "chat.conversation_new": turn.is_new_conversation,
+                "chat.history_messages": len(turn.history),
+            }
+        )
 
     def _apply_pending_preview(self, turn: _Turn, span: Span) -> None:
         preview = turn.pending_preview
@@ -279,15 +288,19 @@ class ChatAgent:
         except TokenBudgetExceeded as error:
             raise InvalidChatRequest(f"Token budget exceeded: {error}") from error
         turn.new_messages.append({"role": "user", "content": turn.user_message})
-        span.set_attributes({"chat.input_tokens_estimate": budget.total_tokens,
-                             "chat.history_messages_kept": len(turn.history)})
+        span.set_attributes(
+            {
+                "chat.input_tokens_estimate": budget.total_tokens,
+                "chat.history_messages_kept": len(turn.history),
+            }
+        )
 
-    async def _call_llm(self, turn: _Turn, span: Span) -> list[Any]:
+    async def _call_llm(self, turn: _Turn, span: Span) -> list[ChatCompletionMessageFunctionToolCall]:
         try:
             response = await self.llm.chat.completions.create(
                 model=self.model,
-                messages=turn.llm_messages(),  # type: ignore[arg-type]
-                tools=TOOL_DEFINITIONS,  # type: ignore[arg-type]
+                messages=cast(Any, turn.llm_messages()),
+                tools=cast(Any, TOOL_DEFINITIONS),
                 tool_choice="auto",
             )
         except UNAVAILABLE_ERRORS as error:
@@ -298,16 +311,22 @@ class ChatAgent:
         if response.usage is not None:
             turn.tokens_used += response.usage.total_tokens
         message = response.choices[0].message
-        calls = list(message.tool_calls or [])
-        span.set_attributes({"llm.tool_calls": len(calls), "llm.finish_reason": response.choices[0].finish_reason})
+        # Only function tools are offered, so only function calls can come back.
+        calls = [c for c in message.tool_calls or [] if isinstance(c, ChatCompletionMessageFunctionToolCall)]
+        span.set_attributes(
+            {"llm.tool_calls": len(calls), "llm.finish_reason": response.choices[0].finish_reason}
+        )
         if calls:
             turn.new_messages.append(
                 {
                     "role": "assistant",
                     "content": message.content,
                     "tool_calls": [
-                        {"id": c.id, "type": "function",
-                         "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.function.name, "arguments": c.function.arguments},
+                        }
                         for c in calls
                     ],
                 }
@@ -317,13 +336,15 @@ class ChatAgent:
         turn.new_messages.append({"role": "assistant", "content": turn.answer})
         return []
 
-    async def _run_tool(self, turn: _Turn, call: Any) -> dict[str, Any]:
+    async def _run_tool(self, turn: _Turn, call: ChatCompletionMessageFunctionToolCall) -> dict[str, Any]:
         name = call.function.name
         arguments = _parse_arguments(call.function.arguments)
         record = ToolCallRecord(id=call.id, name=name, arguments=arguments)
         turn.tool_calls.append(record)
         attributes: dict[str, AttributeValue] = {
-            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "gen_ai.tool.call.id": call.id,
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": name,
+            "gen_ai.tool.call.id": call.id,
         }
         with stage("tool_execution", attributes) as span:
             try:
@@ -341,9 +362,15 @@ class ChatAgent:
         rounds = turn.new_messages[1:-1] if turn.answer else turn.new_messages[1:]
         history = estimate_messages_tokens(turn.history) + estimate_messages_tokens(rounds)
         total = system + history + user
-        breakdown = TokenBreakdown(system, history, user, total, self.max_input_tokens, total <= self.max_input_tokens)
-        span.set_attributes({"chat.total_tokens_estimate": breakdown.total_tokens,
-                             "chat.within_budget": breakdown.within_budget})
+        breakdown = TokenBreakdown(
+            system, history, user, total, self.max_input_tokens, total <= self.max_input_tokens
+        )
+        span.set_attributes(
+            {
+                "chat.total_tokens_estimate": breakdown.total_tokens,
+                "chat.within_budget": breakdown.within_budget,
+            }
+        )
         return breakdown
 
     async def _save(self, turn: _Turn) -> None:

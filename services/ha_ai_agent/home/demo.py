@@ -38,34 +38,69 @@ _ENTITIES: list[tuple[str, str | None, str, dict[str, Any]]] = [
     ("light.kitchen_ceiling", "kitchen", "on", {"friendly_name": "Kitchen Ceiling Light", "brightness": 200}),
     ("light.kitchen_under_cabinet", "kitchen", "off", {"friendly_name": "Kitchen Under-Cabinet Lights"}),
     ("switch.coffee_maker", "kitchen", "off", {"friendly_name": "Coffee Maker"}),
-    ("sensor.kitchen_temperature", "kitchen", "21.5", {"friendly_name": "Kitchen Temperature",
-                                                      "unit_of_measurement": "°C", "device_class": "temperature"}),
-    ("binary_sensor.kitchen_motion", "kitchen", "off", {"friendly_name": "Kitchen Motion", "device_class": "motion"}),
+    (
+        "sensor.kitchen_temperature",
+        "kitchen",
+        "21.5",
+        {"friendly_name": "Kitchen Temperature", "unit_of_measurement": "°C", "device_class": "temperature"},
+    ),
+    (
+        "binary_sensor.kitchen_motion",
+        "kitchen",
+        "off",
+        {"friendly_name": "Kitchen Motion", "device_class": "motion"},
+    ),
     ("sensor.fridge_power", "kitchen", "85", {"friendly_name": "Fridge Power", "unit_of_measurement": "W"}),
     ("light.living_room_lamp", "living_room", "on", {"friendly_name": "Living Room Lamp", "brightness": 120}),
     ("light.living_room_ceiling", "living_room", "off", {"friendly_name": "Living Room Ceiling Light"}),
     ("media_player.living_room_tv", "living_room", "idle", {"friendly_name": "Living Room TV"}),
-    ("climate.living_room", "living_room", "heat", {"friendly_name": "Living Room Thermostat",
-                                                   "temperature": 21, "current_temperature": 20.5}),
-    ("sensor.living_room_humidity", "living_room", "45", {"friendly_name": "Living Room Humidity",
-                                                         "unit_of_measurement": "%"}),
+    (
+        "climate.living_room",
+        "living_room",
+        "heat",
+        {"friendly_name": "Living Room Thermostat", "temperature": 21, "current_temperature": 20.5},
+    ),
+    (
+        "sensor.living_room_humidity",
+        "living_room",
+        "45",
+        {"friendly_name": "Living Room Humidity", "unit_of_measurement": "%"},
+    ),
     ("cover.living_room_blinds", "living_room", "open", {"friendly_name": "Living Room Blinds"}),
     ("light.bedroom_ceiling", "bedroom", "off", {"friendly_name": "Bedroom Ceiling Light"}),
     ("light.bedside_lamp", "bedroom", "off", {"friendly_name": "Bedside Lamp"}),
-    ("sensor.bedroom_temperature", "bedroom", "19.8", {"friendly_name": "Bedroom Temperature",
-                                                      "unit_of_measurement": "°C"}),
-    ("binary_sensor.bedroom_window", "bedroom", "off", {"friendly_name": "Bedroom Window", "device_class": "window"}),
+    (
+        "sensor.bedroom_temperature",
+        "bedroom",
+        "19.8",
+        {"friendly_name": "Bedroom Temperature", "unit_of_measurement": "°C"},
+    ),
+    (
+        "binary_sensor.bedroom_window",
+        "bedroom",
+        "off",
+        {"friendly_name": "Bedroom Window", "device_class": "window"},
+    ),
     ("fan.bedroom_fan", "bedroom", "off", {"friendly_name": "Bedroom Fan"}),
     ("light.office_desk", "office", "on", {"friendly_name": "Office Desk Lamp"}),
     ("switch.office_monitor", "office", "on", {"friendly_name": "Office Monitor"}),
-    ("sensor.office_temperature", "office", "22.1", {"friendly_name": "Office Temperature",
-                                                    "unit_of_measurement": "°C"}),
+    (
+        "sensor.office_temperature",
+        "office",
+        "22.1",
+        {"friendly_name": "Office Temperature", "unit_of_measurement": "°C"},
+    ),
     ("sensor.office_co2", "office", "650", {"friendly_name": "Office CO2", "unit_of_measurement": "ppm"}),
     ("media_player.office_speaker", "office", "off", {"friendly_name": "Office Speaker"}),
     ("cover.garage_door", "garage", "closed", {"friendly_name": "Garage Door", "device_class": "garage"}),
     ("light.garage", "garage", "off", {"friendly_name": "Garage Light"}),
     ("lock.garage_side_door", "garage", "locked", {"friendly_name": "Garage Side Door"}),
-    ("sensor.ev_charger_power", "garage", "0", {"friendly_name": "EV Charger Power", "unit_of_measurement": "W"}),
+    (
+        "sensor.ev_charger_power",
+        "garage",
+        "0",
+        {"friendly_name": "EV Charger Power", "unit_of_measurement": "W"},
+    ),
     ("binary_sensor.garage_motion", "garage", "off", {"friendly_name": "Garage Motion"}),
     ("input_boolean.guest_mode", None, "off", {"friendly_name": "Guest Mode"}),
     ("scene.movie_night", None, "scening", {"friendly_name": "Movie Night"}),
@@ -89,8 +124,14 @@ _SERVICES: dict[str, list[str]] = {
 }
 
 _NEW_STATE = {
-    "turn_on": "on", "turn_off": "off", "open_cover": "open", "close_cover": "closed",
-    "lock": "locked", "unlock": "unlocked", "media_play": "playing", "media_pause": "paused",
+    "turn_on": "on",
+    "turn_off": "off",
+    "open_cover": "open",
+    "close_cover": "closed",
+    "lock": "locked",
+    "unlock": "unlocked",
+    "media_play": "playing",
+    "media_pause": "paused",
 }
 
 
@@ -136,7 +177,11 @@ class DemoHome:
     def areas_payload(self) -> list[dict[str, Any]]:
         """What the areas template renders to on a real Home Assistant."""
         return [
-            {"id": area_id, "name": name, "entities": [e for e, a in self.entity_areas.items() if a == area_id]}
+            {
+                "id": area_id,
+                "name": name,
+                "entities": [e for e, a in self.entity_areas.items() if a == area_id],
+            }
             for area_id, name in self.areas.items()
         ]
 
@@ -167,13 +212,18 @@ def create_demo_home_app(token: str = DEMO_TOKEN) -> Starlette:
         if not authorized(request):
             return unauthorized()
         found = home.states.get(request.path_params["entity_id"])
-        return JSONResponse(found) if found else JSONResponse({"message": "Entity not found."}, status_code=404)
+        return (
+            JSONResponse(found) if found else JSONResponse({"message": "Entity not found."}, status_code=404)
+        )
 
     async def services(request: Request) -> Response:
         if not authorized(request):
             return unauthorized()
         payload = [
-            {"domain": domain, "services": {name: {"name": name.replace("_", " "), "fields": {}} for name in names}}
+            {
+                "domain": domain,
+                "services": {name: {"name": name.replace("_", " "), "fields": {}} for name in names},
+            }
             for domain, names in _SERVICES.items()
         ]
         return JSONResponse(payload)
@@ -197,7 +247,9 @@ def create_demo_home_app(token: str = DEMO_TOKEN) -> Starlette:
             return unauthorized()
         body = await request.json()
         if body.get("template") != AREAS_TEMPLATE:
-            return JSONResponse({"message": "The demo home renders only the areas template."}, status_code=400)
+            return JSONResponse(
+                {"message": "The demo home renders only the areas template."}, status_code=400
+            )
         return Response(json.dumps(home.areas_payload()), media_type="text/plain")
 
     app = Starlette(

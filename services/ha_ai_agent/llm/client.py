@@ -1,10 +1,11 @@
-"""The LLM client: the real ``openai.AsyncOpenAI``, pointed at OpenAI, any compatible server, or the
-embedded responder.
+"""The LLM client: the real ``openai.AsyncOpenAI``.
+
+It points at OpenAI, at any compatible server (Ollama, vLLM), or at the embedded responder.
 """
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import openai
 from openai import AsyncOpenAI
 
@@ -33,8 +34,9 @@ def create_llm_client(
 ) -> AsyncOpenAI:
     """The OpenAI client; with neither a key nor a base URL, one bound to the embedded responder."""
     if api_key is None and base_url is None:
-        transport = httpx.ASGITransport(app=create_mock_llm_app(embedded_latency_ms))
-        http = httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL, timeout=timeout_seconds)
+        # openai talks through httpx2, so the in-process transport is httpx2's.
+        transport = httpx2.ASGITransport(app=create_mock_llm_app(embedded_latency_ms))
+        http = httpx2.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL, timeout=timeout_seconds)
         return AsyncOpenAI(
             api_key="embedded", base_url=EMBEDDED_BASE_URL, http_client=http, max_retries=max_retries
         )

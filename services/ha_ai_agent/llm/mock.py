@@ -46,8 +46,14 @@ DOMAIN_WORDS = {
 }
 _ACTION = re.compile(r"\b(turn|switch)\s+(on|off)\b|\b(open|close|lock|unlock)\b", re.IGNORECASE)
 _ENTITY_ID = re.compile(r"\b([a-z_]+\.[a-z0-9_]+)\b")
-_SERVICES = {"on": "turn_on", "off": "turn_off", "open": "open_cover", "close": "close_cover",
-             "lock": "lock", "unlock": "unlock"}
+_SERVICES = {
+    "on": "turn_on",
+    "off": "turn_off",
+    "open": "open_cover",
+    "close": "close_cover",
+    "lock": "lock",
+    "unlock": "unlock",
+}
 
 
 def _tool_call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +108,11 @@ def _describe(result: Any) -> str:
         changed = result["changed"] or []
         if not changed:
             return "Home Assistant accepted the command, but no device changed."
-        return "Done: " + ", ".join(f"{c.get('name', c.get('entity_id'))} is now {c.get('state')}" for c in changed) + "."
+        return (
+            "Done: "
+            + ", ".join(f"{c.get('name', c.get('entity_id'))} is now {c.get('state')}" for c in changed)
+            + "."
+        )
     if "entity_id" in result:
         unit = result.get("unit") or ""
         return f"{result.get('name', result['entity_id'])} is {result.get('state')}{(' ' + unit) if unit else ''}."
@@ -145,16 +155,35 @@ class MockPlanner:
             return []
         domain = next((d for word, d in DOMAIN_WORDS.items() if word in lowered), None)
         if _ACTION.search(lowered):
-            words = [w for w in re.findall(r"[a-z]+", lowered) if w not in {"turn", "switch", "on", "off", "the",
-                                                                          "please", "open", "close", "lock",
-                                                                          "unlock", "in", "a"}]
+            words = [
+                w
+                for w in re.findall(r"[a-z]+", lowered)
+                if w
+                not in {
+                    "turn",
+                    "switch",
+                    "on",
+                    "off",
+                    "the",
+                    "please",
+                    "open",
+                    "close",
+                    "lock",
+                    "unlock",
+                    "in",
+                    "a",
+                }
+            ]
             arguments: dict[str, Any] = {"search": " ".join(words)}
             if domain:
                 arguments["domain"] = domain
             return [self._call("get_entities", arguments)]
         areas = [area for word, area in AREA_WORDS.items() if word in lowered]
         if areas:
-            return [self._call("get_entities", {"area": a, **({"domain": domain} if domain else {})}) for a in areas]
+            return [
+                self._call("get_entities", {"area": a, **({"domain": domain} if domain else {})})
+                for a in areas
+            ]
         if domain:
             return [self._call("get_entities", {"domain": domain})]
         return []
@@ -174,7 +203,11 @@ class MockPlanner:
                 domain = entity_id.split(".", 1)[0]
                 service = _SERVICES.get(word, "toggle")
                 arguments = {"domain": domain, "service": service, "entity_id": entity_id}
-                return {"role": "assistant", "content": None, "tool_calls": [self._call("call_service", arguments)]}
+                return {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [self._call("call_service", arguments)],
+                }
         return None
 
     def _call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +238,9 @@ def create_mock_llm_app(latency_ms: int = 0) -> Starlette:
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
         message = planner.next_message(messages, tool_names)
-        prompt_tokens = estimate_messages_tokens(messages) + estimate_tokens(json.dumps(body.get("tools") or []))
+        prompt_tokens = estimate_messages_tokens(messages) + estimate_tokens(
+            json.dumps(body.get("tools") or [])
+        )
         completion_tokens = estimate_messages_tokens([message])
         return JSONResponse(
             {
@@ -231,7 +266,9 @@ def create_mock_llm_app(latency_ms: int = 0) -> Starlette:
         )
 
     async def models(request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": "embedded", "object": "model", "owned_by": "ha"}]})
+        return JSONResponse(
+            {"object": "list", "data": [{"id": "embedded", "object": "model", "owned_by": "ha"}]}
+        )
 
     return Starlette(
         routes=[

@@ -103,7 +103,7 @@ class ConversationStore:
     def ping(self) -> bool:
         """True if the database answers a query."""
         try:
-            return self._run(lambda cur: cur.execute("SELECT 1").fetchone()) == (1,)
+            return bool(self._run(lambda cur: cur.execute("SELECT 1").fetchone()) == (1,))
         except (sqlite3.Error, RuntimeError):
             return False
 
@@ -123,7 +123,9 @@ class ConversationStore:
     async def create(self, title: str | None = None) -> Conversation:
         """A new, empty conversation."""
         now = time.time()
-        conversation = Conversation(id=f"conv-{uuid.uuid4().hex}", title=title, created_at=now, updated_at=now)
+        conversation = Conversation(
+            id=f"conv-{uuid.uuid4().hex}", title=title, created_at=now, updated_at=now
+        )
         await self._call(
             lambda cur: cur.execute(
                 "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
@@ -160,7 +162,7 @@ class ConversationStore:
         result: Conversation | None = await self._call(work)
         return result
 
-    async def list(self, limit: int = 20, offset: int = 0) -> tuple[list[Conversation], int]:
+    async def list_page(self, limit: int = 20, offset: int = 0) -> tuple[list[Conversation], int]:
         """A page of conversations, most recently updated first, and the total count."""
 
         def work(cur: sqlite3.Cursor) -> tuple[list[Conversation], int]:
@@ -184,7 +186,7 @@ class ConversationStore:
             cur.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
             return cur.rowcount > 0
 
-        deleted: bool = await self._call(work)
+        deleted = bool(await self._call(work))
         return deleted
 
     async def add_messages(
@@ -222,7 +224,9 @@ class ConversationStore:
                         (conversation_id, create_title, now, now),
                     )
                 if clear_preview:
-                    cur.execute("UPDATE conversations SET pending_preview = NULL WHERE id = ?", (conversation_id,))
+                    cur.execute(
+                        "UPDATE conversations SET pending_preview = NULL WHERE id = ?", (conversation_id,)
+                    )
                 cur.executemany(
                     "INSERT INTO messages (conversation_id, role, content, tool_calls, tool_call_id, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",

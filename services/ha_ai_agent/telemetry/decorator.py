@@ -47,11 +47,11 @@ class FollowingTracer(Tracer):
             self._provider = provider
         return self._tracer
 
-    def start_span(self, *args: Any, **kwargs: Any) -> Span:  # type: ignore[override]
+    def start_span(self, *args: Any, **kwargs: Any) -> Span:
         """See ``Tracer.start_span``."""
         return self.get().start_span(*args, **kwargs)
 
-    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
         """See ``Tracer.start_as_current_span``."""
         return self.get().start_as_current_span(*args, **kwargs)
 
@@ -70,7 +70,9 @@ def _code_attributes(func: Callable[..., Any]) -> dict[str, AttributeValue]:
     return attributes
 
 
-def _wrap(func: Callable[P, R], name: str | None, attributes: Mapping[str, AttributeValue] | None) -> Callable[P, R]:
+def _wrap(
+    func: Callable[P, R], name: str | None, attributes: Mapping[str, AttributeValue] | None
+) -> Callable[P, R]:
     span_name = name or func.__qualname__
     span_attributes = {**_code_attributes(func), **(attributes or {})}
     slot = FollowingTracer()
@@ -215,10 +217,10 @@ def traced(
     Put it under ``@classmethod``/``@staticmethod``; above them works too.
     """
     if callable(func_or_name):
-        return _decorate(func_or_name, None, attributes)
+        return cast(Callable[P, R], _decorate(func_or_name, None, attributes))
 
     def decorator(func: Callable[P, R]) -> Callable[P, R]:
-        return _decorate(func, func_or_name, attributes)
+        return cast(Callable[P, R], _decorate(func, func_or_name, attributes))
 
     return decorator
 

@@ -142,7 +142,9 @@ class TraceRecord:
 
     def find(self, predicate_name: str) -> list[SpanRecord]:
         """Spans with the given name, in start order."""
-        return sorted((s for s in self.spans if s.name == predicate_name), key=lambda s: s.start_time_unix_nano)
+        return sorted(
+            (s for s in self.spans if s.name == predicate_name), key=lambda s: s.start_time_unix_nano
+        )
 
 
 def attribute_items(attributes: Mapping[str, Any] | None) -> AttributeItems:
@@ -150,4 +152,3 @@ def attribute_items(attributes: Mapping[str, Any] | None) -> AttributeItems:
     if not attributes:
         return ()
     return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in attributes.items())
-

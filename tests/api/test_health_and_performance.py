@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from ha_ai_agent.runtime import Runtime
+
+from tests.helpers import STAGES_IN_ORDER, wait_for_trace
+
+
+def test_health_reports_each_check(client: TestClient, runtime: Runtime) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert body["checks"] == {
+        "database": "ok",
+        "home_assistant": "ok",
+        "llm": "embedded",
+        "tracing": "embedded",
+    }
+    # Probes leave no traces behind to crowd the buffer.
+    assert runtime.tracing.recent.traces() == []
+
+
+def test_health_is_503_when_the_database_is_gone(client: TestClient, runtime: Runtime) -> None:
+    runtime.store.close()
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "down"
+    runtime.store.open()
+
+
+def test_reports_endpoint_is_export_reports(client: TestClient, runtime: Runtime) -> None:
+    ids = [
+        client.post("/api/v1/chat", json={"message": "What devices are in the office?"}).json()["metadata"][
+            "trace_id"
+        ]
+        for _ in range(3)
+    ]
+    for trace_id in ids:
+        wait_for_trace(runtime.tracing.recent, trace_id)
+    reports = client.get("/api/v1/performance/reports").json()
+    assert [r["trace_id"] for r in reports] == ids
+    assert all(re.fullmatch(r"chat_request_\d{13}", r["operation"]) for r in reports)
+    assert [m["name"] for m in reports[0]["metrics"]] == STAGES_IN_ORDER
+    assert reports[0]["total_duration"] >= sum(
+        m["duration"] for m in reports[0]["metrics"] if m["name"] != "tool_execution"
+    )
+    stages = {s["name"]: s for s in client.get("/api/v1/performance/stages").json()}
+    assert stages["openai_api_call"]["count"] == 6
+    assert stages["openai_api_call"]["p50_ms"] <= stages["openai_api_call"]["p99_ms"]
+
+
+def test_performance_page_lists_traces_with_waterfall(client: TestClient, runtime: Runtime) -> None:
+    trace_id = client.post("/api/v1/chat", json={"message": "What devices are in the kitchen?"}).json()[
+        "metadata"
+    ]["trace_id"]
+    wait_for_trace(runtime.tracing.recent, trace_id)
+    page = client.get("/performance")
+    assert page.status_code == 200
+    html = page.text
+    assert f'id="{trace_id}"' in html
+    assert "slowest stage" in html
+    for stage in ("message_assembly", "openai_api_call", "tool_execution"):
+        assert stage in html
+    assert "p95 ms" in html
+    assert "http://" not in html.split("<body>")[0]  # nothing loaded from elsewhere
+
+
+def test_trace_endpoint_errors(client: TestClient) -> None:
+    assert client.get("/api/v1/performance/traces/nothex").status_code == 400
+    assert client.get(f"/api/v1/performance/traces/{'a' * 32}").status_code == 404
+
+
+def test_chat_page_has_its_config_inlined(client: TestClient) -> None:
+    response = client.get("/")
+    if response.status_code == 503:
+        assert "make web" in response.text
+        return
+    assert '<script id="ha-agent-config" type="application/json">{"jaegerUrl": null' in response.text
+    assert client.get("/static/app.js").status_code == 200

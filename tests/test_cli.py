@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.processes import running_agent
+
+BIN = Path(sys.executable).parent
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "HA_AGENT_", "OPENAI_", "HA_"))}
+    return {**env, "HA_AGENT_LLM_LATENCY_MS": "0"}
+
+
+def test_ask_prints_answer_and_stage_table_with_relative_data_dir(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "ha-ai-agent"), "ask", "What devices are in the kitchen?"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Kitchen Ceiling Light" in result.stdout
+    assert 'tool get_entities({"area": "kitchen"})' in result.stdout
+    for stage in ("rate_limit_check", "message_assembly", "openai_api_call", "total (wall clock)"):
+        assert stage in result.stdout
+    # The default data directory is relative to the working directory.
+    assert (tmp_path / "data" / "conversations.sqlite3").is_file()
+
+
+def test_serve_starts_and_stops_and_module_entry_point_answers(tmp_path: Path) -> None:
+    with running_agent(tmp_path) as (url, process):
+        assert url.startswith("http://127.0.0.1:")
+    assert process.process.returncode is not None
+    result = subprocess.run(
+        [sys.executable, "-m", "ha_ai_agent", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0 and "serve" in result.stdout and "ask" in result.stdout
+
+
+def test_bad_setting_fails_at_start_with_the_field_named(tmp_path: Path) -> None:
+    env = {**clean_env(tmp_path), "HA_AGENT_RATE_LIMIT_PER_MINUTE": "many"}
+    result = subprocess.run(
+        [str(BIN / "ha-ai-agent"), "ask", "hi"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "rate_limit_per_minute" in result.stderr
