@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import logging
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.runtime import Runtime
+from opentelemetry import trace
 
+from tests.e2e.stack import poll
 from tests.helpers import STAGES_IN_ORDER, wait_for_trace
 
 
@@ -33,9 +37,7 @@ def test_health_is_503_when_the_database_is_gone(client: TestClient, runtime: Ru
 
 def test_reports_endpoint_is_export_reports(client: TestClient, runtime: Runtime) -> None:
     ids = [
-        client.post("/api/v1/chat", json={"message": "What devices are in the office?"}).json()["metadata"][
-            "trace_id"
-        ]
+        client.post("/api/v1/chat", json={"message": "What devices are in the office?"}).json()["metadata"]["trace_id"]
         for _ in range(3)
     ]
     for trace_id in ids:
@@ -53,9 +55,9 @@ def test_reports_endpoint_is_export_reports(client: TestClient, runtime: Runtime
 
 
 def test_performance_page_lists_traces_with_waterfall(client: TestClient, runtime: Runtime) -> None:
-    trace_id = client.post("/api/v1/chat", json={"message": "What devices are in the kitchen?"}).json()[
-        "metadata"
-    ]["trace_id"]
+    trace_id = client.post("/api/v1/chat", json={"message": "What devices are in the kitchen?"}).json()["metadata"][
+        "trace_id"
+    ]
     wait_for_trace(runtime.tracing.recent, trace_id)
     page = client.get("/performance")
     assert page.status_code == 200
@@ -80,3 +82,23 @@ def test_chat_page_has_its_config_inlined(client: TestClient) -> None:
         return
     assert '<script id="ha-agent-config" type="application/json">{"jaegerUrl": null' in response.text
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_log_records_carry_trace_and_span_ids(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with trace.get_tracer("test").start_as_current_span("logged") as span:
+        logging.getLogger("ha_ai_agent.test").warning("inside a span")
+    record = next(r for r in caplog.records if r.getMessage() == "inside a span")
+    assert record.otelTraceID == format(span.get_span_context().trace_id, "032x")  # type: ignore[attr-defined]
+    assert record.otelSpanID == format(span.get_span_context().span_id, "016x")  # type: ignore[attr-defined]
+
+    body = client.post("/api/v1/chat", json={"message": "What devices are in the garage?"}).json()
+    trace_id = body["metadata"]["trace_id"]
+
+    def performance_line() -> str | None:
+        lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[Performance] chat_request_")]
+        return lines[-1] if lines else None
+
+    line = poll(performance_line, 5, interval_s=0.02, what="[Performance] line")
+    assert line.endswith(f"trace_id={trace_id}")
+    assert "Metrics: 9, Details: rate_limit_check=" in line
