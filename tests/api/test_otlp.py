@@ -77,9 +77,7 @@ def proto_export(service: str = "ai-automation-ui") -> bytes:
     return ExportTraceServiceRequest(resource_spans=[resource_spans]).SerializeToString()
 
 
-def post(
-    client: TestClient, body: bytes | dict[str, Any], headers: dict[str, str] | None = None
-) -> httpx.Response:
+def post(client: TestClient, body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
     content = json.dumps(body).encode() if isinstance(body, dict) else body
     return client.post(URL, content=content, headers=headers or JSON_HEADERS)
 
@@ -129,10 +127,7 @@ def test_each_error_class_gets_its_status(
 
 def test_backend_service_name_is_refused_and_nothing_kept(client: TestClient, runtime: Runtime) -> None:
     assert post(client, json_export(service="ha-ai-agent")).status_code == 403
-    assert (
-        post(client, proto_export("ha-ai-agent"), {"content-type": "application/x-protobuf"}).status_code
-        == 403
-    )
+    assert post(client, proto_export("ha-ai-agent"), {"content-type": "application/x-protobuf"}).status_code == 403
     assert runtime.tracing.recent.get_trace(int(TRACE_ID, 16)) is None
 
 
@@ -145,12 +140,8 @@ def test_body_over_the_cap_and_gzip_bomb_are_413(client: TestClient, settings: S
     assert response.status_code == 413 and "decompressed" in response.json()["detail"]
 
 
-def test_attributes_are_capped_and_values_truncated(
-    client: TestClient, runtime: Runtime, settings: Settings
-) -> None:
-    attributes = [
-        {"key": f"k{i}", "value": {"stringValue": "v"}} for i in range(settings.shim_max_attributes + 10)
-    ]
+def test_attributes_are_capped_and_values_truncated(client: TestClient, runtime: Runtime, settings: Settings) -> None:
+    attributes = [{"key": f"k{i}", "value": {"stringValue": "v"}} for i in range(settings.shim_max_attributes + 10)]
     attributes[0]["value"]["stringValue"] = "x" * 10_000
     assert post(client, json_export(attributes=attributes)).status_code == 200
     record = runtime.tracing.recent.get_trace(int(TRACE_ID, 16))
@@ -186,24 +177,17 @@ def test_forwards_to_the_collector_as_protobuf(settings: Settings) -> None:
 
 
 def test_collector_down_is_a_quick_503(settings: Settings) -> None:
-    down = settings.model_copy(
-        update={"shim_forward_endpoint": f"http://127.0.0.1:{closed_port()}/v1/traces"}
-    )
+    down = settings.model_copy(update={"shim_forward_endpoint": f"http://127.0.0.1:{closed_port()}/v1/traces"})
     with TestClient(create_app(down)) as client:
         started = time.monotonic()
         response = post(client, json_export())
         assert response.status_code == 503 and response.headers["Retry-After"]
         assert time.monotonic() - started < 2.0
         # The chat service is unaffected.
-        assert (
-            client.post("/api/v1/chat", json={"message": "What devices are in the kitchen?"}).status_code
-            == 200
-        )
+        assert client.post("/api/v1/chat", json={"message": "What devices are in the kitchen?"}).status_code == 200
 
 
-def test_forward_url_derives_from_the_sdk_variables(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_forward_url_derives_from_the_sdk_variables(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.shim_forward_url() is None
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
     assert settings.shim_forward_url() == "http://collector:4318/v1/traces"
@@ -249,9 +233,7 @@ LIMITS = ExportLimits()
 
 @given(content_type=CONTENT_TYPES, encoding=ENCODINGS, body=st.binary(max_size=2000))
 @hypothesis_settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None)
-def test_fuzzed_bytes_and_headers_never_give_5xx(
-    content_type: str, encoding: str | None, body: bytes
-) -> None:
+def test_fuzzed_bytes_and_headers_never_give_5xx(content_type: str, encoding: str | None, body: bytes) -> None:
     result = prepare_export("/v1/traces", content_type, encoding, body, LIMITS)
     if isinstance(result, ExportRejected):
         assert 400 <= result.status_code < 500, result
@@ -272,10 +254,48 @@ def test_fuzzed_json_documents_never_give_5xx(document: Any, gzip_it: bool) -> N
         assert 400 <= result.status_code < 500, result
 
 
-@given(body=st.binary(max_size=500), content_type=CONTENT_TYPES, encoding=ENCODINGS)
-@hypothesis_settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    paths = [prefix]
+    if isinstance(node, dict):
+        for key, child in node.items():
+            paths += _paths(child, (*prefix, key))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            paths += _paths(child, (*prefix, index))
+    return paths
+
+
+VALID = json_export(spans=2)
+VALID["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(  # type: ignore[index]
+    {
+        "events": [{"name": "e", "timeUnixNano": "1", "attributes": []}],
+        "links": [{"traceId": TRACE_ID, "spanId": "00000000000000ff"}],
+        "status": {"code": 2, "message": "x"},
+    }
 )
+VALID_PATHS = _paths(VALID)[1:]
+
+
+@given(data=st.data())
+@hypothesis_settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None)
+def test_fuzzed_mutations_of_a_valid_export_never_give_5xx(data: st.DataObject) -> None:
+    document = json.loads(json.dumps(VALID))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(VALID_PATHS))
+        node = document
+        try:
+            for step in path[:-1]:
+                node = node[step]
+            node[path[-1]] = data.draw(JSONISH)
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier mutation removed this path
+    result = prepare_export("/v1/traces", "application/json", None, json.dumps(document).encode(), LIMITS)
+    if isinstance(result, ExportRejected):
+        assert 400 <= result.status_code < 500, result
+
+
+@given(body=st.binary(max_size=500), content_type=CONTENT_TYPES, encoding=ENCODINGS)
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_fuzzed_requests_through_the_route_never_give_5xx(
     client: TestClient, body: bytes, content_type: str, encoding: str | None
 ) -> None:
