@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from tests.processes import running_agent
 
 BIN = Path(sys.executable).parent
@@ -61,3 +63,32 @@ def test_bad_setting_fails_at_start_with_the_field_named(tmp_path: Path) -> None
     )
     assert result.returncode != 0
     assert "rate_limit_per_minute" in result.stderr
+
+
+def test_report_reads_a_running_service(tmp_path: Path) -> None:
+    with running_agent(tmp_path) as (url, _):
+        for question in ("What devices are in the kitchen?", "What devices are in the kitchen and the office?"):
+            assert httpx.post(f"{url}/api/v1/chat", json={"message": question}, timeout=30).status_code == 200
+        result = subprocess.run(
+            [str(BIN / "ha-ai-agent"), "report", "--url", url, "--slowest", "1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("2 chat requests")
+    assert "openai_api_call" in result.stdout and "p95 ms" in result.stdout
+    assert "critical path:" in result.stdout
+    assert result.stdout.count("critical path:") == 1
+
+
+def test_report_says_when_it_cannot_read(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "ha-ai-agent"), "report", "--url", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1 and "Could not read traces" in result.stderr

@@ -58,6 +58,32 @@ async def _ask(question: str, settings: Settings) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from ha_ai_agent.bottlenecks import build_report, format_report
+    from ha_ai_agent.telemetry.trace_sources import traces_from_jaeger, traces_from_viewer
+
+    try:
+        if args.jaeger:
+            response = httpx.get(
+                f"{args.jaeger.rstrip('/')}/api/traces",
+                params={"service": args.service, "limit": args.limit, "lookback": args.lookback},
+                timeout=30,
+            )
+            response.raise_for_status()
+            traces = traces_from_jaeger(response.json())
+        else:
+            response = httpx.get(
+                f"{args.url.rstrip('/')}/api/v1/performance/traces", params={"limit": args.limit}, timeout=30
+            )
+            response.raise_for_status()
+            traces = traces_from_viewer(response.json())
+    except (httpx.HTTPError, ValueError, KeyError) as error:
+        print(f"Could not read traces: {error}", file=sys.stderr)
+        return 1
+    print(format_report(build_report(traces, args.service, args.slowest)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="ha-ai-agent", description="Home Assistant AI chat agent")
@@ -67,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8030, HA_AGENT_PORT)")
     ask = commands.add_parser("ask", help="answer one question in-process and print the stage timings")
     ask.add_argument("question")
+    report = commands.add_parser("report", help="per-stage percentiles and the critical path of the slowest chats")
+    report.add_argument("--url", default="http://127.0.0.1:8030", help="a running service (its trace buffer)")
+    report.add_argument("--jaeger", help="read from Jaeger's API at this address instead, e.g. http://localhost:16686")
+    report.add_argument("--service", default="ha-ai-agent", help="the service whose chat traces count")
+    report.add_argument("--limit", type=int, default=100, help="how many recent traces to read")
+    report.add_argument("--lookback", default="1h", help="with --jaeger: how far back to search")
+    report.add_argument("--slowest", type=int, default=3, help="how many slowest traces to show the path of")
     return parser
 
 
@@ -75,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "report":
+        return _report(args)
     settings = Settings()
     configure_logging("WARNING")
     return asyncio.run(_ask(args.question, settings))

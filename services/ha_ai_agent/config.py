@@ -25,16 +25,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8030, ge=1, le=65535)
-    data_dir: Path = Field(
-        Path("data"), description="SQLite database folder; relative to the working directory"
-    )
+    data_dir: Path = Field(Path("data"), description="SQLite database folder; relative to the working directory")
     log_level: str = "INFO"
 
     openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
-    openai_model: str = Field(
-        "gpt-4o-mini", validation_alias=AliasChoices("OPENAI_MODEL", "HA_AGENT_OPENAI_MODEL")
-    )
+    openai_model: str = Field("gpt-4o-mini", validation_alias=AliasChoices("OPENAI_MODEL", "HA_AGENT_OPENAI_MODEL"))
     llm_timeout_seconds: float = Field(60.0, gt=0)
     llm_max_retries: int = Field(2, ge=0, le=10)
     llm_latency_ms: int = Field(400, ge=0, description="simulated latency of the embedded LLM per call")
@@ -65,9 +61,7 @@ class Settings(BaseSettings):
     shim_max_attribute_chars: int = Field(1024, ge=16)
     shim_rate_limit_per_minute: int = Field(600, ge=1)
     shim_forward_timeout_seconds: float = Field(2.0, gt=0)
-    shim_service_names: list[str] = Field(
-        ["ai-automation-ui"], description="resource service.name a browser may use"
-    )
+    shim_service_names: list[str] = Field(["ai-automation-ui"], description="resource service.name a browser may use")
 
     @field_validator("jaeger_url", "ha_url", "openai_base_url", "shim_forward_endpoint")
     @classmethod

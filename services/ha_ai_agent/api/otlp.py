@@ -66,13 +66,9 @@ async def receive_traces(request: Request, runtime: RuntimeDep) -> Response:
     if forward_url is None:
         return _accepted(export.response_content_type)
     try:
-        answer = await runtime.shim_http.post(
-            forward_url, content=export.body, headers={"Content-Type": PROTOBUF}
-        )
+        answer = await runtime.shim_http.post(forward_url, content=export.body, headers={"Content-Type": PROTOBUF})
     except httpx.HTTPError:
-        return _error(
-            503, "the trace collector is unreachable", {"Retry-After": COLLECTOR_RETRY_AFTER_SECONDS}
-        )
+        return _error(503, "the trace collector is unreachable", {"Retry-After": COLLECTOR_RETRY_AFTER_SECONDS})
     if answer.status_code in (429, 502, 503, 504):
         retry = answer.headers.get("Retry-After", COLLECTOR_RETRY_AFTER_SECONDS)
         return _error(503, "the trace collector is busy", {"Retry-After": retry})

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from ha_ai_agent.api.deps import RuntimeDep
 from ha_ai_agent.api.performance_page import render_performance_page
+from ha_ai_agent.bottlenecks import build_report
 from ha_ai_agent.telemetry.analysis import stage_statistics
 from ha_ai_agent.telemetry.records import TraceRecord
 
@@ -81,10 +82,8 @@ async def one_trace(trace_id: str, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.get("/performance", response_class=HTMLResponse)
 async def performance_page(runtime: RuntimeDep) -> HTMLResponse:
-    """The last traces with their waterfalls, and per-stage percentiles."""
+    """Per-stage percentiles, the slowest requests' critical paths, the last traces' waterfalls."""
     kept = runtime.tracing.recent.traces()[::-1]
-    reports = runtime.tracker.get_reports()
-    page = render_performance_page(
-        kept, stage_statistics(reports), runtime.settings.jaeger_url, runtime.service_name
-    )
+    bottlenecks = build_report(kept, runtime.service_name)
+    page = render_performance_page(kept, bottlenecks, runtime.settings.jaeger_url, runtime.service_name)
     return HTMLResponse(page)

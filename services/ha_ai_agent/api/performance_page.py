@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from html import escape
 
-from ha_ai_agent.telemetry.analysis import StageStatistics
+from ha_ai_agent.bottlenecks import BottleneckReport
 from ha_ai_agent.telemetry.performance_tracker import OPERATION_ATTRIBUTE
 from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord
 
@@ -91,13 +91,31 @@ def _waterfall(trace: TraceRecord, local_service: str | None) -> str:
     return "".join(rows)
 
 
+def _critical_paths(report: BottleneckReport) -> str:
+    blocks = []
+    for slow in report.slowest:
+        steps = "".join(
+            f"<tr><td>{escape(step.name)}</td><td class=muted>{escape(step.service_name)}</td>"
+            f"<td class=num>{step.self_ms:.1f}</td></tr>"
+            for step in slow.path
+            if step.self_ms >= 0.05
+        )
+        blocks.append(
+            f'<h3><a href="#{slow.report.trace_id}">{escape(slow.report.operation)}</a> — '
+            f"{slow.report.total_duration * 1000:.1f} ms</h3><table><thead><tr><th>On the critical path</th>"
+            f"<th>Service</th><th>ms (own time on the path)</th></tr></thead><tbody>{steps}</tbody></table>"
+        )
+    return "".join(blocks) or '<p class="muted">No chat requests yet.</p>'
+
+
 def render_performance_page(
     traces: list[TraceRecord],
-    stages: list[StageStatistics],
+    report: BottleneckReport,
     jaeger_url: str | None,
     local_service: str = "ha-ai-agent",
 ) -> str:
-    """The whole page: stage percentiles, then one collapsible waterfall per trace (newest first)."""
+    """The whole page: stage percentiles, the slowest requests' critical paths, one waterfall per trace."""
+    stages = report.stages
     stage_rows = (
         "".join(
             f"<tr><td>{escape(s.name)}</td><td class=num>{s.count}</td><td class=num>{s.errors}</td>"
@@ -117,9 +135,7 @@ def render_performance_page(
             if jaeger_url
             else ""
         )
-        dropped = (
-            f" <span class=muted>({trace.dropped_spans} spans dropped)</span>" if trace.dropped_spans else ""
-        )
+        dropped = f" <span class=muted>({trace.dropped_spans} spans dropped)</span>" if trace.dropped_spans else ""
         items.append(
             f'<details id="{trace.trace_id_hex}" data-trace-id="{trace.trace_id_hex}"><summary>'
             f"<span class=muted>{when}</span><b>{escape(root.name if root else '?')}</b>"
@@ -136,5 +152,6 @@ def render_performance_page(
         ' · <a href="/api/v1/performance/reports">reports JSON</a></header><main>'
         "<h2>Stages</h2><table><thead><tr><th>Stage</th><th>Calls</th><th>Errors</th><th>p50 ms</th>"
         f"<th>p95 ms</th><th>p99 ms</th><th>Share of request</th></tr></thead><tbody>{stage_rows}</tbody></table>"
+        f"<h2>Slowest requests: critical path</h2>{_critical_paths(report)}"
         f"<h2>Traces ({len(traces)})</h2>{traces_html}</main>{_OPEN_TARGET}</body></html>"
     )

@@ -51,9 +51,7 @@ class _Entry:
 class _SharedFetch:
     """Home Assistant reads of one build, each made once however many sections need it."""
 
-    def __init__(
-        self, home: HomeAssistantClient, areas: Callable[[], Awaitable[list[dict[str, Any]]]]
-    ) -> None:
+    def __init__(self, home: HomeAssistantClient, areas: Callable[[], Awaitable[list[dict[str, Any]]]]) -> None:
         self._home = home
         self._areas = areas
         self._tasks: dict[str, asyncio.Future[Any]] = {}
@@ -185,9 +183,7 @@ class HomeContext:
 
     async def _build_services(self, fetch: _SharedFetch) -> str:
         services = await fetch.services()
-        return "\n".join(
-            f"{s.get('domain')}: {', '.join(sorted((s.get('services') or {}).keys()))}" for s in services
-        )
+        return "\n".join(f"{s.get('domain')}: {', '.join(sorted((s.get('services') or {}).keys()))}" for s in services)
 
     async def _build_helpers(self, fetch: _SharedFetch) -> str:
         states = await fetch.states()

@@ -313,9 +313,7 @@ class ChatAgent:
         message = response.choices[0].message
         # Only function tools are offered, so only function calls can come back.
         calls = [c for c in message.tool_calls or [] if isinstance(c, ChatCompletionMessageFunctionToolCall)]
-        span.set_attributes(
-            {"llm.tool_calls": len(calls), "llm.finish_reason": response.choices[0].finish_reason}
-        )
+        span.set_attributes({"llm.tool_calls": len(calls), "llm.finish_reason": response.choices[0].finish_reason})
         if calls:
             turn.new_messages.append(
                 {
@@ -362,9 +360,7 @@ class ChatAgent:
         rounds = turn.new_messages[1:-1] if turn.answer else turn.new_messages[1:]
         history = estimate_messages_tokens(turn.history) + estimate_messages_tokens(rounds)
         total = system + history + user
-        breakdown = TokenBreakdown(
-            system, history, user, total, self.max_input_tokens, total <= self.max_input_tokens
-        )
+        breakdown = TokenBreakdown(system, history, user, total, self.max_input_tokens, total <= self.max_input_tokens)
         span.set_attributes(
             {
                 "chat.total_tokens_estimate": breakdown.total_tokens,

@@ -55,9 +55,7 @@ class HomeAssistantClient:
         try:
             response = await self.http.request(method, path, json=body)
         except httpx.TransportError as error:
-            raise HomeAssistantUnavailable(
-                f"Home Assistant is unreachable: {type(error).__name__}"
-            ) from error
+            raise HomeAssistantUnavailable(f"Home Assistant is unreachable: {type(error).__name__}") from error
         if response.status_code >= 500:
             raise HomeAssistantUnavailable(f"Home Assistant failed with HTTP {response.status_code}")
         if response.status_code == 401:

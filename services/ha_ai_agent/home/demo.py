@@ -212,9 +212,7 @@ def create_demo_home_app(token: str = DEMO_TOKEN) -> Starlette:
         if not authorized(request):
             return unauthorized()
         found = home.states.get(request.path_params["entity_id"])
-        return (
-            JSONResponse(found) if found else JSONResponse({"message": "Entity not found."}, status_code=404)
-        )
+        return JSONResponse(found) if found else JSONResponse({"message": "Entity not found."}, status_code=404)
 
     async def services(request: Request) -> Response:
         if not authorized(request):
@@ -247,9 +245,7 @@ def create_demo_home_app(token: str = DEMO_TOKEN) -> Starlette:
             return unauthorized()
         body = await request.json()
         if body.get("template") != AREAS_TEMPLATE:
-            return JSONResponse(
-                {"message": "The demo home renders only the areas template."}, status_code=400
-            )
+            return JSONResponse({"message": "The demo home renders only the areas template."}, status_code=400)
         return Response(json.dumps(home.areas_payload()), media_type="text/plain")
 
     app = Starlette(

@@ -37,9 +37,7 @@ def create_llm_client(
         # openai talks through httpx2, so the in-process transport is httpx2's.
         transport = httpx2.ASGITransport(app=create_mock_llm_app(embedded_latency_ms))
         http = httpx2.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL, timeout=timeout_seconds)
-        return AsyncOpenAI(
-            api_key="embedded", base_url=EMBEDDED_BASE_URL, http_client=http, max_retries=max_retries
-        )
+        return AsyncOpenAI(api_key="embedded", base_url=EMBEDDED_BASE_URL, http_client=http, max_retries=max_retries)
     # A local OpenAI-compatible server (Ollama, vLLM) usually needs no key, but the client wants one.
     return AsyncOpenAI(
         api_key=api_key or "not-needed", base_url=base_url, timeout=timeout_seconds, max_retries=max_retries

@@ -109,9 +109,7 @@ def _describe(result: Any) -> str:
         if not changed:
             return "Home Assistant accepted the command, but no device changed."
         return (
-            "Done: "
-            + ", ".join(f"{c.get('name', c.get('entity_id'))} is now {c.get('state')}" for c in changed)
-            + "."
+            "Done: " + ", ".join(f"{c.get('name', c.get('entity_id'))} is now {c.get('state')}" for c in changed) + "."
         )
     if "entity_id" in result:
         unit = result.get("unit") or ""
@@ -180,10 +178,7 @@ class MockPlanner:
             return [self._call("get_entities", arguments)]
         areas = [area for word, area in AREA_WORDS.items() if word in lowered]
         if areas:
-            return [
-                self._call("get_entities", {"area": a, **({"domain": domain} if domain else {})})
-                for a in areas
-            ]
+            return [self._call("get_entities", {"area": a, **({"domain": domain} if domain else {})}) for a in areas]
         if domain:
             return [self._call("get_entities", {"domain": domain})]
         return []
@@ -238,9 +233,7 @@ def create_mock_llm_app(latency_ms: int = 0) -> Starlette:
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
         message = planner.next_message(messages, tool_names)
-        prompt_tokens = estimate_messages_tokens(messages) + estimate_tokens(
-            json.dumps(body.get("tools") or [])
-        )
+        prompt_tokens = estimate_messages_tokens(messages) + estimate_tokens(json.dumps(body.get("tools") or []))
         completion_tokens = estimate_messages_tokens([message])
         return JSONResponse(
             {
@@ -266,9 +259,7 @@ def create_mock_llm_app(latency_ms: int = 0) -> Starlette:
         )
 
     async def models(request: Request) -> Response:
-        return JSONResponse(
-            {"object": "list", "data": [{"id": "embedded", "object": "model", "owned_by": "ha"}]}
-        )
+        return JSONResponse({"object": "list", "data": [{"id": "embedded", "object": "model", "owned_by": "ha"}]})
 
     return Starlette(
         routes=[

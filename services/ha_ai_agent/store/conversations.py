@@ -123,9 +123,7 @@ class ConversationStore:
     async def create(self, title: str | None = None) -> Conversation:
         """A new, empty conversation."""
         now = time.time()
-        conversation = Conversation(
-            id=f"conv-{uuid.uuid4().hex}", title=title, created_at=now, updated_at=now
-        )
+        conversation = Conversation(id=f"conv-{uuid.uuid4().hex}", title=title, created_at=now, updated_at=now)
         await self._call(
             lambda cur: cur.execute(
                 "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
@@ -224,9 +222,7 @@ class ConversationStore:
                         (conversation_id, create_title, now, now),
                     )
                 if clear_preview:
-                    cur.execute(
-                        "UPDATE conversations SET pending_preview = NULL WHERE id = ?", (conversation_id,)
-                    )
+                    cur.execute("UPDATE conversations SET pending_preview = NULL WHERE id = ?", (conversation_id,))
                 cur.executemany(
                     "INSERT INTO messages (conversation_id, role, content, tool_calls, tool_call_id, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ha_ai_agent.telemetry.performance_tracker import PerformanceReport
+from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,47 @@ def stage_statistics(reports: Sequence[PerformanceReport]) -> list[StageStatisti
             )
         )
     return stats
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """One span on a trace's critical path and the time it alone accounts for on that path."""
+
+    name: str
+    service_name: str
+    self_ms: float
+
+
+def critical_path(trace: TraceRecord) -> list[PathStep]:
+    """The chain of spans that decided the trace's end, in start order.
+
+    Walking back from the root's end, the child that ended last is on the path, then (from that child's
+    start) the child before it, and so on; time no child covers belongs to the parent. Spans running in
+    parallel with a longer one are not on the path: making them faster would not make the request faster.
+    """
+    root = trace.root
+    if root is None:
+        return []
+    children: dict[int, list[SpanRecord]] = {}
+    for span in trace.spans:
+        children.setdefault(span.parent_span_id, []).append(span)
+    own: dict[int, float] = {}
+    order: list[SpanRecord] = []
+
+    def walk(span: SpanRecord, end: int) -> None:
+        order.append(span)
+        cursor = min(span.end_time_unix_nano, end)
+        for child in sorted(children.get(span.span_id, []), key=lambda c: c.end_time_unix_nano, reverse=True):
+            child_end = min(child.end_time_unix_nano, cursor)
+            if child_end <= max(child.start_time_unix_nano, span.start_time_unix_nano):
+                continue  # entirely after the cursor: ran beside a span already on the path
+            own[span.span_id] = own.get(span.span_id, 0.0) + (cursor - child_end)
+            walk(child, child_end)
+            cursor = max(child.start_time_unix_nano, span.start_time_unix_nano)
+        own[span.span_id] = own.get(span.span_id, 0.0) + max(0, cursor - span.start_time_unix_nano)
+
+    walk(root, root.end_time_unix_nano)
+    return [
+        PathStep(s.name, s.service_name, own.get(s.span_id, 0.0) / 1e6)
+        for s in sorted(order, key=lambda s: s.start_time_unix_nano)
+    ]

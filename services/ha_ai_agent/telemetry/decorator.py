@@ -70,9 +70,7 @@ def _code_attributes(func: Callable[..., Any]) -> dict[str, AttributeValue]:
     return attributes
 
 
-def _wrap(
-    func: Callable[P, R], name: str | None, attributes: Mapping[str, AttributeValue] | None
-) -> Callable[P, R]:
+def _wrap(func: Callable[P, R], name: str | None, attributes: Mapping[str, AttributeValue] | None) -> Callable[P, R]:
     span_name = name or func.__qualname__
     span_attributes = {**_code_attributes(func), **(attributes or {})}
     slot = FollowingTracer()

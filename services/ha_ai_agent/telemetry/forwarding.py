@@ -290,9 +290,7 @@ def _check_and_rewrite(request: ExportTraceServiceRequest, limits: ExportLimits,
         if service is None:
             raise _Invalid(400, "resource has no service.name")
         if service not in limits.allowed_services:
-            raise _Invalid(
-                403, f"service.name {service[:100]!r} may not send spans through the browser endpoint"
-            )
+            raise _Invalid(403, f"service.name {service[:100]!r} may not send spans through the browser endpoint")
         _cap_attributes(resource.attributes, limits, counters)
         marker = resource.attributes.add()
         marker.key, marker.value.string_value = FORWARDED_BY_ATTRIBUTE, limits.forwarded_by
@@ -332,14 +330,10 @@ def prepare_export(
     counters = _Counters()
     try:
         if path != TRACES_PATH:
-            raise _Invalid(
-                404, f"unknown OTLP path {path[:100]!r}; browsers export traces to /otlp/v1/traces"
-            )
+            raise _Invalid(404, f"unknown OTLP path {path[:100]!r}; browsers export traces to /otlp/v1/traces")
         media_type = _media_type(content_type)
         if media_type not in (PROTOBUF, JSON):
-            raise _Invalid(
-                415, f"content type {media_type or 'none'!r} is not supported; use {PROTOBUF} or {JSON}"
-            )
+            raise _Invalid(415, f"content type {media_type or 'none'!r} is not supported; use {PROTOBUF} or {JSON}")
         data = _decode_body(body, content_encoding, limits.max_body_bytes)
         request = _parse(data, media_type)
         span_count = _check_and_rewrite(request, limits, counters)
@@ -377,9 +371,7 @@ def span_records(request: ExportTraceServiceRequest) -> list[SpanRecord]:
                     SpanRecord(
                         trace_id=int.from_bytes(span.trace_id, "big"),
                         span_id=int.from_bytes(span.span_id, "big"),
-                        parent_span_id=int.from_bytes(span.parent_span_id, "big")
-                        if span.parent_span_id
-                        else 0,
+                        parent_span_id=int.from_bytes(span.parent_span_id, "big") if span.parent_span_id else 0,
                         parent_is_remote=False,
                         name=span.name,
                         kind=_KIND_NAMES.get(span.kind, "INTERNAL"),

@@ -7,9 +7,7 @@ import logging
 from opentelemetry.instrumentation.logging import LoggingInstrumentor
 from opentelemetry.trace import TracerProvider
 
-LOG_FORMAT = (
-    "%(asctime)s %(levelname)s %(name)s [trace_id=%(otelTraceID)s span_id=%(otelSpanID)s] %(message)s"
-)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [trace_id=%(otelTraceID)s span_id=%(otelSpanID)s] %(message)s"
 
 
 def enable_log_correlation(provider: TracerProvider | None = None) -> None:
@@ -21,9 +19,7 @@ def enable_log_correlation(provider: TracerProvider | None = None) -> None:
     instrumentor = LoggingInstrumentor()
     if instrumentor.is_instrumented_by_opentelemetry:
         return
-    instrumentor.instrument(
-        tracer_provider=provider, inject_trace_context=True, enable_log_auto_instrumentation=False
-    )
+    instrumentor.instrument(tracer_provider=provider, inject_trace_context=True, enable_log_auto_instrumentation=False)
 
 
 def disable_log_correlation() -> None:

@@ -236,9 +236,7 @@ class PerformanceTracker:
                 "total_duration": r.total_duration,
                 "timestamp": r.timestamp,
                 "trace_id": r.trace_id,
-                "metrics": [
-                    {"name": m.name, "duration": m.duration, "metadata": m.metadata} for m in r.metrics
-                ],
+                "metrics": [{"name": m.name, "duration": m.duration, "metadata": m.metadata} for m in r.metrics],
             }
             for r in self.get_reports()
         ]

@@ -136,15 +136,11 @@ class TraceRecord:
 
     def children_of(self, span_id: int) -> list[SpanRecord]:
         """Direct children of a span, in start order."""
-        return sorted(
-            (s for s in self.spans if s.parent_span_id == span_id), key=lambda s: s.start_time_unix_nano
-        )
+        return sorted((s for s in self.spans if s.parent_span_id == span_id), key=lambda s: s.start_time_unix_nano)
 
     def find(self, predicate_name: str) -> list[SpanRecord]:
         """Spans with the given name, in start order."""
-        return sorted(
-            (s for s in self.spans if s.name == predicate_name), key=lambda s: s.start_time_unix_nano
-        )
+        return sorted((s for s in self.spans if s.name == predicate_name), key=lambda s: s.start_time_unix_nano)
 
 
 def attribute_items(attributes: Mapping[str, Any] | None) -> AttributeItems:

@@ -112,9 +112,7 @@ def build_sampler() -> Sampler | None:
         _logger.warning("Invalid %s=%r; sampling every trace", OTEL_TRACES_SAMPLER_ARG, raw_ratio)
         ratio = 1.0
     by_trace_id = TraceIdRatioBased(ratio)
-    return ParentBased(
-        root=by_trace_id, remote_parent_sampled=by_trace_id, remote_parent_not_sampled=by_trace_id
-    )
+    return ParentBased(root=by_trace_id, remote_parent_sampled=by_trace_id, remote_parent_not_sampled=by_trace_id)
 
 
 def build_exporter() -> SpanExporter | None:
@@ -125,14 +123,10 @@ def build_exporter() -> SpanExporter | None:
     """
     if os.environ.get(OTEL_TRACES_EXPORTER, "otlp").strip().lower() == "none":
         return None
-    if not (
-        os.environ.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT)
-    ):
+    if not (os.environ.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT)):
         return None
     protocol = (
-        os.environ.get(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL)
-        or os.environ.get(OTEL_EXPORTER_OTLP_PROTOCOL)
-        or ""
+        os.environ.get(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) or os.environ.get(OTEL_EXPORTER_OTLP_PROTOCOL) or ""
     ).strip().lower() or "http/protobuf"
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
