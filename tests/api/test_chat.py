@@ -71,9 +71,7 @@ def test_kitchen_question_answers_with_tool_and_stage_spans(client: TestClient, 
     assert all(s.parent_span_id == assembly.span_id for s in sections)
     assert all(s.attribute("context.cache_hit") is False for s in sections)
     # Home Assistant HTTP calls and SQLite statements are spans too.
-    assert any(
-        s.kind == "CLIENT" and "demo-home/api/states" in str(s.attribute("http.url")) for s in record.spans
-    )
+    assert any(s.kind == "CLIENT" and "demo-home/api/states" in str(s.attribute("http.url")) for s in record.spans)
     assert any(s.attribute("db.system.name", s.attribute("db.system")) == "sqlite" for s in record.spans)
     # No prompt or answer text in any span unless capture is opted in.
     assert not any(KITCHEN in str(v) for s in record.spans for _, v in s.attributes)
@@ -83,13 +81,9 @@ def test_second_request_uses_the_context_cache_unless_refresh(client: TestClient
     chat(client)
     warm = chat(client).json()["metadata"]["trace_id"]
     refreshed = chat(client, refresh_context=True).json()["metadata"]["trace_id"]
-    warm_sections = [
-        s for s in wait_for_trace(runtime.tracing.recent, warm).spans if s.name.startswith("context.")
-    ]
+    warm_sections = [s for s in wait_for_trace(runtime.tracing.recent, warm).spans if s.name.startswith("context.")]
     assert warm_sections and all(s.attribute("context.cache_hit") is True for s in warm_sections)
-    cold = [
-        s for s in wait_for_trace(runtime.tracing.recent, refreshed).spans if s.name.startswith("context.")
-    ]
+    cold = [s for s in wait_for_trace(runtime.tracing.recent, refreshed).spans if s.name.startswith("context.")]
     assert cold and all(s.attribute("context.cache_hit") is False for s in cold)
 
 
@@ -124,9 +118,7 @@ def test_conversation_continues_and_is_stored(client: TestClient) -> None:
 
 def test_invalid_bodies_get_4xx_and_store_nothing(client: TestClient, settings: Settings) -> None:
     assert (
-        client.post(
-            "/api/v1/chat", content=b"{not json", headers={"content-type": "application/json"}
-        ).status_code
+        client.post("/api/v1/chat", content=b"{not json", headers={"content-type": "application/json"}).status_code
         == 422
     )
     assert client.post("/api/v1/chat", json={"conversation_id": None}).status_code == 422
@@ -200,9 +192,7 @@ def test_home_assistant_over_real_http_receives_the_trace(
 
 
 def test_home_assistant_down_is_503_with_error_span(settings: Settings) -> None:
-    down = settings.model_copy(
-        update={"ha_url": f"http://127.0.0.1:{closed_port()}", "ha_token": SecretStr("x")}
-    )
+    down = settings.model_copy(update={"ha_url": f"http://127.0.0.1:{closed_port()}", "ha_token": SecretStr("x")})
     with TestClient(create_app(down)) as client:
         response = chat(client)
         assert response.status_code == 503
@@ -221,9 +211,7 @@ def test_unexpected_error_is_500_without_exception_text(
         raise RuntimeError("secret internals: api_key=sk-123")
 
     monkeypatch.setattr(runtime.agent, "chat", explode)
-    response = TestClient(client.app, raise_server_exceptions=False).post(
-        "/api/v1/chat", json={"message": KITCHEN}
-    )
+    response = TestClient(client.app, raise_server_exceptions=False).post("/api/v1/chat", json={"message": KITCHEN})
     assert response.status_code == 500
     assert "secret" not in response.text and "sk-123" not in response.text
     assert response.json()["detail"] == "Internal server error"
@@ -286,6 +274,4 @@ def test_parallel_tool_calls_are_concurrent_sibling_spans(
         tools = record.find("tool_execution")
         assert len(tools) == 2
         assert tools[0].parent_span_id == tools[1].parent_span_id
-        assert (
-            tools[1].start_time_unix_nano < tools[0].end_time_unix_nano
-        )  # overlapping, not one after the other
+        assert tools[1].start_time_unix_nano < tools[0].end_time_unix_nano  # overlapping, not one after the other

@@ -116,12 +116,8 @@ def test_remote_sampled_flag_neither_forces_nor_suppresses(
     total = 2000
     ids = random.Random(7)
     for i in range(total):
-        remote = SpanContext(
-            trace_id=ids.getrandbits(128), span_id=i + 1, is_remote=True, trace_flags=remote_flag
-        )
-        with tracer.start_as_current_span(
-            "server", context=trace.set_span_in_context(NonRecordingSpan(remote))
-        ) as s:
+        remote = SpanContext(trace_id=ids.getrandbits(128), span_id=i + 1, is_remote=True, trace_flags=remote_flag)
+        with tracer.start_as_current_span("server", context=trace.set_span_in_context(NonRecordingSpan(remote))) as s:
             sampled += s.get_span_context().trace_flags.sampled
     share = sampled / total
     assert 0.45 <= share <= 0.55, share

@@ -114,9 +114,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("kind,style,fail", CASES)
-def test_traced_with_sdk_records_one_span(
-    kind: str, style: str, fail: bool, exported: InMemorySpanExporter
-) -> None:
+def test_traced_with_sdk_records_one_span(kind: str, style: str, fail: bool, exported: InMemorySpanExporter) -> None:
     bare, named, expected = KINDS[kind]
     func = bare if style == "bare" else named
     if fail:
