@@ -19,7 +19,7 @@ DASHBOARD_DIR = REPO_ROOT / "grafana" / "dashboards"
 ALERTING_DIR = REPO_ROOT / "grafana" / "provisioning" / "alerting"
 HTTP_TIMEOUT_SECONDS = 10.0
 # What the Grafana macros stand for when a test sends a dashboard query itself.
-GRAFANA_MACROS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "15m"}
+GRAFANA_MACROS = {"$__rate_interval": "5m", "$__interval": "15s", "$__range": "15m"}
 
 
 @dataclass(frozen=True)
@@ -121,9 +121,7 @@ def tempo_search(tempo_url: str, traceql: str, since_seconds: int = 3600) -> lis
 
 def prometheus_query(prometheus_url: str, expr: str) -> list[dict[str, Any]]:
     """The result of an instant PromQL query; raises on a query error."""
-    response = httpx.post(
-        f"{prometheus_url}/api/v1/query", data={"query": expr}, timeout=HTTP_TIMEOUT_SECONDS
-    )
+    response = httpx.post(f"{prometheus_url}/api/v1/query", data={"query": expr}, timeout=HTTP_TIMEOUT_SECONDS)
     body = response.json()
     if body.get("status") != "success":
         raise ValueError(f"PromQL error for {expr!r}: {body.get('error')}")

@@ -55,16 +55,14 @@ def free_port() -> int:
         return port
 
 
-def poll(
-    check: Callable[[], T | None], timeout_s: float, interval_s: float = 0.25, what: str = "condition"
-) -> T:
-    """Call check until it returns something other than None or False; fail after timeout_s."""
+def poll(check: Callable[[], T | None], timeout_s: float, interval_s: float = 0.25, what: str = "condition") -> T:
+    """Call check until it returns something truthy (not None, False or empty); fail after timeout_s."""
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
     while True:
         try:
             result = check()
-            if result is not None and result is not False:
+            if result:
                 return result
         except (httpx.HTTPError, ValueError, KeyError) as error:
             last_error = error
@@ -89,9 +87,7 @@ def built_backends() -> dict[str, Path]:
         raise BackendUnavailable(f"building the backends took over {BUILD_TIMEOUT_SECONDS}s") from error
     paths: dict[str, str] = json.loads(completed.stdout or "{}")
     if completed.returncode != 0:
-        raise BackendUnavailable(
-            f"scripts/build_backends.py failed (exit {completed.returncode}); see its output"
-        )
+        raise BackendUnavailable(f"scripts/build_backends.py failed (exit {completed.returncode}); see its output")
     return {name: Path(path) for name, path in paths.items()}
 
 
@@ -138,9 +134,7 @@ class Stack:
 
     def log_tails(self) -> str:
         """The tail of every backend's log, for a failure report."""
-        return "\n".join(
-            f"----- {proc.name} ({proc.log_path}) -----\n{proc.log_tail()}" for proc in self.processes
-        )
+        return "\n".join(f"----- {proc.name} ({proc.log_path}) -----\n{proc.log_tail()}" for proc in self.processes)
 
     def stop(self) -> None:
         """Stop every process, the last started first (the collector before the backends it exports to)."""
@@ -169,9 +163,7 @@ def _start(stack: Stack, name: str, command: list[str], env: dict[str, str], rea
         raise BackendUnavailable(f"{error}\n{managed.log_tail()}") from error
 
 
-def render_prometheus_config(
-    target: Path, prometheus_port: int, collector_metrics: int, jaeger_metrics: int
-) -> Path:
+def render_prometheus_config(target: Path, prometheus_port: int, collector_metrics: int, jaeger_metrics: int) -> Path:
     """backends/prometheus.yml with its compose addresses made loopback ones (it has no env expansion)."""
     text = PROMETHEUS_CONFIG.read_text(encoding="utf-8")
     replacements = {
