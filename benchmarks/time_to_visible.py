@@ -89,9 +89,7 @@ def measure(chats: int) -> dict[str, list[float]]:
         with httpx.Client(timeout=30.0) as client:
             client.post(f"{url}/api/v1/chat", json={"message": "warm-up"}).raise_for_status()
             for index in range(chats):
-                response = client.post(
-                    f"{url}/api/v1/chat", json={"message": "What devices are in the kitchen?"}
-                )
+                response = client.post(f"{url}/api/v1/chat", json={"message": "What devices are in the kitchen?"})
                 answered = time.monotonic()
                 response.raise_for_status()
                 trace_id = response.json()["metadata"]["trace_id"]
@@ -100,9 +98,7 @@ def measure(chats: int) -> dict[str, list[float]]:
                 if stack.tempo:
                     tempo_lookup = partial(tempo_trace, stack.tempo, trace_id)
                     delays["tempo"].append(time_until_visible(tempo_lookup, answered))
-                print(
-                    f"chat {index + 1}/{chats}: jaeger {delays['jaeger'][-1] * 1000:.0f} ms", file=sys.stderr
-                )
+                print(f"chat {index + 1}/{chats}: jaeger {delays['jaeger'][-1] * 1000:.0f} ms", file=sys.stderr)
     return delays
 
 
@@ -128,9 +124,7 @@ def report(delays: dict[str, list[float]], chats: int) -> str:
                 f"{max(values) * 1000:.0f} ms | {'met' if p95 <= TARGET_P95_S else 'MISSED'} (≤ 2 s) |"
             )
         else:
-            lines.append(
-                f"| {backend} | 0 | not measured: no binary here (see scripts/build_backends.py) | | | |"
-            )
+            lines.append(f"| {backend} | 0 | not measured: no binary here (see scripts/build_backends.py) | | | |")
     lines += ["", f"Machine: `{uname}`, {os.cpu_count()} cores (nproc)."]
     return "\n".join(lines) + "\n"
 

@@ -122,9 +122,7 @@ def read_pinned_versions(compose_text: str) -> PinnedVersions:
     """Read the image tags and the x-backend-builds block of docker-compose.yml (no YAML library needed)."""
     tags = dict(re.findall(r"^\s*image:\s*[\"']?([\w./-]+):([\w.+-]+)[\"']?\s*$", compose_text, re.MULTILINE))
     jaeger_module = re.search(r"^\s*jaeger-go-module-version:\s*[\"']?([\w.+-]+)", compose_text, re.MULTILINE)
-    missing = [
-        image for image in (COLLECTOR_IMAGE, JAEGER_IMAGE, PROMETHEUS_IMAGE, TEMPO_IMAGE) if image not in tags
-    ]
+    missing = [image for image in (COLLECTOR_IMAGE, JAEGER_IMAGE, PROMETHEUS_IMAGE, TEMPO_IMAGE) if image not in tags]
     if missing or jaeger_module is None:
         what = ", ".join(missing + ([] if jaeger_module else ["x-backend-builds.jaeger-go-module-version"]))
         raise SetupError(f"docker-compose.yml does not pin: {what}")
@@ -250,9 +248,7 @@ def build_jaeger(backend: Backend, work_dir: Path, output: Path, log_path: Path)
 def build_prometheus(backend: Backend, work_dir: Path, output: Path, log_path: Path) -> None:
     """Prometheus: cmd/prometheus from the module copy (web UI assets not embedded; the API is complete)."""
     env = go_environment(work_dir)
-    source = download_module(
-        PROMETHEUS_MODULE, prometheus_go_version(backend.version), work_dir, env, log_path
-    )
+    source = download_module(PROMETHEUS_MODULE, prometheus_go_version(backend.version), work_dir, env, log_path)
     ldflags = f"-X github.com/prometheus/common/version.Version={backend.version}"
     run_logged(
         ["go", "build", "-ldflags", ldflags, "-o", str(output), "./cmd/prometheus"],
@@ -269,9 +265,7 @@ def build_collector(backend: Backend, work_dir: Path, output: Path, log_path: Pa
     env["GOBIN"] = str(work_dir / "bin")
     # ocb runs `go get` and `go mod tidy` on the sources it generates: they must be allowed to write go.mod.
     env["GOFLAGS"] = "-buildvcs=false -trimpath"
-    run_logged(
-        ["go", "install", f"{BUILDER_MODULE}@v{backend.version}"], work_dir, env, log_path, "ocb install"
-    )
+    run_logged(["go", "install", f"{BUILDER_MODULE}@v{backend.version}"], work_dir, env, log_path, "ocb install")
     shutil.copyfile(BUILDER_CONFIG, work_dir / "builder-config.yaml")
     run_logged(
         [str(work_dir / "bin" / "builder"), "--config=builder-config.yaml"],
@@ -343,9 +337,7 @@ def ensure_backend(backend: Backend, root: Path) -> Path:
         BUILDERS[backend.name](backend, work_dir, staged, log_path)
         version_text = reported_version(backend.name, staged)
         if backend.version not in version_text:
-            raise BuildError(
-                f"{backend.name} built, but its version output lacks {backend.version}: {version_text!r}"
-            )
+            raise BuildError(f"{backend.name} built, but its version output lacks {backend.version}: {version_text!r}")
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         shutil.move(str(staged), backend.binary(root))
@@ -363,9 +355,7 @@ def ensure_backend(backend: Backend, root: Path) -> Path:
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--only", action="append", choices=BACKEND_NAMES, help="build only this backend (repeatable)"
-    )
+    parser.add_argument("--only", action="append", choices=BACKEND_NAMES, help="build only this backend (repeatable)")
     parser.add_argument("--json", action="store_true", help="print {name: binary path} as JSON on stdout")
     return parser.parse_args(argv)
 

@@ -63,9 +63,7 @@ def test_every_endpoint_and_listen_address_comes_from_the_environment(
 def test_builder_versions_equal_the_collector_image_tag(
     builder_config: dict[str, Any], build_backends: ModuleType
 ) -> None:
-    collector_version = build_backends.read_pinned_versions(
-        COMPOSE_FILE.read_text(encoding="utf-8")
-    ).collector
+    collector_version = build_backends.read_pinned_versions(COMPOSE_FILE.read_text(encoding="utf-8")).collector
     assert builder_config["dist"]["version"] == collector_version
     for kind in KINDS:
         for entry in builder_config.get(kind, []):
@@ -91,8 +89,6 @@ def test_builder_manifest_has_exactly_the_components_the_config_uses(
     components = yaml.safe_load(listing.stdout)
     built = {(kind, item["name"]) for kind in KINDS for item in components.get(kind) or []}
     built_modules = {item["module"] for kind in KINDS for item in components.get(kind) or []}
-    manifest_modules = {
-        " ".join(entry["gomod"].split()) for kind in KINDS for entry in builder_config.get(kind, [])
-    }
+    manifest_modules = {" ".join(entry["gomod"].split()) for kind in KINDS for entry in builder_config.get(kind, [])}
     assert built_modules == manifest_modules
     assert built == used_components(collector_config)

@@ -142,9 +142,7 @@ def test_every_other_cross_service_address_names_a_compose_service_and_port(comp
                 assert_names_service_port(compose, target, f"Prometheus job {job['job_name']}")
 
 
-def test_image_tags_are_the_versions_the_tests_build(
-    compose: dict[str, Any], build_backends: ModuleType
-) -> None:
+def test_image_tags_are_the_versions_the_tests_build(compose: dict[str, Any], build_backends: ModuleType) -> None:
     pinned = build_backends.read_pinned_versions(COMPOSE_FILE.read_text(encoding="utf-8"))
     planned = build_backends.planned_backends(pinned)
     images = {
