@@ -1,0 +1,1 @@
+"""Benchmarks of the HA AI agent; ``python -m benchmarks.run_all`` (``make bench``) writes docs/performance.md."""

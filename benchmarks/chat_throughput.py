@@ -1,0 +1,333 @@
+"""Chat requests per second and latency of the real service, tracing on vs ``OTEL_SDK_DISABLED=true``.
+
+``ha-ai-agent serve`` processes run side by side on free loopback ports, each with its own data
+directory, the embedded LLM at 0 ms latency, the demo home and the rate limit out of the way: tracing
+on, tracing disabled, and both again with the start-up heap frozen (the fix proposed for full-GC
+pauses). Each is warmed up, then driven in interleaved rounds (the order reversed every other round,
+one service at a time) by a bounded async load: a fixed
+number of ``POST /api/v1/chat`` requests, each a new conversation, from a fixed number of concurrent
+clients. Figures are medians of the rounds. The warm ``message_assembly`` stage is read from the
+tracing-on service's own ``GET /api/v1/performance/reports``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from benchmarks.report import Target, median, percentile, section_preamble, table, targets_table
+
+SECTION = "chat_throughput"
+REPO = Path(__file__).resolve().parent.parent
+QUESTION = "What devices are in the kitchen?"
+STAGE = "message_assembly"
+#: Variables of the developer's shell that would change what is measured (an exporter, a real LLM…).
+ISOLATED_PREFIXES = ("OTEL_", "HA_AGENT_", "OPENAI_", "HA_URL", "HA_TOKEN")
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """How hard and how long each service is driven."""
+
+    concurrency: int
+    warmup_requests: int
+    requests_per_round: int
+    rounds: int
+    sequential_probe: int
+
+
+FULL = LoadPlan(concurrency=8, warmup_requests=60, requests_per_round=500, rounds=6, sequential_probe=40)
+QUICK = LoadPlan(concurrency=8, warmup_requests=16, requests_per_round=60, rounds=2, sequential_probe=10)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+#: ``ha-ai-agent serve`` with the start-up heap frozen (``gc.freeze()``) just before uvicorn runs: the
+#: fix proposed for the full-GC pauses, measured beside the service as it is.
+FROZEN_START_CODE = """
+import gc, sys
+import uvicorn
+from ha_ai_agent import cli
+serve = uvicorn.run
+def frozen_serve(*args, **kwargs):
+    gc.collect()
+    gc.freeze()
+    return serve(*args, **kwargs)
+uvicorn.run = frozen_serve
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of running the service."""
+
+    label: str
+    tracing: bool
+    frozen_start: bool = False
+
+
+VARIANTS = {
+    "on": Variant("tracing on", tracing=True),
+    "off": Variant("`OTEL_SDK_DISABLED=true`", tracing=False),
+    "on_frozen": Variant("tracing on, `gc.freeze()` at start (proposed)", tracing=True, frozen_start=True),
+    "off_frozen": Variant("disabled, `gc.freeze()` at start", tracing=False, frozen_start=True),
+}
+
+
+def service_command(port: int, frozen_start: bool) -> list[str]:
+    """The venv's ``ha-ai-agent serve`` on a loopback port."""
+    script = REPO / ".venv" / "bin" / "ha-ai-agent"
+    if frozen_start:
+        base = [sys.executable, "-c", FROZEN_START_CODE]
+    else:
+        base = [str(script)] if script.exists() else [sys.executable, "-m", "ha_ai_agent"]
+    return [*base, "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def service_env(data_dir: Path, tracing: bool) -> dict[str, str]:
+    """Embedded LLM at 0 ms, demo home, rate limit out of reach; tracing on or disabled."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ISOLATED_PREFIXES)}
+    env.update(
+        HA_AGENT_DATA_DIR=str(data_dir),
+        HA_AGENT_LLM_LATENCY_MS="0",
+        HA_AGENT_RATE_LIMIT_PER_MINUTE="100000000",
+    )
+    if not tracing:
+        env["OTEL_SDK_DISABLED"] = "true"
+    return env
+
+
+@dataclass
+class Service:
+    """One running service process."""
+
+    name: str
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+def wait_until_healthy(service: Service, timeout_seconds: float = 90.0) -> None:
+    """Poll ``/health`` until it answers 200; fail with the log's tail if the process dies or times out."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{service.base_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    tail = service.log_path.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"service {service.name} did not become healthy:\n{tail}")
+
+
+@contextmanager
+def running_service(name: str, variant: Variant, workdir: Path) -> Iterator[Service]:
+    """Start the service in its own directory (no stray ``.env``), stop it on exit."""
+    folder = workdir / name
+    folder.mkdir()
+    port = free_port()
+    log_path = folder / "service.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            service_command(port, variant.frozen_start), cwd=folder, env=service_env(folder / "data", variant.tracing),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )
+    service = Service(name, f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        wait_until_healthy(service)
+        yield service
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@dataclass
+class RoundResult:
+    """One bounded load run against one service."""
+
+    requests: int
+    errors: int
+    elapsed_seconds: float
+    latencies_ms: list[float] = field(repr=False)
+
+    @property
+    def rps(self) -> float:
+        """Successful requests per second of wall-clock time."""
+        return (self.requests - self.errors) / self.elapsed_seconds
+
+    @property
+    def p50_ms(self) -> float:
+        """Median latency."""
+        return percentile(self.latencies_ms, 0.50)
+
+    @property
+    def p99_ms(self) -> float:
+        """99th-percentile latency."""
+        return percentile(self.latencies_ms, 0.99)
+
+
+async def drive(base_url: str, requests: int, concurrency: int) -> RoundResult:
+    """Send ``requests`` chats from ``concurrency`` clients as fast as answers come back."""
+    latencies: list[float] = []
+    errors = 0
+    remaining = iter(range(requests))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for _ in remaining:
+            sent = time.perf_counter()
+            try:
+                response = await client.post("/api/v1/chat", json={"message": QUESTION})
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append((time.perf_counter() - sent) * 1000)
+            errors += 0 if ok else 1
+
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return RoundResult(requests, errors, elapsed, latencies)
+
+
+def stage_durations_ms(base_url: str, since_epoch_seconds: float) -> list[float]:
+    """``message_assembly`` durations of the service's kept reports that started after a moment."""
+    reports = httpx.get(f"{base_url}/api/v1/performance/reports", timeout=30).json()
+    return [
+        metric["duration"] * 1000
+        for report in reports
+        if report["timestamp"] >= since_epoch_seconds
+        for metric in report["metrics"]
+        if metric["name"] == STAGE and metric["duration"] is not None
+    ]
+
+
+@dataclass
+class ThroughputResults:
+    """Every round of both services, and the warm stage durations."""
+
+    plan: LoadPlan
+    rounds: dict[str, list[RoundResult]]
+    assembly_under_load_ms: list[float]
+    assembly_sequential_ms: list[float]
+
+    def median_of(self, name: str, figure: str) -> float:
+        """Median over the rounds of ``rps``, ``p50_ms`` or ``p99_ms``."""
+        return median([getattr(r, figure) for r in self.rounds[name]])
+
+
+def measure(plan: LoadPlan, workdir: Path) -> ThroughputResults:
+    """Start the services, warm them up, run the interleaved rounds, then the sequential probe."""
+    rounds: dict[str, list[RoundResult]] = {name: [] for name in VARIANTS}
+    with ExitStack() as stack:
+        services = {name: stack.enter_context(running_service(name, v, workdir)) for name, v in VARIANTS.items()}
+        for service in services.values():
+            asyncio.run(drive(service.base_url, plan.warmup_requests, plan.concurrency))
+        warm_since = time.time()
+        for index in range(plan.rounds):
+            for name in list(VARIANTS) if index % 2 == 0 else list(VARIANTS)[::-1]:
+                result = asyncio.run(drive(services[name].base_url, plan.requests_per_round, plan.concurrency))
+                rounds[name].append(result)
+        on = services["on"]
+        under_load = stage_durations_ms(on.base_url, warm_since)
+        probe_since = time.time()
+        asyncio.run(drive(on.base_url, plan.sequential_probe, 1))
+        sequential = stage_durations_ms(on.base_url, probe_since)
+    return ThroughputResults(plan, rounds, under_load, sequential)
+
+
+def render(results: ThroughputResults, started: dt.datetime) -> str:
+    """The Markdown section."""
+    plan = results.plan
+    rps_ratio = results.median_of("on", "rps") / results.median_of("off", "rps")
+    p99_ratio = results.median_of("on", "p99_ms") / results.median_of("off", "p99_ms")
+    assembly_p50 = percentile(results.assembly_under_load_ms, 0.5)
+    targets = [
+        Target("requests/s, on/off", rps_ratio, 0.90, "×", at_most=False),
+        Target("p99 latency, on/off", p99_ratio, 1.2, "×"),
+        Target(f"warm `{STAGE}` p50 (under load)", assembly_p50, 5.0, "ms"),
+    ]
+    rows = []
+    for name, variant in VARIANTS.items():
+        label = variant.label
+        per_round = ", ".join(f"{r.rps:.1f}" for r in results.rounds[name])
+        errors = sum(r.errors for r in results.rounds[name])
+        rows.append([label, f"{results.median_of(name, 'rps'):.1f}", f"{results.median_of(name, 'p50_ms'):.1f}",
+                     f"{results.median_of(name, 'p99_ms'):.1f}", per_round, str(errors)])
+    frozen_rps = results.median_of("on_frozen", "rps") / results.median_of("off_frozen", "rps")
+    frozen_p99 = results.median_of("on_frozen", "p99_ms") / results.median_of("off_frozen", "p99_ms")
+    lines = section_preamble("Chat throughput (`benchmarks/chat_throughput.py`)", started)
+    lines += [
+        f"Four `ha-ai-agent serve` processes on loopback (embedded LLM at 0 ms, demo home): tracing on and "
+        "`OTEL_SDK_DISABLED=true`, each also with the start-up heap frozen (`gc.freeze()` just before uvicorn "
+        f"runs, the fix proposed below). Each warmed up with {plan.warmup_requests} requests, then "
+        f"{plan.rounds} interleaved rounds (the order reversed every other round) of "
+        f"{plan.requests_per_round} `POST /api/v1/chat` \"{QUESTION}\" (a new conversation each) from "
+        f"{plan.concurrency} concurrent clients; one service driven at a time, the load generator in another "
+        "process on the same cores. Medians of the rounds (p99 of a round is over its "
+        f"{plan.requests_per_round} requests).",
+        "",
+        *table(["service", "requests/s", "p50 (ms)", "p99 (ms)", "requests/s per round", "errors"], rows),
+        "",
+        f"Ratios from the same run: requests/s on/off = **{rps_ratio:.3f}**, p99 on/off = **{p99_ratio:.3f}**; "
+        f"with `gc.freeze()` at start in both: requests/s {frozen_rps:.3f}, p99 {frozen_p99:.3f}; "
+        f"p99 of tracing on with vs without it: "
+        f"{results.median_of('on_frozen', 'p99_ms') / results.median_of('on', 'p99_ms'):.3f}.",
+        "",
+        f"Warm `{STAGE}` from the tracing-on service's `/api/v1/performance/reports` (warm-up excluded): "
+        f"p50 **{assembly_p50:.2f} ms**, p95 {percentile(results.assembly_under_load_ms, 0.95):.2f} ms over the "
+        f"last {len(results.assembly_under_load_ms)} requests under load; one client at a time "
+        f"({len(results.assembly_sequential_ms)} requests): p50 "
+        f"{percentile(results.assembly_sequential_ms, 0.5):.2f} ms.",
+        "",
+        *targets_table(targets),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run(quick: bool = False) -> str:
+    """Run the whole benchmark; return the Markdown section."""
+    started = dt.datetime.now(dt.UTC)
+    with tempfile.TemporaryDirectory(prefix="chat-throughput-") as workdir:
+        results = measure(QUICK if quick else FULL, Path(workdir))
+    return render(results, started)
+
+
+def main() -> None:
+    """Print the section (``python -m benchmarks.chat_throughput [--quick]``)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
+    print(run(parser.parse_args().quick))
+
+
+if __name__ == "__main__":
+    main()
