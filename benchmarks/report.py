@@ -44,8 +44,14 @@ class Target:
     def row(self) -> list[str]:
         """The target as a table row."""
         sign = "≤" if self.at_most else "≥"
-        return [self.name, f"{self.value:.3g} {self.unit}".strip(), f"{sign} {self.limit:g} {self.unit}".strip(),
-                "pass" if self.passed else "**FAIL**"]
+        measured = f"{figure(self.value)} {self.unit}".strip()
+        limit = f"{sign} {figure(self.limit)} {self.unit}".strip()
+        return [self.name, measured, limit, "pass" if self.passed else "**FAIL**"]
+
+
+def figure(value: float) -> str:
+    """A measured value with three significant digits, large ones with thousands separators."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def machine_description() -> str:
