@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
+CREATE TRIGGER IF NOT EXISTS touch_conversation AFTER INSERT ON messages BEGIN
+    UPDATE conversations SET updated_at = NEW.created_at WHERE id = NEW.conversation_id;
+END;
 """
 
 
@@ -81,6 +84,7 @@ class ConversationStore:
         self.path = path
         self._tracer_provider = tracer_provider
         self._lock = threading.Lock()
+        self._raw: sqlite3.Connection | None = None
         self._connection: sqlite3.Connection | None = None
 
     def open(self) -> None:
@@ -91,6 +95,7 @@ class ConversationStore:
         raw.execute("PRAGMA foreign_keys=ON")
         raw.execute("PRAGMA synchronous=NORMAL")
         raw.executescript(_SCHEMA)
+        self._raw = raw
         self._connection = SQLite3Instrumentor.instrument_connection(raw, self._tracer_provider)
 
     def close(self) -> None:
@@ -98,7 +103,7 @@ class ConversationStore:
         with self._lock:
             if self._connection is not None:
                 self._connection.close()
-                self._connection = None
+                self._connection = self._raw = None
 
     def ping(self) -> bool:
         """True if the database answers a query."""
@@ -214,7 +219,11 @@ class ConversationStore:
         ]
 
         def work(cur: sqlite3.Cursor) -> None:
-            cur.execute("BEGIN")
+            # Transaction control on the raw connection: a BEGIN and a COMMIT span per save would be noise.
+            # (The trigger keeps updated_at current, so there is no UPDATE statement either.)
+            raw = self._raw
+            assert raw is not None
+            raw.execute("BEGIN")
             try:
                 if create_title is not None:
                     cur.execute(
@@ -228,10 +237,9 @@ class ConversationStore:
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                cur.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
-                cur.execute("COMMIT")
+                raw.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                raw.execute("ROLLBACK")
                 raise
 
         await self._call(work)

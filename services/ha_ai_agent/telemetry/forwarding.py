@@ -380,7 +380,7 @@ def span_records(request: ExportTraceServiceRequest) -> list[SpanRecord]:
                         end_time_unix_nano=max(span.end_time_unix_nano, span.start_time_unix_nano),
                         status=_STATUS_NAMES.get(span.status.code, "UNSET"),
                         status_message=span.status.message or None,
-                        attributes=tuple((kv.key, _plain_value(kv.value)) for kv in span.attributes),
+                        attributes={kv.key: _plain_value(kv.value) for kv in span.attributes},
                     )
                 )
     return records

@@ -77,7 +77,9 @@ def format_report_line(report: PerformanceReport) -> str:
     return f"{line}, trace_id={report.trace_id}" if report.trace_id else line
 
 
-def report_from_trace(trace: TraceRecord, service_name: str | None = None) -> PerformanceReport | None:
+def report_from_trace(
+    trace: TraceRecord, service_name: str | None = None, with_metadata: bool = True
+) -> PerformanceReport | None:
     """Build the report of a trace: its operation span and that span's direct children.
 
     Only a span of ``service_name`` (when given) that carries ``performance.operation`` counts; browser
@@ -93,7 +95,7 @@ def report_from_trace(trace: TraceRecord, service_name: str | None = None) -> Pe
                 start_time=child.start_time_unix_nano / 1e9,
                 end_time=child.end_time_unix_nano / 1e9,
                 duration=child.duration_seconds,
-                metadata={**child.attributes_dict(), "status": child.status},
+                metadata={**child.attributes_dict(), "status": child.status} if with_metadata else {},
             )
             for child in trace.children_of(span.span_id)
         ]
@@ -243,7 +245,9 @@ class PerformanceTracker:
 
     def log_completed_trace(self, trace: TraceRecord) -> None:
         """Listener for the buffer: log the report line when an operation's trace completes."""
-        report = report_from_trace(trace, self.service_name)
+        if not _logger.isEnabledFor(logging.INFO):
+            return
+        report = report_from_trace(trace, self.service_name, with_metadata=False)
         if report is not None:
             _logger.info(format_report_line(report))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord, attribute_items
+from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord, attribute_map
 
 
 def _id(value: str | None) -> int:
@@ -34,7 +34,7 @@ def traces_from_viewer(payload: Iterable[Mapping[str, Any]]) -> list[TraceRecord
                 end_time_unix_nano=int(s["end_time_unix_nano"]),
                 status=s.get("status", "UNSET"),
                 status_message=s.get("status_message"),
-                attributes=attribute_items(s.get("attributes")),
+                attributes=attribute_map(s.get("attributes")),
             )
             for s in trace["spans"]
         )
@@ -67,7 +67,7 @@ def traces_from_jaeger(payload: Mapping[str, Any]) -> list[TraceRecord]:
                     end_time_unix_nano=start + int(span.get("duration", 0)) * 1000,
                     status="ERROR" if error else "UNSET",
                     status_message=tags.get("otel.status_description"),
-                    attributes=attribute_items(tags),
+                    attributes=attribute_map(tags),
                 )
             )
         traces.append(TraceRecord(trace_id, tuple(spans)))
