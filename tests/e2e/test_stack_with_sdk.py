@@ -8,7 +8,7 @@ back from Jaeger, Tempo and Prometheus exactly as a person (or Grafana, or Jaege
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -51,6 +51,8 @@ STAGES = (
     "token_count_retrieval",
 )
 CHATS_PER_WAVE = 3
+# The server span, seven stages (openai_api_call twice) and two LLM spans.
+SPANS_PER_CHAT = 11
 VISIBLE_TIMEOUT_S = 30.0
 # span_metrics flushes every 5 s: two waves further apart than that give every counter a real increase.
 WAVE_GAP_S = 7.0
@@ -146,6 +148,14 @@ def sent(stack: Stack) -> Iterator[SentTraffic]:
         meter_provider.shutdown()
 
 
+def _whole_trace(
+    lookup: Callable[[str, str], list[SpanRecord] | None], url: str, trace_id: str
+) -> list[SpanRecord] | None:
+    """The trace once all its spans are in (they reach a backend in several batches)."""
+    spans = lookup(url, trace_id)
+    return spans if spans and len(spans) >= SPANS_PER_CHAT else None
+
+
 def _assert_chat_tree(spans: list[SpanRecord], backend: str) -> None:
     """One root (the server span); stages are its children; each LLM span's parent is an openai_api_call."""
     by_id = {span.span_id: span for span in spans}
@@ -159,13 +169,13 @@ def _assert_chat_tree(spans: list[SpanRecord], backend: str) -> None:
             assert span.parent_id == roots[0].span_id, f"{backend}: {span.name} is not a child of the server span"
         if span.name.startswith("chat "):
             assert span.parent_id is not None and by_id[span.parent_id].name == "openai_api_call", backend
-    assert len(spans) == 11, f"{backend}: expected 11 spans, got {names}"
+    assert len(spans) == SPANS_PER_CHAT, f"{backend}: expected {SPANS_PER_CHAT} spans, got {names}"
 
 
 def test_every_trace_reaches_jaeger_with_its_parents(stack: Stack, sent: SentTraffic) -> None:
     for trace_id in sent.trace_ids:
         spans = poll(
-            partial(jaeger_trace, stack.jaeger_query, trace_id),
+            partial(_whole_trace, jaeger_trace, stack.jaeger_query, trace_id),
             VISIBLE_TIMEOUT_S,
             what=f"{trace_id} in Jaeger",
         )
@@ -176,7 +186,9 @@ def test_every_trace_reaches_tempo_with_the_same_spans_as_jaeger(
     stack: Stack, tempo_url: str, sent: SentTraffic
 ) -> None:
     for trace_id in sent.trace_ids:
-        in_tempo = poll(partial(tempo_trace, tempo_url, trace_id), VISIBLE_TIMEOUT_S, what=f"{trace_id} in Tempo")
+        in_tempo = poll(
+            partial(_whole_trace, tempo_trace, tempo_url, trace_id), VISIBLE_TIMEOUT_S, what=f"{trace_id} in Tempo"
+        )
         _assert_chat_tree(in_tempo, "tempo")
         in_jaeger = jaeger_trace(stack.jaeger_query, trace_id)
         assert in_jaeger is not None
