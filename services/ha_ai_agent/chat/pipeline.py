@@ -15,8 +15,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -136,11 +135,9 @@ class _Turn:
         return [{"role": "system", "content": self.system_prompt}, *self.history, *self.new_messages]
 
 
-@contextmanager
-def stage(name: str, attributes: dict[str, AttributeValue] | None = None) -> Iterator[Span]:
-    """A stage span; an exception marks it ERROR (the SDK records it) and propagates."""
-    with _tracer.start_as_current_span(name, attributes={"chat.stage": name, **(attributes or {})}) as span:
-        yield span
+def stage(name: str, attributes: dict[str, AttributeValue] | None = None) -> AbstractContextManager[Span]:
+    """A stage span, current while the stage runs; an exception marks it ERROR (the SDK records it)."""
+    return cast(AbstractContextManager[Span], _tracer.start_as_current_span(name, attributes=attributes))
 
 
 def _parse_arguments(raw: str | None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from opentelemetry.sdk.environment_variables import (
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 
 from ha_ai_agent.telemetry.recent import (
     DEFAULT_MAX_SPANS_PER_TRACE,
@@ -111,7 +111,8 @@ def build_sampler() -> Sampler | None:
     except ValueError:
         _logger.warning("Invalid %s=%r; sampling every trace", OTEL_TRACES_SAMPLER_ARG, raw_ratio)
         ratio = 1.0
-    by_trace_id = TraceIdRatioBased(ratio)
+    # At 1.0 every trace is kept anyway: ALWAYS_ON decides the same, without hashing the trace id.
+    by_trace_id: Sampler = ALWAYS_ON if ratio >= 1.0 else TraceIdRatioBased(ratio)
     return ParentBased(root=by_trace_id, remote_parent_sampled=by_trace_id, remote_parent_not_sampled=by_trace_id)
 
 
