@@ -2,8 +2,7 @@
 
 ``ha-ai-agent serve`` processes run side by side on free loopback ports, each with its own data
 directory, the embedded LLM at 0 ms latency, the demo home and the rate limit out of the way: tracing
-on, tracing disabled, and both again with the start-up heap frozen (the fix proposed for full-GC
-pauses). Each is warmed up, then driven in interleaved rounds (the order reversed every other round,
+on and tracing disabled. Each is warmed up, then driven in interleaved rounds (the order reversed every other round,
 one service at a time) by a bounded async load: a fixed
 number of ``POST /api/v1/chat`` requests, each a new conversation, from a fixed number of concurrent
 clients. Figures are medians of the rounds. The warm ``message_assembly`` stage is read from the
@@ -61,46 +60,24 @@ def free_port() -> int:
         return port
 
 
-#: ``ha-ai-agent serve`` with the start-up heap frozen (``gc.freeze()``) just before uvicorn runs: the
-#: fix proposed for the full-GC pauses, measured beside the service as it is.
-FROZEN_START_CODE = """
-import gc, sys
-import uvicorn
-from ha_ai_agent import cli
-serve = uvicorn.run
-def frozen_serve(*args, **kwargs):
-    gc.collect()
-    gc.freeze()
-    return serve(*args, **kwargs)
-uvicorn.run = frozen_serve
-sys.exit(cli.main(sys.argv[1:]))
-"""
-
-
 @dataclass(frozen=True)
 class Variant:
     """One way of running the service."""
 
     label: str
     tracing: bool
-    frozen_start: bool = False
 
 
 VARIANTS = {
     "on": Variant("tracing on", tracing=True),
     "off": Variant("`OTEL_SDK_DISABLED=true`", tracing=False),
-    "on_frozen": Variant("tracing on, `gc.freeze()` at start (proposed)", tracing=True, frozen_start=True),
-    "off_frozen": Variant("disabled, `gc.freeze()` at start", tracing=False, frozen_start=True),
 }
 
 
-def service_command(port: int, frozen_start: bool) -> list[str]:
+def service_command(port: int) -> list[str]:
     """The venv's ``ha-ai-agent serve`` on a loopback port."""
     script = REPO / ".venv" / "bin" / "ha-ai-agent"
-    if frozen_start:
-        base = [sys.executable, "-c", FROZEN_START_CODE]
-    else:
-        base = [str(script)] if script.exists() else [sys.executable, "-m", "ha_ai_agent"]
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "ha_ai_agent"]
     return [*base, "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
@@ -152,8 +129,12 @@ def running_service(name: str, variant: Variant, workdir: Path) -> Iterator[Serv
     log_path = folder / "service.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            service_command(port, variant.frozen_start), cwd=folder, env=service_env(folder / "data", variant.tracing),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            service_command(port),
+            cwd=folder,
+            env=service_env(folder / "data", variant.tracing),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     service = Service(name, f"http://127.0.0.1:{port}", process, log_path)
     try:
@@ -281,27 +262,29 @@ def render(results: ThroughputResults, started: dt.datetime) -> str:
         label = variant.label
         per_round = ", ".join(f"{r.rps:.1f}" for r in results.rounds[name])
         errors = sum(r.errors for r in results.rounds[name])
-        rows.append([label, f"{results.median_of(name, 'rps'):.1f}", f"{results.median_of(name, 'p50_ms'):.1f}",
-                     f"{results.median_of(name, 'p99_ms'):.1f}", per_round, str(errors)])
-    frozen_rps = results.median_of("on_frozen", "rps") / results.median_of("off_frozen", "rps")
-    frozen_p99 = results.median_of("on_frozen", "p99_ms") / results.median_of("off_frozen", "p99_ms")
+        rows.append(
+            [
+                label,
+                f"{results.median_of(name, 'rps'):.1f}",
+                f"{results.median_of(name, 'p50_ms'):.1f}",
+                f"{results.median_of(name, 'p99_ms'):.1f}",
+                per_round,
+                str(errors),
+            ]
+        )
     lines = section_preamble("Chat throughput (`benchmarks/chat_throughput.py`)", started)
     lines += [
-        f"Four `ha-ai-agent serve` processes on loopback (embedded LLM at 0 ms, demo home): tracing on and "
-        "`OTEL_SDK_DISABLED=true`, each also with the start-up heap frozen (`gc.freeze()` just before uvicorn "
-        f"runs, the fix proposed below). Each warmed up with {plan.warmup_requests} requests, then "
+        f"Two `ha-ai-agent serve` processes on loopback (embedded LLM at 0 ms, demo home): tracing on and "
+        f"`OTEL_SDK_DISABLED=true`. Each warmed up with {plan.warmup_requests} requests, then "
         f"{plan.rounds} interleaved rounds (the order reversed every other round) of "
-        f"{plan.requests_per_round} `POST /api/v1/chat` \"{QUESTION}\" (a new conversation each) from "
+        f'{plan.requests_per_round} `POST /api/v1/chat` "{QUESTION}" (a new conversation each) from '
         f"{plan.concurrency} concurrent clients; one service driven at a time, the load generator in another "
         "process on the same cores. Medians of the rounds (p99 of a round is over its "
         f"{plan.requests_per_round} requests).",
         "",
         *table(["service", "requests/s", "p50 (ms)", "p99 (ms)", "requests/s per round", "errors"], rows),
         "",
-        f"Ratios from the same run: requests/s on/off = **{rps_ratio:.3f}**, p99 on/off = **{p99_ratio:.3f}**; "
-        f"with `gc.freeze()` at start in both: requests/s {frozen_rps:.3f}, p99 {frozen_p99:.3f}; "
-        f"p99 of tracing on with vs without it: "
-        f"{results.median_of('on_frozen', 'p99_ms') / results.median_of('on', 'p99_ms'):.3f}.",
+        f"Ratios from the same run: requests/s on/off = **{rps_ratio:.3f}**, p99 on/off = **{p99_ratio:.3f}**.",
         "",
         f"Warm `{STAGE}` from the tracing-on service's `/api/v1/performance/reports` (warm-up excluded): "
         f"p50 **{assembly_p50:.2f} ms**, p95 {percentile(results.assembly_under_load_ms, 0.95):.2f} ms over the "

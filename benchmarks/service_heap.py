@@ -2,8 +2,8 @@
 
 ``python -m benchmarks.service_heap [--freeze]`` builds the app with embedded defaults, runs its
 lifespan, answers 100+ chats in-process (so the buffer holds 100 chat traces), then times full
-collections and prints one JSON object. With ``--freeze`` the start-up heap is moved to the permanent
-generation (``gc.freeze()``) once the lifespan is up, as the service could do. ``span_overhead`` uses it
+collections and prints one JSON object. The lifespan itself freezes the start-up heap (``gc.freeze()``);
+``--freeze`` freezes once more after the chats, for comparison. ``span_overhead`` uses it
 to put the buffer's cost next to the cost of the heap it lives in.
 """
 
@@ -60,8 +60,13 @@ async def measure(freeze: bool, collections: int) -> dict[str, Any]:
                     response.raise_for_status()
             stored = len(app.state.runtime.tracing.recent.traces())
             wall_ms, cpu_ms = longest_full_gc(collections)
-            return {"freeze": freeze, "stored_traces": stored, "tracked_objects": len(gc.get_objects()),
-                    "longest_wall_ms": wall_ms, "longest_cpu_ms": cpu_ms}
+            return {
+                "freeze": freeze,
+                "stored_traces": stored,
+                "tracked_objects": len(gc.get_objects()),
+                "longest_wall_ms": wall_ms,
+                "longest_cpu_ms": cpu_ms,
+            }
 
 
 def run_in_subprocess(freeze: bool, collections: int = 10) -> dict[str, Any]:
