@@ -69,7 +69,8 @@ def discover() -> list[Benchmark]:
     found = [
         benchmark
         for path in sorted(package_dir.glob("*.py"))
-        if path.stem not in NOT_BENCHMARKS and not path.stem.startswith("_")
+        if path.stem not in NOT_BENCHMARKS
+        and not path.stem.startswith("_")
         and (benchmark := declared_benchmark(path)) is not None
     ]
     rank = {name: index for index, name in enumerate(PREFERRED_ORDER)}
@@ -109,8 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m benchmarks.run_all [--only NAME]... [--quick] [--no-write]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
-    parser.add_argument("--quick", action="store_true",
-                        help="short runs to check that the benchmarks work; implies --no-write unless --write")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="short runs to check that the benchmarks work; implies --no-write unless --write",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the sections, leave the doc alone")
     parser.add_argument("--write", action="store_true", help="rewrite the doc even with --quick")
     parser.add_argument("--doc", type=Path, default=DOC_PATH, help=f"file to rewrite (default {DOC_PATH})")

@@ -34,34 +34,46 @@ def browser_export(spans: int, trace_number: int = 1) -> dict[str, object]:
     """An OTLP/JSON export shaped like the page's: a send_message trace of ui_update/api_call spans."""
     trace_id = f"{trace_number:032x}"
     return {
-        "resourceSpans": [{
-            "resource": {"attributes": [
-                {"key": "service.name", "value": {"stringValue": "ai-automation-ui"}},
-                {"key": "telemetry.sdk.language", "value": {"stringValue": "webjs"}},
-                {"key": "telemetry.sdk.version", "value": {"stringValue": "2.12.0"}},
-            ]},
-            "scopeSpans": [{
-                "scope": {"name": "ai-automation-ui", "version": "0.1.0"},
-                "spans": [{
-                    "traceId": trace_id,
-                    "spanId": f"{i + 1:016x}",
-                    "parentSpanId": "" if i == 0 else f"{1:016x}",
-                    "name": "send_message" if i == 0 else "ui_update",
-                    "kind": 1,
-                    "startTimeUnixNano": str(1_700_000_000_000_000_000 + i * 1000),
-                    "endTimeUnixNano": str(1_700_000_000_000_500_000 + i * 1000),
+        "resourceSpans": [
+            {
+                "resource": {
                     "attributes": [
-                        {"key": "ui.action", "value": {"stringValue": "add_user_message"}},
-                        {"key": "performance.operation", "value": {"stringValue": "send_message_1700000000000"}},
-                        {"key": "http.request.method", "value": {"stringValue": "POST"}},
-                        {"key": "url.full", "value": {"stringValue": "http://127.0.0.1:8030/api/v1/chat"}},
-                        {"key": "http.response.status_code", "value": {"intValue": "200"}},
-                        {"key": "success", "value": {"boolValue": True}},
-                    ],
-                    "status": {"code": 0},
-                } for i in range(spans)],
-            }],
-        }]
+                        {"key": "service.name", "value": {"stringValue": "ai-automation-ui"}},
+                        {"key": "telemetry.sdk.language", "value": {"stringValue": "webjs"}},
+                        {"key": "telemetry.sdk.version", "value": {"stringValue": "2.12.0"}},
+                    ]
+                },
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "ai-automation-ui", "version": "0.1.0"},
+                        "spans": [
+                            {
+                                "traceId": trace_id,
+                                "spanId": f"{i + 1:016x}",
+                                "parentSpanId": "" if i == 0 else f"{1:016x}",
+                                "name": "send_message" if i == 0 else "ui_update",
+                                "kind": 1,
+                                "startTimeUnixNano": str(1_700_000_000_000_000_000 + i * 1000),
+                                "endTimeUnixNano": str(1_700_000_000_000_500_000 + i * 1000),
+                                "attributes": [
+                                    {"key": "ui.action", "value": {"stringValue": "add_user_message"}},
+                                    {
+                                        "key": "performance.operation",
+                                        "value": {"stringValue": "send_message_1700000000000"},
+                                    },
+                                    {"key": "http.request.method", "value": {"stringValue": "POST"}},
+                                    {"key": "url.full", "value": {"stringValue": "http://127.0.0.1:8030/api/v1/chat"}},
+                                    {"key": "http.response.status_code", "value": {"intValue": "200"}},
+                                    {"key": "success", "value": {"boolValue": True}},
+                                ],
+                                "status": {"code": 0},
+                            }
+                            for i in range(spans)
+                        ],
+                    }
+                ],
+            }
+        ]
     }
 
 
@@ -89,9 +101,11 @@ def http_latencies_ms(requests: int, spans: int) -> tuple[list[float], list[floa
     body = json.dumps(browser_export(spans)).encode()
     headers = {"content-type": "application/json"}
     shim, baseline = [], []
-    with tempfile.TemporaryDirectory() as work, running_agent(
-        Path(work), {"HA_AGENT_SHIM_RATE_LIMIT_PER_MINUTE": str(requests * 10)}
-    ) as (url, _), httpx.Client(base_url=url, timeout=10) as client:
+    with (
+        tempfile.TemporaryDirectory() as work,
+        running_agent(Path(work), {"HA_AGENT_SHIM_RATE_LIMIT_PER_MINUTE": str(requests * 10)}) as (url, _),
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
         for i in range(requests + 20):
             for path, sink in (("/otlp/v1/traces", shim), ("/otlp/v1/unknown", baseline)):
                 started = time.perf_counter()
@@ -112,8 +126,9 @@ def run(quick: bool = False) -> str:
     added_p99 = percentile(shim, 0.99) - percentile(baseline, 0.99)
     targets = [
         Target("JSON spans/s on one core", rates["application/json"], TARGET_SPANS_PER_SECOND, "", at_most=False),
-        Target("protobuf spans/s on one core", rates["application/x-protobuf"], TARGET_SPANS_PER_SECOND, "",
-               at_most=False),
+        Target(
+            "protobuf spans/s on one core", rates["application/x-protobuf"], TARGET_SPANS_PER_SECOND, "", at_most=False
+        ),
         Target("added p99 latency of an 8-span export", added_p99, TARGET_ADDED_P99_MS, "ms"),
     ]
     lines = section_preamble("Browser endpoint (shim) throughput", started)
@@ -121,16 +136,18 @@ def run(quick: bool = False) -> str:
         f"CPU work of the route (check, cap, re-serialize, copy to the buffer), 50-span exports, median of "
         f"{rounds} interleaved rounds of {per_round} exports:",
         "",
-        *table(["encoding", "spans/s (one core)"],
-               [[kind, f"{rate:,.0f}"] for kind, rate in rates.items()]),
+        *table(["encoding", "spans/s (one core)"], [[kind, f"{rate:,.0f}"] for kind, rate in rates.items()]),
         "",
         f"Over HTTP to the real service, {requests} sequential 8-span JSON exports, each followed by a "
         "same-size request to an unknown OTLP path (same server and middleware, refused unread):",
         "",
-        *table(["request", "p50 ms", "p99 ms"], [
-            ["POST /otlp/v1/traces", f"{percentile(shim, 0.5):.2f}", f"{percentile(shim, 0.99):.2f}"],
-            ["baseline (404)", f"{percentile(baseline, 0.5):.2f}", f"{percentile(baseline, 0.99):.2f}"],
-        ]),
+        *table(
+            ["request", "p50 ms", "p99 ms"],
+            [
+                ["POST /otlp/v1/traces", f"{percentile(shim, 0.5):.2f}", f"{percentile(shim, 0.99):.2f}"],
+                ["baseline (404)", f"{percentile(baseline, 0.5):.2f}", f"{percentile(baseline, 0.99):.2f}"],
+            ],
+        ),
         "",
         *targets_table(targets),
     ]
