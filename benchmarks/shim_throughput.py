@@ -123,13 +123,20 @@ def run(quick: bool = False) -> str:
     rounds, per_round, requests = (3, 100, 100) if quick else (7, 400, 600)
     rates = spans_per_second(rounds, per_round, spans=50)
     shim, baseline = http_latencies_ms(requests, spans=8)
-    added_p99 = percentile(shim, 0.99) - percentile(baseline, 0.99)
+    # The difference of two p99s is noise-dominated (it even came out negative); the whole round trip's p99
+    # is an upper bound of what the shim adds, and never flatters it.
+    round_trip_p99 = percentile(shim, 0.99)
     targets = [
         Target("JSON spans/s on one core", rates["application/json"], TARGET_SPANS_PER_SECOND, "", at_most=False),
         Target(
             "protobuf spans/s on one core", rates["application/x-protobuf"], TARGET_SPANS_PER_SECOND, "", at_most=False
         ),
-        Target("added p99 latency of an 8-span export", added_p99, TARGET_ADDED_P99_MS, "ms"),
+        Target(
+            "p99 of an 8-span export, whole round trip (bounds the added latency)",
+            round_trip_p99,
+            TARGET_ADDED_P99_MS,
+            "ms",
+        ),
     ]
     lines = section_preamble("Browser endpoint (shim) throughput", started)
     lines += [
