@@ -1,7 +1,10 @@
 """Fixtures of the end-to-end tests: one running observability stack per test session.
 
 With CI=true a backend that cannot be built or started fails the run; elsewhere the tests that need it
-are skipped with the reason. Backend logs stay in pytest's temporary directory, and their tails are
+are skipped with the reason. Tempo is the exception: our Go module proxy refuses it (AGPL, on the
+not-to-use list), so unless HA_AGENT_TEMPO_BIN names a Tempo binary its checks are deselected at
+collection, visibly ("N deselected" and a line in the summary), rather than skipped or failed.
+Backend logs stay in pytest's temporary directory, and their tails are
 printed when a test that used the stack failed.
 """
 
@@ -17,6 +20,40 @@ import pytest
 from .stack import BackendUnavailable, Stack, running_stack
 
 _FAILED_E2E_TESTS: list[str] = []
+_TEMPO_UNAVAILABLE = (
+    "Tempo checks not run: our Go module proxy refuses github.com/grafana/tempo (AGPL, not-to-use list); "
+    "set HA_AGENT_TEMPO_BIN to a Tempo binary to run them"
+)
+
+
+_TEMPO_KEY = pytest.StashKey[int]()
+
+
+def _needs_tempo(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    query = callspec.params.get("query") if callspec is not None else None
+    if getattr(query, "datasource_uid", None) == "tempo":
+        return True  # a dashboard TraceQL query: the test asks for tempo_url only for these
+    return "tempo_url" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the Tempo checks when there is no Tempo binary (see the module docstring)."""
+    if os.environ.get("HA_AGENT_TEMPO_BIN"):
+        return
+    tempo = [item for item in items if _needs_tempo(item)]
+    if tempo:
+        config.hook.pytest_deselected(items=tempo)
+        items[:] = [item for item in items if item not in tempo]
+        config.stash[_TEMPO_KEY] = len(tempo)
+
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Say why Tempo checks were deselected."""
+    count = config.stash.get(_TEMPO_KEY, 0)
+    if count:
+        terminalreporter.write_line(f"{count} {_TEMPO_UNAVAILABLE}")
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -52,10 +89,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def tempo_url(stack: Stack) -> str:
-    """Tempo's HTTP API, or a skip: our Go module proxy does not serve Tempo (AGPL, not-to-use list)."""
+    """Tempo's HTTP API (tests that use it are deselected when HA_AGENT_TEMPO_BIN is unset)."""
     if stack.tempo is None:
-        pytest.skip(
-            "Tempo is not run here: our Go module proxy refuses github.com/grafana/tempo (AGPL, not-to-use); "
-            "set HA_AGENT_TEMPO_BIN to a Tempo binary to run these checks"
-        )
+        unavailable(f"HA_AGENT_TEMPO_BIN is set but Tempo did not start; {_TEMPO_UNAVAILABLE}")
     return stack.tempo
