@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import subprocess
 import sys
 import tempfile
@@ -38,8 +37,9 @@ from benchmarks.report import (  # noqa: E402
     targets_table,
 )
 from tests.e2e.queries import SpanRecord, jaeger_trace, tempo_trace  # noqa: E402
-from tests.e2e.stack import ManagedProcess, Stack, free_port, poll, running_stack  # noqa: E402
-from tests.e2e.test_chat_service import SERVICE_ENV, service_command  # noqa: E402
+from tests.e2e.stack import running_stack  # noqa: E402
+from tests.e2e.test_chat_service import SERVICE_ENV  # noqa: E402
+from tests.processes import running_agent  # noqa: E402
 
 SECTION = "time_to_visible"
 #: What docker-compose.yml gives the service as OTEL_BSP_SCHEDULE_DELAY.
@@ -63,35 +63,17 @@ def time_until_visible(lookup: Callable[[], list[SpanRecord] | None], since: flo
     raise TimeoutError(f"trace not visible within {VISIBLE_TIMEOUT_S}s")
 
 
-def start_service(stack: Stack, data_dir: Path, bsp_delay_ms: int) -> str:
-    """The service as compose runs it, exporting to the stack's collector."""
-    port = free_port()
-    env = {
-        **{name: value for name, value in os.environ.items() if not name.startswith("OTEL_")},
-        **SERVICE_ENV,
-        "OTEL_BSP_SCHEDULE_DELAY": str(bsp_delay_ms),
-        "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http,
-        "HA_AGENT_DATA_DIR": str(data_dir),
-    }
-    log_path = stack.log_dir / "ha-ai-agent.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            service_command(port), stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=data_dir
-        )
-    stack.processes.append(ManagedProcess("ha-ai-agent", process, log_path))
-    url = f"http://127.0.0.1:{port}"
-    poll(lambda: httpx.get(f"{url}/health", timeout=2.0).is_success, 60.0, what="ha-ai-agent /health")
-    return url
-
-
 def measure(chats: int, bsp_delay_ms: int) -> dict[str, list[float]]:
     """Run the chats and return the delays per backend."""
     delays: dict[str, list[float]] = {"jaeger": [], "tempo": []}
     with tempfile.TemporaryDirectory(prefix="ttv-") as scratch, running_stack(Path(scratch)) as stack:
-        data_dir = Path(scratch) / "agent-data"
-        data_dir.mkdir()
-        url = start_service(stack, data_dir, bsp_delay_ms)
-        with httpx.Client(timeout=30.0) as client:
+        env = {
+            **SERVICE_ENV,
+            "OTEL_BSP_SCHEDULE_DELAY": str(bsp_delay_ms),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http,
+        }
+        agent = running_agent(Path(scratch), env, stack.log_dir / "ha-ai-agent.log")
+        with agent as (url, _), httpx.Client(timeout=30.0) as client:
             client.post(f"{url}/api/v1/chat", json={"message": "warm-up"}).raise_for_status()
             for index in range(chats):
                 response = client.post(f"{url}/api/v1/chat", json={"message": "What devices are in the kitchen?"})

@@ -48,7 +48,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.stash[_TEMPO_KEY] = len(tempo)
 
 
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     """Say why Tempo checks were deselected."""
     count = config.stash.get(_TEMPO_KEY, 0)

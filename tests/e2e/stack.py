@@ -11,17 +11,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import yaml
+
+from tests.processes import ManagedProcess, free_port, poll
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_backends.py"
@@ -37,39 +36,10 @@ COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 PROMETHEUS_CONTAINER_FLAGS = ("--config.file", "--storage.tsdb.path", "--web.listen-address")
 BUILD_TIMEOUT_SECONDS = 3600
 START_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 10.0
-LOG_TAIL_LINES = 40
-
-T = TypeVar("T")
 
 
 class BackendUnavailable(RuntimeError):
     """A backend could not be built or started; the message says which and why."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def poll(check: Callable[[], T | None], timeout_s: float, interval_s: float = 0.25, what: str = "condition") -> T:
-    """Call check until it returns something truthy (not None, False or empty); fail after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    last_error: Exception | None = None
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except (httpx.HTTPError, ValueError, KeyError) as error:
-            last_error = error
-        if time.monotonic() >= deadline:
-            detail = f" (last error: {last_error!r})" if last_error else ""
-            raise AssertionError(f"{what} not reached within {timeout_s:.0f}s{detail}")
-        time.sleep(interval_s)
 
 
 def built_backends() -> dict[str, Path]:
@@ -89,34 +59,6 @@ def built_backends() -> dict[str, Path]:
     if completed.returncode != 0:
         raise BackendUnavailable(f"scripts/build_backends.py failed (exit {completed.returncode}); see its output")
     return {name: Path(path) for name, path in paths.items()}
-
-
-@dataclass
-class ManagedProcess:
-    """One backend process, its log file and how to tell it is ready."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log_tail(self) -> str:
-        """The last lines the process wrote."""
-        try:
-            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "\n".join(lines[-LOG_TAIL_LINES:])
-
-    def stop(self) -> None:
-        """Terminate, then kill if it does not exit in time."""
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
 
 @dataclass

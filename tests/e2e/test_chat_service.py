@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.helpers import STAGES_IN_ORDER
+from tests.processes import ManagedProcess, poll, running_agent
+
 from .queries import SpanRecord, jaeger_trace, tempo_search, tempo_trace
-from .stack import REPO_ROOT, ManagedProcess, Stack, free_port, poll
+from .stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
-CLI_MODULE = REPO_ROOT / "services" / "ha_ai_agent" / "cli.py"
-STAGES = (
-    "rate_limit_check",
-    "conversation_management",
-    "pending_preview_check",
-    "message_assembly",
-    "openai_api_call",
-    "tool_execution",
-    "token_count_retrieval",
-)
+STAGES = tuple(dict.fromkeys(STAGES_IN_ORDER))  # each stage name once
 QUESTION = "What devices are in the kitchen?"
 CHATS = 3
-START_TIMEOUT_S = 60.0
 VISIBLE_TIMEOUT_S = 30.0
 # What compose ships (docker-compose.yml): the service's batch span processor waits at most this long.
 SERVICE_ENV = {
@@ -57,49 +46,13 @@ class Chat:
     body: dict[str, Any]
 
 
-def service_command(port: int) -> list[str]:
-    """`ha-ai-agent serve` from the same virtualenv as the tests."""
-    return [
-        str(Path(sys.executable).parent / "ha-ai-agent"),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-
-
 @pytest.fixture(scope="module")
 def agent(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     """ha-ai-agent on a free loopback port, exporting OTLP/HTTP to the test collector."""
-    if not CLI_MODULE.is_file():
-        pytest.skip("the service (services/ha_ai_agent/cli.py) does not exist yet")
-    data_dir = tmp_path_factory.mktemp("agent-data")
-    port = free_port()
-    env = {
-        **{name: value for name, value in os.environ.items() if not name.startswith("OTEL_")},
-        **SERVICE_ENV,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http,
-        "HA_AGENT_DATA_DIR": str(data_dir),
-    }
-    log_path = stack.log_dir / "ha-ai-agent.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            service_command(port), stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=data_dir
-        )
-    managed = ManagedProcess("ha-ai-agent", process, log_path)
-    stack.processes.append(managed)
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert process.poll() is None, f"ha-ai-agent exited:\n{managed.log_tail()}"
-        return httpx.get(f"{url}/health", timeout=2.0).is_success
-
-    poll(healthy, START_TIMEOUT_S, what="ha-ai-agent /health")
-    try:
+    env = {**SERVICE_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http}
+    with running_agent(tmp_path_factory.mktemp("agent"), env, stack.log_dir / "ha-ai-agent.log") as (url, managed):
+        stack.processes.append(managed)
         yield Agent(url, managed)
-    finally:
-        managed.stop()
 
 
 @pytest.fixture(scope="module")
