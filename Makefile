@@ -26,6 +26,7 @@ test-web: $(WEB)/node_modules/.installed
 lint: $(STAMP)
 	$(BIN)/ruff check services tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/mypy scripts tests benchmarks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +50,8 @@ chromium:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
-# Jaeger, Tempo, Prometheus and the collector, built from the Go module proxy into a cache outside the clone.
+# Jaeger, Prometheus and the collector, built from the Go module proxy into a cache outside the clone
+# (Tempo is refused by our module proxy: see docs/stack.md).
 backends: $(STAMP)
 	$(BIN)/python scripts/build_backends.py
 

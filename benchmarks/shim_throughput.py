@@ -83,7 +83,7 @@ def spans_per_second(rounds: int, exports_per_round: int, spans: int) -> dict[st
     as_json = json.dumps(browser_export(spans)).encode()
     checked = prepare_export("/v1/traces", "application/json", None, as_json, limits)
     assert not hasattr(checked, "status_code"), checked
-    as_protobuf = checked.body  # type: ignore[union-attr]
+    as_protobuf = checked.body
     bodies = {"application/json": as_json, "application/x-protobuf": as_protobuf}
     results: dict[str, list[float]] = {kind: [] for kind in bodies}
     for _ in range(rounds):
@@ -100,7 +100,8 @@ def http_latencies_ms(requests: int, spans: int) -> tuple[list[float], list[floa
     """Per-request wall time of the shim and of the baseline, interleaved, against the real service."""
     body = json.dumps(browser_export(spans)).encode()
     headers = {"content-type": "application/json"}
-    shim, baseline = [], []
+    shim: list[float] = []
+    baseline: list[float] = []
     with (
         tempfile.TemporaryDirectory() as work,
         running_agent(Path(work), {"HA_AGENT_SHIM_RATE_LIMIT_PER_MINUTE": str(requests * 10)}) as (url, _),

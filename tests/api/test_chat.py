@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
@@ -19,7 +20,7 @@ from tests.servers import closed_port, serve_in_thread
 KITCHEN = "What devices are in the kitchen?"
 
 
-def chat(client: TestClient, message: str = KITCHEN, **extra: object) -> httpx.Response:
+def chat(client: TestClient, message: str = KITCHEN, **extra: object) -> httpx2.Response:
     return client.post("/api/v1/chat", json={"message": message, **extra})
 
 

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from ha_ai_agent.runtime import Runtime
 from opentelemetry import trace
 
-from tests.e2e.stack import poll
 from tests.helpers import STAGES_IN_ORDER, wait_for_trace
+from tests.processes import poll
 
 
 def test_health_reports_each_check(client: TestClient, runtime: Runtime) -> None:

@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
@@ -77,7 +77,7 @@ def proto_export(service: str = "ai-automation-ui") -> bytes:
     return ExportTraceServiceRequest(resource_spans=[resource_spans]).SerializeToString()
 
 
-def post(client: TestClient, body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+def post(client: TestClient, body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> httpx2.Response:
     content = json.dumps(body).encode() if isinstance(body, dict) else body
     return client.post(URL, content=content, headers=headers or JSON_HEADERS)
 
@@ -141,7 +141,9 @@ def test_body_over_the_cap_and_gzip_bomb_are_413(client: TestClient, settings: S
 
 
 def test_attributes_are_capped_and_values_truncated(client: TestClient, runtime: Runtime, settings: Settings) -> None:
-    attributes = [{"key": f"k{i}", "value": {"stringValue": "v"}} for i in range(settings.shim_max_attributes + 10)]
+    attributes: list[dict[str, Any]] = [
+        {"key": f"k{i}", "value": {"stringValue": "v"}} for i in range(settings.shim_max_attributes + 10)
+    ]
     attributes[0]["value"]["stringValue"] = "x" * 10_000
     assert post(client, json_export(attributes=attributes)).status_code == 200
     record = runtime.tracing.recent.get_trace(int(TRACE_ID, 16))
@@ -266,7 +268,7 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 VALID = json_export(spans=2)
-VALID["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(  # type: ignore[index]
+VALID["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(
     {
         "events": [{"name": "e", "timeUnixNano": "1", "attributes": []}],
         "links": [{"traceId": TRACE_ID, "spanId": "00000000000000ff"}],

@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.stack import poll
-from tests.processes import running_agent
+from tests.processes import poll, running_agent
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -23,6 +23,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, format_trace_id
 
+from tests.processes import poll
+
 from .queries import (
     PanelQuery,
     SpanRecord,
@@ -35,7 +37,7 @@ from .queries import (
     tempo_search,
     tempo_trace,
 )
-from .stack import Stack, poll
+from .stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 

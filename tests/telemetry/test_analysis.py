@@ -9,7 +9,7 @@ MS = 1_000_000
 
 def span(span_id: int, parent: int, name: str, start_ms: float, end_ms: float) -> SpanRecord:
     return SpanRecord(
-        1, span_id, parent, False, name, "INTERNAL", "svc", int(start_ms * MS), int(end_ms * MS), "UNSET", None, ()
+        1, span_id, parent, False, name, "INTERNAL", "svc", int(start_ms * MS), int(end_ms * MS), "UNSET", None, {}
     )
 
 

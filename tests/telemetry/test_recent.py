@@ -3,7 +3,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ha_ai_agent.telemetry import RecentTracesProcessor, TracingHandle
+from ha_ai_agent.telemetry import RecentTracesProcessor, TraceRecord, TracingHandle
 from ha_ai_agent.telemetry.records import SpanRecord
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -115,7 +115,11 @@ def test_listener_gets_the_trace_when_its_local_root_ends() -> None:
     tracer = provider_with(processor).get_tracer("t")
     completed: list[int] = []
     processor.add_listener(lambda record: completed.append(len(record.spans)))
-    processor.add_listener(lambda record: 1 / 0)  # a failing listener must not break the others
+
+    def failing(record: TraceRecord) -> None:
+        raise RuntimeError("a failing listener must not break the others")
+
+    processor.add_listener(failing)
     make_trace(tracer, "root", children=3)
     assert completed == [4]
 
