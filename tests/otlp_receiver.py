@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from starlette.applications import Starlette
@@ -29,7 +30,19 @@ class ReceivedSpan:
 class OtlpReceiver:
     url: str
     requests: list[ExportTraceServiceRequest] = field(default_factory=list)
+    metric_requests: list[ExportMetricsServiceRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def metric_names(self) -> set[str]:
+        with self.lock:
+            requests = list(self.metric_requests)
+        return {
+            metric.name
+            for request in requests
+            for resource_metrics in request.resource_metrics
+            for scope_metrics in resource_metrics.scope_metrics
+            for metric in scope_metrics.metrics
+        }
 
     def spans(self) -> list[ReceivedSpan]:
         with self.lock:
@@ -59,7 +72,18 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
             holder[0].requests.append(message)
         return Response(b"", media_type="application/x-protobuf")
 
-    app = Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+    async def metrics(request: Request) -> Response:
+        body = await request.body()
+        if request.headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        message = ExportMetricsServiceRequest.FromString(body)
+        with holder[0].lock:
+            holder[0].metric_requests.append(message)
+        return Response(b"", media_type="application/x-protobuf")
+
+    app = Starlette(
+        routes=[Route("/v1/traces", traces, methods=["POST"]), Route("/v1/metrics", metrics, methods=["POST"])]
+    )
     with serve_in_thread(app) as url:
         holder.append(OtlpReceiver(url))
         yield holder[0]

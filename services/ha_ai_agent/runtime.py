@@ -62,7 +62,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     enable_log_correlation(tracing.provider)
     service_name = str(tracing.provider.resource.attributes.get("service.name", "ha-ai-agent"))
     tracker = install_tracker(tracing.recent, service_name, max_reports=settings.recent_traces)
-    OpenAIInstrumentor().instrument(tracer_provider=tracing.provider)
+    OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
     store = ConversationStore(settings.database_path, tracing.provider)
     store.open()
     home = _home_client(settings)

@@ -29,3 +29,5 @@ def test_otlp_export_to_a_real_receiver_carries_every_stage(
         )
         assert [s.name for s in stages] == STAGES_IN_ORDER
         assert any(s.span.name == "chat gpt-4o-mini" for s in spans)
+        # Metrics went to the same collector; shutdown flushed them too: the GenAI token usage is among them.
+        assert "gen_ai.client.token.usage" in receiver.metric_names()

@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import STAGES_IN_ORDER
 from tests.processes import ManagedProcess, poll, running_agent
 
-from .queries import SpanRecord, jaeger_trace, tempo_search, tempo_trace
+from .queries import SpanRecord, finite_values, jaeger_trace, prometheus_query, tempo_search, tempo_trace
 from .stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
@@ -27,6 +27,7 @@ SERVICE_ENV = {
     "OTEL_SERVICE_NAME": "ha-ai-agent",
     "OTEL_BSP_SCHEDULE_DELAY": "500",
     "HA_AGENT_LLM_LATENCY_MS": "0",
+    "OTEL_METRIC_EXPORT_INTERVAL": "1000",
 }
 
 
@@ -127,3 +128,11 @@ def test_jaeger_lists_the_service_and_its_stage_operations(stack: Stack, chats: 
         return names if set(STAGES) <= names else None
 
     assert "POST /api/v1/chat" in poll(operations, VISIBLE_TIMEOUT_S, what="stage operations in Jaeger")
+
+
+def test_llm_token_usage_of_the_service_reaches_prometheus(stack: Stack, chats: list[Chat]) -> None:
+    """The dashboard's "LLM tokens per chat request" panel reads this metric, recorded by the GenAI instrumentation."""
+    expr = 'sum(gen_ai_client_token_usage_sum{service_name="ha-ai-agent", gen_ai_token_type="input"})'
+    values = poll(lambda: finite_values(prometheus_query(stack.prometheus, expr)), 60, interval_s=1.0, what=expr)
+    tokens_reported = sum(chat.body["metadata"]["tokens_used"] for chat in chats)
+    assert 0 < values[0] <= tokens_reported

@@ -6,19 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import STAGES_IN_ORDER
+
 from .conftest import REPO_ROOT, load_yaml
 
 PROVISIONING = REPO_ROOT / "grafana" / "provisioning"
 DASHBOARDS = sorted((REPO_ROOT / "grafana" / "dashboards").glob("*.json"))
-STAGES = (
-    "rate_limit_check",
-    "conversation_management",
-    "pending_preview_check",
-    "message_assembly",
-    "openai_api_call",
-    "tool_execution",
-    "token_count_retrieval",
-)
+STAGES = tuple(dict.fromkeys(STAGES_IN_ORDER))  # every stage the service makes, once
 
 
 def datasources() -> dict[str, dict[str, Any]]:

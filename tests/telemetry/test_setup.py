@@ -11,6 +11,7 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.test.globals_test import reset_trace_globals
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 
@@ -37,6 +38,18 @@ def test_endpoint_variable_builds_http_protobuf_exporter(monkeypatch: pytest.Mon
     assert isinstance(handle.exporter, HttpExporter)
     assert handle.exporter._endpoint == "http://127.0.0.1:4318/v1/traces"
     handle.shutdown()
+
+
+def test_meter_provider_only_when_metrics_have_somewhere_to_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert setup_tracing().meter_provider is None
+    reset_trace_globals()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    with_endpoint = setup_tracing()
+    assert with_endpoint.meter_provider is not None
+    with_endpoint.shutdown()
+    reset_trace_globals()
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    assert setup_tracing().meter_provider is None
 
 
 def test_traces_endpoint_and_grpc_protocol(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,6 @@
-"""Start and stop tracing for a process: provider, exporter, the recent-traces buffer.
+"""Start and stop telemetry for a process: tracer provider, exporter, the recent-traces buffer, meters.
+
+A meter provider is built only when metrics have somewhere to go (an OTLP endpoint).
 
 Configuration comes from the standard ``OTEL_*`` variables, read by the SDK itself wherever it can
 (service name, resource attributes, sampler, batch processor, exporter endpoint, headers, timeout).
@@ -14,15 +16,19 @@ import threading
 from dataclasses import dataclass, field
 
 from opentelemetry import trace
-from opentelemetry.environment_variables import OTEL_TRACES_EXPORTER
+from opentelemetry.environment_variables import OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER
 from opentelemetry.sdk.environment_variables import (
     OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
     OTEL_EXPORTER_OTLP_PROTOCOL,
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
     OTEL_TRACES_SAMPLER,
     OTEL_TRACES_SAMPLER_ARG,
 )
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -71,6 +77,7 @@ class TracingHandle:
     exporter: SpanExporter | None
     owns_provider: bool
     shutdown_timeout_millis: int
+    meter_provider: MeterProvider | None = None
     _stopped: bool = field(default=False, repr=False)
 
     def shutdown(self) -> bool:
@@ -82,7 +89,15 @@ class TracingHandle:
         if self._stopped:
             return True
         self._stopped = True
-        stop = self.provider.shutdown if self.owns_provider else self.provider.force_flush
+
+        def stop() -> None:
+            if self.owns_provider:
+                self.provider.shutdown()
+            else:
+                self.provider.force_flush()
+            if self.meter_provider is not None:
+                self.meter_provider.shutdown()
+
         worker = threading.Thread(target=stop, name="otel-shutdown", daemon=True)
         worker.start()
         worker.join(self.shutdown_timeout_millis / 1000)
@@ -116,6 +131,35 @@ def build_sampler() -> Sampler | None:
     return ParentBased(root=by_trace_id, remote_parent_sampled=by_trace_id, remote_parent_not_sampled=by_trace_id)
 
 
+def _otlp_protocol(signal_variable: str) -> str:
+    protocol = (os.environ.get(signal_variable) or os.environ.get(OTEL_EXPORTER_OTLP_PROTOCOL) or "").strip().lower()
+    if protocol not in ("", "grpc", "http/protobuf"):
+        _logger.warning("Unsupported OTLP protocol %r; using http/protobuf", protocol)
+    return protocol if protocol == "grpc" else "http/protobuf"
+
+
+def build_meter_provider(resource: Resource) -> MeterProvider | None:
+    """A meter provider exporting OTLP (e.g. GenAI token usage) when an endpoint is configured, else None.
+
+    The exporter and the reader read their own variables (``OTEL_EXPORTER_OTLP_METRICS_*``,
+    ``OTEL_METRIC_EXPORT_INTERVAL``).
+    """
+    if os.environ.get(OTEL_METRICS_EXPORTER, "otlp").strip().lower() == "none":
+        return None
+    if not (os.environ.get(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) or os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT)):
+        return None
+    exporter: MetricExporter
+    if _otlp_protocol(OTEL_EXPORTER_OTLP_METRICS_PROTOCOL) == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
+
+        exporter = GrpcMetricExporter()
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+
+        exporter = HttpMetricExporter()
+    return MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(exporter)])
+
+
 def build_exporter() -> SpanExporter | None:
     """An OTLP exporter when an endpoint is configured, else None (embedded mode).
 
@@ -126,15 +170,10 @@ def build_exporter() -> SpanExporter | None:
         return None
     if not (os.environ.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT)):
         return None
-    protocol = (
-        os.environ.get(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) or os.environ.get(OTEL_EXPORTER_OTLP_PROTOCOL) or ""
-    ).strip().lower() or "http/protobuf"
-    if protocol == "grpc":
+    if _otlp_protocol(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 
         return GrpcSpanExporter()
-    if protocol != "http/protobuf":
-        _logger.warning("Unsupported OTLP protocol %r; using http/protobuf", protocol)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 
     return HttpSpanExporter()
@@ -166,11 +205,13 @@ def setup_tracing(config: TracingConfig | None = None) -> TracingHandle:
         existing.add_span_processor(recent)
         return TracingHandle(existing, recent, None, False, config.shutdown_timeout_millis)
 
-    provider = TracerProvider(resource=build_resource(config), sampler=build_sampler())
+    resource = build_resource(config)
+    provider = TracerProvider(resource=resource, sampler=build_sampler())
     # The buffer comes first so /performance shows a span even while the exporter is busy.
     provider.add_span_processor(recent)
     exporter = build_exporter()
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    return TracingHandle(provider, recent, exporter, True, config.shutdown_timeout_millis)
+    meter_provider = build_meter_provider(resource)
+    return TracingHandle(provider, recent, exporter, True, config.shutdown_timeout_millis, meter_provider)
