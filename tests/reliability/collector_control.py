@@ -1,0 +1,64 @@
+"""Killing the test stack's collector and starting it again with the very same command and environment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.stack import Stack
+from tests.processes import ManagedProcess, poll
+
+COLLECTOR_NAME = "otel-collector"
+READY_TIMEOUT_SECONDS = 60.0
+
+
+def _collector(stack: Stack) -> ManagedProcess:
+    running = [p for p in stack.processes if p.name == COLLECTOR_NAME and p.process.poll() is None]
+    assert running, "the stack has no running collector"
+    return running[-1]
+
+
+def _environment(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    pairs = (entry.split(b"=", 1) for entry in raw.split(b"\0") if b"=" in entry)
+    return {key.decode(errors="replace"): value.decode(errors="replace") for key, value in pairs}
+
+
+class CollectorController:
+    """SIGKILL the collector, later restart it; the new process joins the stack (so it is stopped at the end)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        victim = _collector(stack)
+        # /proc keeps what the stack started it with; read it while the process is alive.
+        self._command = [str(arg) for arg in victim.process.args]  # type: ignore[union-attr]
+        self._env = _environment(victim.process.pid)
+        self._cwd = os.readlink(f"/proc/{victim.process.pid}/cwd")
+        self._victim = victim
+        self._restarts = 0
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no goodbye, as when the container is OOM-killed."""
+        self._victim.process.send_signal(signal.SIGKILL)
+        self._victim.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Start the collector again on the same ports and wait until its health check answers."""
+        self._restarts += 1
+        log_path = self._stack.log_dir / f"{COLLECTOR_NAME}-restart{self._restarts}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                self._command, stdout=log_file, stderr=subprocess.STDOUT, env=self._env, cwd=self._cwd
+            )
+        self._victim = ManagedProcess(COLLECTOR_NAME, process, log_path)
+        self._stack.processes.append(self._victim)
+        poll(
+            lambda: httpx.get(self._stack.collector_health, timeout=2.0).is_success,
+            READY_TIMEOUT_SECONDS,
+            interval_s=0.1,
+            what="restarted collector healthy",
+        )
