@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,7 +178,7 @@ def _start_tempo(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
     _start(stack, "tempo", command, env, f"{stack.tempo}/ready")
 
 
-def _start_collector(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
+def _start_collector(stack: Stack, binary: Path, ports: dict[str, int], overrides: Mapping[str, str]) -> None:
     env = {
         "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['collector_health']}",
         "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['collector_otlp_grpc']}",
@@ -190,6 +190,7 @@ def _start_collector(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
         # shows that one backend down does not hold the other one up.
         "TEMPO_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['tempo_otlp_grpc']}",
         "PROMETHEUS_OTLP_ENDPOINT": f"{stack.prometheus}/api/v1/otlp",
+        **overrides,
     }
     stack.collector_otlp_http = f"http://127.0.0.1:{ports['collector_otlp_http']}"
     stack.collector_otlp_grpc = f"127.0.0.1:{ports['collector_otlp_grpc']}"
@@ -217,8 +218,12 @@ PORT_NAMES = (
 
 
 @contextlib.contextmanager
-def running_stack(log_dir: Path) -> Iterator[Stack]:
-    """Build (or find) the backends, start them in dependency order, yield their addresses, stop them all."""
+def running_stack(log_dir: Path, collector_env: Mapping[str, str] | None = None) -> Iterator[Stack]:
+    """Build (or find) the backends, start them in dependency order, yield their addresses, stop them all.
+
+    collector_env sets more of the variables that collector/otel-config.yaml reads (or overrides the addresses),
+    for a test that needs the pipeline tuned differently from the session's stack.
+    """
     binaries = built_backends()
     tempo_binary = os.environ.get(TEMPO_BIN_ENV)
     ports = {name: free_port() for name in PORT_NAMES}
@@ -228,7 +233,7 @@ def running_stack(log_dir: Path) -> Iterator[Stack]:
         _start_jaeger(stack, binaries["jaeger"], ports)
         if tempo_binary:
             _start_tempo(stack, Path(tempo_binary), ports)
-        _start_collector(stack, binaries["otelcol"], ports)
+        _start_collector(stack, binaries["otelcol"], ports, collector_env or {})
         yield stack
     except BaseException:
         print(f"\nbackend logs ({log_dir}):\n{stack.log_tails()}", file=sys.stderr)
