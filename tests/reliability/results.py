@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 RESULTS_ENV = "HA_AGENT_RELIABILITY_RESULTS"
+# Read once at import: fixtures such as ``settings`` clear every HA_AGENT_* variable for the test's duration.
+_RESULTS_PATH = os.environ.get(RESULTS_ENV)
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,9 @@ class Outcome:
 
 def record(outcome: Outcome) -> None:
     """Append the outcome to the results file the runner named (one JSON object per line)."""
-    target = os.environ.get(RESULTS_ENV)
-    if not target:
+    if not _RESULTS_PATH:
         return
-    with Path(target).open("a", encoding="utf-8") as results:
+    with Path(_RESULTS_PATH).open("a", encoding="utf-8") as results:
         results.write(json.dumps(asdict(outcome)) + "\n")
 
 
