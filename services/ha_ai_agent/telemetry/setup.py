@@ -160,8 +160,11 @@ def build_meter_provider(resource: Resource) -> MeterProvider | None:
     return MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(exporter)])
 
 
-def build_exporter() -> SpanExporter | None:
+def build_exporter(meter_provider: MeterProvider | None = None) -> SpanExporter | None:
     """An OTLP exporter when an endpoint is configured, else None (embedded mode).
+
+    Given ``meter_provider`` (and ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true``), the exporter counts its
+    exported and failed spans (``otel.sdk.exporter.span.exported`` with ``error.type``).
 
     ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`` picks ``http/protobuf`` (default) or ``grpc``; the exporter
     itself reads endpoint, headers, compression and timeout from the environment.
@@ -173,10 +176,10 @@ def build_exporter() -> SpanExporter | None:
     if _otlp_protocol(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 
-        return GrpcSpanExporter()
+        return GrpcSpanExporter(meter_provider=meter_provider)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 
-    return HttpSpanExporter()
+    return HttpSpanExporter(meter_provider=meter_provider)
 
 
 def build_resource(config: TracingConfig) -> Resource:
@@ -206,12 +209,14 @@ def setup_tracing(config: TracingConfig | None = None) -> TracingHandle:
         return TracingHandle(existing, recent, None, False, config.shutdown_timeout_millis)
 
     resource = build_resource(config)
+    meter_provider = build_meter_provider(resource)
     provider = TracerProvider(resource=resource, sampler=build_sampler())
     # The buffer comes first so /performance shows a span even while the exporter is busy.
     provider.add_span_processor(recent)
-    exporter = build_exporter()
+    exporter = build_exporter(meter_provider)
     if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        # With the meter provider, and OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true, the SDK counts the spans it
+        # drops (otel.sdk.processor.span.processed with error.type): an outage shows as a number, not log lines.
+        provider.add_span_processor(BatchSpanProcessor(exporter, meter_provider=meter_provider))
     trace.set_tracer_provider(provider)
-    meter_provider = build_meter_provider(resource)
     return TracingHandle(provider, recent, exporter, True, config.shutdown_timeout_millis, meter_provider)
