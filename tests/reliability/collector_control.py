@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 from tests.e2e.stack import Stack
-from tests.processes import ManagedProcess, poll
+from tests.processes import ManagedProcess, free_port, poll
 
 COLLECTOR_NAME = "otel-collector"
 READY_TIMEOUT_SECONDS = 60.0
@@ -62,3 +64,45 @@ class CollectorController:
             interval_s=0.1,
             what="restarted collector healthy",
         )
+
+
+@contextlib.contextmanager
+def start_collector_like(
+    stack: Stack, work_dir: Path, overrides: dict[str, str]
+) -> Iterator[tuple[ManagedProcess, str]]:
+    """A second collector with the stack's command and environment, its own ports, plus ``overrides``.
+
+    It exports to the same backends. Yields the process and its OTLP/HTTP endpoint; stops it at the end.
+    """
+    model = _collector(stack)
+    env = _environment(model.process.pid)
+    ports = {name: free_port() for name in ("http", "grpc", "health", "metrics")}
+    env.update(
+        {
+            "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['http']}",
+            "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['grpc']}",
+            "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['health']}",
+            "OTELCOL_METRICS_PORT": str(ports["metrics"]),
+            **overrides,
+        }
+    )
+    log_path = work_dir / "otel-collector-second.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(arg) for arg in model.process.args],  # type: ignore[union-attr]
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=work_dir,
+        )
+    managed = ManagedProcess("otel-collector-second", process, log_path)
+    try:
+        poll(
+            lambda: httpx.get(f"http://127.0.0.1:{ports['health']}/", timeout=2.0).is_success,
+            READY_TIMEOUT_SECONDS,
+            interval_s=0.1,
+            what="second collector healthy",
+        )
+        yield managed, f"http://127.0.0.1:{ports['http']}"
+    finally:
+        managed.stop()
