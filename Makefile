@@ -9,7 +9,7 @@ BUNDLE := services/ha_ai_agent/static/app.js
 CHROMIUM ?= /usr/bin/chromium
 WEB_SOURCES := $(wildcard $(WEB)/src/*.ts) $(WEB)/index.html $(WEB)/style.css $(WEB)/build.mjs
 
-.PHONY: run test test-python test-web lint web chromium backends bench clean
+.PHONY: run test test-python test-web lint web chromium backends bench reliability clean
 
 run: $(STAMP) $(BUNDLE)
 	$(BIN)/ha-ai-agent serve
@@ -54,6 +54,10 @@ chromium:
 # (Tempo is refused by our module proxy: see docs/stack.md).
 backends: $(STAMP)
 	$(BIN)/python scripts/build_backends.py
+
+# Faults and abuse on loopback against the real backends (minutes); writes docs/reliability.md.
+reliability: $(STAMP) $(BUNDLE) backends
+	$(BIN)/python scripts/reliability.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all

@@ -6,11 +6,13 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.trace import Span
 
 from ha_ai_agent import __version__
 from ha_ai_agent.api import chat, conversations, health, otlp, performance, ui
@@ -58,6 +60,21 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Internal server error", "trace_id": current_trace_id()}, status_code=500)
 
 
+def drop_query_string(span: Span, scope: dict[str, Any]) -> None:
+    """Keep query strings out of server spans: links carry tokens and e-mail addresses in them.
+
+    The instrumentation records the full URL (``http.url``, ``http.target``; ``url.query`` in the stable
+    conventions); overwrite them with the query-less form. Paths of this API carry no secrets.
+    """
+    if not span.is_recording() or not scope.get("query_string"):
+        return
+    path = str(scope.get("path", ""))
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "")
+    span.set_attributes(
+        {"http.target": path, "http.url": f"{scope.get('scheme', 'http')}://{host}{path}", "url.query": "REDACTED"}
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; nothing is opened until its lifespan starts."""
     settings = settings or Settings()
@@ -70,5 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(Exception, _unexpected_error)
     # The ASGI middleware's own "http send/receive" spans would outnumber the stages; leave them out.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=UNTRACED_URLS, exclude_spans=["receive", "send"])
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=UNTRACED_URLS, exclude_spans=["receive", "send"], server_request_hook=drop_query_string
+    )
     return app

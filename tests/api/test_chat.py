@@ -276,3 +276,12 @@ def test_parallel_tool_calls_are_concurrent_sibling_spans(
         assert len(tools) == 2
         assert tools[0].parent_span_id == tools[1].parent_span_id
         assert tools[1].start_time_unix_nano < tools[0].end_time_unix_nano  # overlapping, not one after the other
+
+
+def test_query_strings_stay_out_of_server_spans(client: TestClient, runtime: Runtime) -> None:
+    secret = "api_key=sk-canary-123&email=alice%40example.com"
+    body = client.post(f"/api/v1/chat?{secret}", json={"message": KITCHEN}).json()
+    record = wait_for_trace(runtime.tracing.recent, body["metadata"]["trace_id"])
+    server = next(s for s in record.spans if s.name == "POST /api/v1/chat")
+    assert server.attribute("http.target") == "/api/v1/chat"
+    assert not any("canary" in str(v) or "alice" in str(v) for s in record.spans for v in s.attributes.values())
