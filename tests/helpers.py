@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
+from typing import NoReturn
 
+import pytest
 from ha_ai_agent.telemetry import RecentTracesProcessor, TraceRecord
 
 STAGES_IN_ORDER = [
@@ -37,3 +41,30 @@ def stage_names(record: TraceRecord) -> list[str]:
     """Names of the server span's direct children, in start order."""
     server = next(s for s in record.spans if s.name == "POST /api/v1/chat")
     return [s.name for s in record.children_of(server.span_id)]
+
+
+def missing_dependency(reason: str) -> NoReturn:
+    """Fail in CI, skip elsewhere: a missing dependency must never pass silently in CI."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def deselect_visibly(
+    config: pytest.Config, items: list[pytest.Item], predicate: Callable[[pytest.Item], bool], key: pytest.StashKey[int]
+) -> None:
+    """Deselect the items ``predicate`` picks and remember how many, for ``report_deselected``."""
+    chosen = [item for item in items if predicate(item)]
+    if chosen:
+        config.hook.pytest_deselected(items=chosen)
+        items[:] = [item for item in items if item not in chosen]
+        config.stash[key] = len(chosen)
+
+
+def report_deselected(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config, key: pytest.StashKey[int], why: str
+) -> None:
+    """One summary line saying how many tests were deselected and why."""
+    count = config.stash.get(key, 0)
+    if count:
+        terminalreporter.write_line(f"{count} {why}")

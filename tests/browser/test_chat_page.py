@@ -9,21 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers import STAGES_IN_ORDER, missing_dependency
 from tests.processes import poll, running_agent
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 KITCHEN = "What devices are in the kitchen?"
-BACKEND_STAGES = {
-    "rate_limit_check",
-    "conversation_management",
-    "pending_preview_check",
-    "message_assembly",
-    "openai_api_call",
-    "tool_execution",
-    "token_count_retrieval",
-    "save_response",
-}
+BACKEND_STAGES = set(STAGES_IN_ORDER)
 # Chromium's closed-network flags: without them it keeps trying Google's hosts.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -41,10 +33,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        message = f"no Chromium at {CHROMIUM}: `make chromium` installs Debian's"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_dependency(f"no Chromium at {CHROMIUM}: `make chromium` installs Debian's")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
+
+from tests.helpers import deselect_visibly, missing_dependency, report_deselected
 
 from .stack import BackendUnavailable, Stack, running_stack
 
@@ -41,25 +42,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Deselect the Tempo checks when there is no Tempo binary (see the module docstring)."""
     if os.environ.get("HA_AGENT_TEMPO_BIN"):
         return
-    tempo = [item for item in items if _needs_tempo(item)]
-    if tempo:
-        config.hook.pytest_deselected(items=tempo)
-        items[:] = [item for item in items if item not in tempo]
-        config.stash[_TEMPO_KEY] = len(tempo)
+    deselect_visibly(config, items, _needs_tempo, _TEMPO_KEY)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     """Say why Tempo checks were deselected."""
-    count = config.stash.get(_TEMPO_KEY, 0)
-    if count:
-        terminalreporter.write_line(f"{count} {_TEMPO_UNAVAILABLE}")
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Fail in CI, skip elsewhere: a missing backend must never pass silently in CI."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+    report_deselected(terminalreporter, config, _TEMPO_KEY, _TEMPO_UNAVAILABLE)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -83,12 +71,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             if _FAILED_E2E_TESTS:
                 print(f"\nbackend logs after failed tests ({log_dir}):\n{started.log_tails()}")
     except BackendUnavailable as error:
-        unavailable(f"observability backends unavailable: {error}")
+        missing_dependency(f"observability backends unavailable: {error}")
 
 
 @pytest.fixture(scope="session")
 def tempo_url(stack: Stack) -> str:
     """Tempo's HTTP API (tests that use it are deselected when HA_AGENT_TEMPO_BIN is unset)."""
     if stack.tempo is None:
-        unavailable(f"HA_AGENT_TEMPO_BIN is set but Tempo did not start; {_TEMPO_UNAVAILABLE}")
+        missing_dependency(f"HA_AGENT_TEMPO_BIN is set but Tempo did not start; {_TEMPO_UNAVAILABLE}")
     return stack.tempo

@@ -27,10 +27,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from tests.helpers import STAGES_IN_ORDER
+from tests.helpers import STAGES_IN_ORDER, missing_dependency
 from tests.processes import poll
 
-from .conftest import unavailable
 from .grafana_alerts import AlertRule, provisioned_rules
 from .queries import finite_values, prometheus_query
 from .stack import BackendUnavailable, Stack, running_stack
@@ -88,7 +87,7 @@ def alert_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         with running_stack(log_dir, {"OTELCOL_SPANMETRICS_FLUSH_INTERVAL": "1s"}) as started:
             yield started
     except BackendUnavailable as error:
-        unavailable(f"observability backends unavailable: {error}")
+        missing_dependency(f"observability backends unavailable: {error}")
 
 
 @pytest.fixture(scope="module")

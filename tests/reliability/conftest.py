@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.stack import BackendUnavailable, Stack, running_stack
+from tests.helpers import deselect_visibly, missing_dependency, report_deselected
 
 FULL_ENV = "HA_AGENT_RELIABILITY_FULL"
 _SLOW_KEY = pytest.StashKey[int]()
@@ -27,22 +28,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect the slow cases unless the full suite was asked for."""
-    if os.environ.get(FULL_ENV) == "1":
-        return
-    slow = [item for item in items if item.get_closest_marker("slow") is not None]
-    if slow:
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if item not in slow]
-        config.stash[_SLOW_KEY] = len(slow)
+    if os.environ.get(FULL_ENV) != "1":
+        deselect_visibly(config, items, lambda item: item.get_closest_marker("slow") is not None, _SLOW_KEY)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     """Say why slow reliability cases were deselected."""
-    count = config.stash.get(_SLOW_KEY, 0)
-    if count:
-        terminalreporter.write_line(
-            f"{count} slow reliability cases deselected: run `make reliability` (scripts/reliability.py) for them"
-        )
+    why = "slow reliability cases deselected: run `make reliability` (scripts/reliability.py) for them"
+    report_deselected(terminalreporter, config, _SLOW_KEY, why)
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +46,4 @@ def reliability_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
         with running_stack(log_dir) as started:
             yield started
     except BackendUnavailable as error:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(str(error), pytrace=False)
-        pytest.skip(str(error))
+        missing_dependency(str(error))

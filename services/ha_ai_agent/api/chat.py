@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ha_ai_agent.api.deps import RuntimeDep, client_key
 from ha_ai_agent.chat.pipeline import ChatRequest
+from ha_ai_agent.chat.prompt import TokenBreakdown
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
@@ -29,24 +30,13 @@ class ToolCallOut(BaseModel):
     arguments: dict[str, Any]
 
 
-class TokenBreakdownOut(BaseModel):
-    """Estimated input tokens against the budget."""
-
-    system_tokens: int
-    history_tokens: int
-    new_message_tokens: int
-    total_tokens: int
-    max_input_tokens: int
-    within_budget: bool
-
-
 class ChatMetadata(BaseModel):
     """What the answer took."""
 
     model: str
     tokens_used: int
     response_time_ms: float
-    token_breakdown: TokenBreakdownOut
+    token_breakdown: TokenBreakdown
     iterations: int
     trace_id: str | None
 
@@ -79,7 +69,7 @@ async def chat(body: ChatBody, request: Request, runtime: RuntimeDep) -> ChatRes
             model=result.model,
             tokens_used=result.tokens_used,
             response_time_ms=result.response_time_ms,
-            token_breakdown=TokenBreakdownOut(**vars(result.token_breakdown)),
+            token_breakdown=result.token_breakdown,
             iterations=result.iterations,
             trace_id=result.trace_id,
         ),
