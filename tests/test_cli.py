@@ -92,3 +92,20 @@ def test_report_says_when_it_cannot_read(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 1 and "Could not read traces" in result.stderr
+
+
+def test_failed_start_up_names_the_problem_and_cleans_up(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the data directory should be")
+    env = {**clean_env(tmp_path), "HA_AGENT_DATA_DIR": str(blocker)}
+    result = subprocess.run(
+        [str(BIN / "ha-ai-agent"), "ask", "hi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "not-a-directory" in result.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -57,43 +57,46 @@ def _home_client(settings: Settings) -> HomeAssistantClient:
 
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Start tracing, open the store and the clients; close all of it (tracing flushed last)."""
-    tracing = setup_tracing(settings.tracing())
-    enable_log_correlation(tracing.provider)
-    service_name = str(tracing.provider.resource.attributes.get("service.name", "ha-ai-agent"))
-    tracker = install_tracker(tracing.recent, service_name, max_reports=settings.recent_traces)
-    OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
-    store = ConversationStore(settings.database_path, tracing.provider)
-    store.open()
-    home = _home_client(settings)
-    HTTPXClientInstrumentor.instrument_client(home.http, tracer_provider=tracing.provider)
-    llm = create_llm_client(
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        base_url=settings.openai_base_url,
-        timeout_seconds=settings.llm_timeout_seconds,
-        max_retries=settings.llm_max_retries,
-        embedded_latency_ms=settings.llm_latency_ms,
-    )
-    context = HomeContext(home, settings.context_ttl_seconds, settings.context_static_ttl_seconds)
-    agent = ChatAgent(
-        store=store,
-        context=context,
-        tools=ToolExecutor(home, context),
-        llm=llm,
-        model=settings.openai_model,
-        rate_limiter=SlidingWindowRateLimiter(settings.rate_limit_per_minute, 60.0),
-        max_input_tokens=settings.max_input_tokens,
-        max_iterations=settings.max_iterations,
-    )
-    # Not instrumented: forwarding the browser's spans must not make spans of its own.
-    shim_http = httpx.AsyncClient(timeout=settings.shim_forward_timeout_seconds)
-    shim_limiter = SlidingWindowRateLimiter(settings.shim_rate_limit_per_minute, 60.0)
-    try:
+    """Start tracing, open the store and the clients; close all of it, tracing flushed last.
+
+    Each resource registers its closer as soon as it is open, so a start-up that fails half way (an
+    unwritable data directory, say) still flushes tracing and removes the instrumentation it installed.
+    """
+    async with AsyncExitStack() as stack:
+        tracing = setup_tracing(settings.tracing())
+        stack.callback(tracing.shutdown)
+        enable_log_correlation(tracing.provider)
+        service_name = str(tracing.provider.resource.attributes.get("service.name", "ha-ai-agent"))
+        tracker = install_tracker(tracing.recent, service_name, max_reports=settings.recent_traces)
+        OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
+        stack.callback(OpenAIInstrumentor().uninstrument)
+        store = ConversationStore(settings.database_path, tracing.provider)
+        store.open()
+        stack.callback(store.close)
+        home = _home_client(settings)
+        stack.push_async_callback(home.aclose)
+        HTTPXClientInstrumentor.instrument_client(home.http, tracer_provider=tracing.provider)
+        llm = create_llm_client(
+            api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+            base_url=settings.openai_base_url,
+            timeout_seconds=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+            embedded_latency_ms=settings.llm_latency_ms,
+        )
+        stack.push_async_callback(llm.close)
+        context = HomeContext(home, settings.context_ttl_seconds, settings.context_static_ttl_seconds)
+        agent = ChatAgent(
+            store=store,
+            context=context,
+            tools=ToolExecutor(home, context),
+            llm=llm,
+            model=settings.openai_model,
+            rate_limiter=SlidingWindowRateLimiter(settings.rate_limit_per_minute, 60.0),
+            max_input_tokens=settings.max_input_tokens,
+            max_iterations=settings.max_iterations,
+        )
+        # Not instrumented: forwarding the browser's spans must not make spans of its own.
+        shim_http = httpx.AsyncClient(timeout=settings.shim_forward_timeout_seconds)
+        stack.push_async_callback(shim_http.aclose)
+        shim_limiter = SlidingWindowRateLimiter(settings.shim_rate_limit_per_minute, 60.0)
         yield Runtime(settings, tracing, tracker, store, home, llm, agent, shim_http, shim_limiter)
-    finally:
-        await shim_http.aclose()
-        await llm.close()
-        await home.aclose()
-        store.close()
-        OpenAIInstrumentor().uninstrument()
-        tracing.shutdown()
