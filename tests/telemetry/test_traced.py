@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
 import pytest
-from ha_ai_agent.telemetry import traced
+from ha_ai_agent.telemetry import FollowingTracer, traced
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -340,3 +340,22 @@ def test_nested_traced_calls_form_a_tree(exported: InMemorySpanExporter) -> None
     children = [s for s in spans if s.name.endswith("child")]
     assert len(children) == 2
     assert all(c.parent is not None and c.parent.span_id == root.context.span_id for c in children)
+
+
+def test_current_span_block_matches_start_as_current_span(exported: InMemorySpanExporter) -> None:
+    tracer = FollowingTracer("t")
+    outside = trace.get_current_span()
+    with tracer.current_span("ok", {"a": 1}) as span:
+        assert trace.get_current_span() is span
+    assert trace.get_current_span() is outside
+    with pytest.raises(Boom), tracer.current_span("fails"):
+        raise Boom("inside")
+    with pytest.raises(asyncio.CancelledError), tracer.current_span("cancelled"):
+        raise asyncio.CancelledError
+    assert trace.get_current_span() is outside
+    ok, fails, cancelled = exported.get_finished_spans()
+    assert ok.attributes == {"a": 1} and ok.status.status_code is StatusCode.UNSET
+    assert fails.status.status_code is StatusCode.ERROR and fails.status.description == "Boom: inside"
+    assert [event.name for event in fails.events] == ["exception"]
+    # Cancellation is not an error (as in the SDK's own start_as_current_span).
+    assert cancelled.status.status_code is StatusCode.UNSET and not cancelled.events

@@ -144,11 +144,9 @@ class HomeContext:
             self._cache.pop(name, None)
 
     async def _section(self, name: str, fetch: _SharedFetch, refresh: bool) -> str:
-        with _tracer.start_as_current_span(f"context.{name}") as span:
-            span.set_attribute("context.section", name)
-            entry = self._cache.get(name)
-            hit = not refresh and self._fresh(name)
-            span.set_attribute("context.cache_hit", hit)
+        entry = self._cache.get(name)
+        hit = not refresh and self._fresh(name)
+        with _tracer.current_span(f"context.{name}", {"context.section": name, "context.cache_hit": hit}) as span:
             if hit and entry is not None:
                 return str(entry.value)
             builders = {

@@ -15,7 +15,6 @@ import json
 import logging
 import time
 import uuid
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -35,6 +34,7 @@ from ha_ai_agent.llm.client import UNAVAILABLE_ERRORS
 from ha_ai_agent.llm.tokens import estimate_message_tokens, estimate_messages_tokens
 from ha_ai_agent.store.conversations import ConversationStore
 from ha_ai_agent.telemetry import FollowingTracer
+from ha_ai_agent.telemetry.decorator import CurrentSpan
 from ha_ai_agent.telemetry.performance_tracker import OPERATION_ATTRIBUTE
 
 _logger = logging.getLogger(__name__)
@@ -135,9 +135,9 @@ class _Turn:
         return [{"role": "system", "content": self.system_prompt}, *self.history, *self.new_messages]
 
 
-def stage(name: str, attributes: dict[str, AttributeValue] | None = None) -> AbstractContextManager[Span]:
-    """A stage span, current while the stage runs; an exception marks it ERROR (the SDK records it)."""
-    return cast(AbstractContextManager[Span], _tracer.start_as_current_span(name, attributes=attributes))
+def stage(name: str, attributes: dict[str, AttributeValue] | None = None) -> CurrentSpan:
+    """A stage span, current while the stage runs; an exception is recorded and marks it ERROR."""
+    return _tracer.current_span(name, attributes)
 
 
 def _parse_arguments(raw: str | None) -> dict[str, Any]:
