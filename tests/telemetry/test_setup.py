@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import random
-import socket
 import time
 from collections.abc import Iterator
 
@@ -12,17 +11,16 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.test.globals_test import reset_trace_globals
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+
+from tests.servers import silent_port
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
+@pytest.fixture(name="silent_port")
+def silent_port_fixture() -> Iterator[int]:
     """A port that accepts connections and never answers: the worst collector there is."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    yield sock.getsockname()[1]
-    sock.close()
+    with silent_port() as port:
+        yield port
 
 
 def test_embedded_mode_has_no_exporter() -> None:
@@ -142,4 +140,36 @@ def test_explicit_sampler_variable_is_left_to_the_sdk(monkeypatch: pytest.Monkey
     handle = setup_tracing()
     with trace.get_tracer("t").start_as_current_span("x") as span:
         assert not span.get_span_context().trace_flags.sampled
+    handle.shutdown()
+
+
+def test_local_children_follow_their_parent_and_keep_its_trace_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
+    handle = setup_tracing()
+    tracer = trace.get_tracer("t")
+    state = TraceState([("vendor", "value")])
+    decisions = set()
+    ids = random.Random(11)
+    for i in range(200):
+        remote = SpanContext(ids.getrandbits(128), i + 1, is_remote=True, trace_flags=TraceFlags(1), trace_state=state)
+        with tracer.start_as_current_span("server", context=trace.set_span_in_context(NonRecordingSpan(remote))) as s:
+            with tracer.start_as_current_span("child") as child:
+                parent_sampled = s.get_span_context().trace_flags.sampled
+                assert child.get_span_context().trace_flags.sampled == parent_sampled
+                assert child.get_span_context().trace_state == state
+                decisions.add(parent_sampled)
+    assert decisions == {True, False}
+    handle.shutdown()
+
+
+@pytest.mark.parametrize(("ratio", "expected"), [("0", 0), ("1", 200), ("not-a-number", 200)])
+def test_ratio_bounds(ratio: str, expected: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", ratio)
+    handle = setup_tracing()
+    tracer = trace.get_tracer("t")
+    kept = 0
+    for _ in range(200):
+        with tracer.start_as_current_span("root") as span:
+            kept += span.get_span_context().trace_flags.sampled
+    assert kept == expected
     handle.shutdown()
