@@ -13,8 +13,11 @@ from ha_ai_agent.telemetry.performance_tracker import (
     PerformanceTracker,
     create_report,
     end_tracking,
+    format_report_line,
     get_tracker,
     install_tracker,
+    report_from_trace,
+    report_line_from_trace,
     start_tracking,
 )
 from opentelemetry import trace
@@ -147,6 +150,7 @@ def test_reports_come_from_chat_traces(tracing: TracingHandle, caplog: pytest.Lo
 
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[Performance]")]
     assert len(lines) == 3
+    assert lines == [format_report_line(report) for report in reports]
     assert lines[0].startswith("[Performance] chat_request_1000: Total: ")
     assert "Metrics: 5, Details: rate_limit_check=" in lines[0]
     assert lines[0].endswith(f"trace_id={reports[0].trace_id}")
@@ -162,3 +166,19 @@ def test_module_functions_use_the_process_tracker(tracing: TracingHandle) -> Non
     assert metric is not None and metric.name == "legacy"
     report = create_report("legacy_op", [metric_id])
     assert report in get_tracker().get_reports()
+
+
+def test_report_line_finds_an_operation_span_that_did_not_end_last(tracing: TracingHandle) -> None:
+    tracer = trace.get_tracer("t")
+    with tracer.start_as_current_span("browser click"):
+        with tracer.start_as_current_span("POST /api/v1/chat") as operation:
+            operation.set_attribute(OPERATION_ATTRIBUTE, "chat_request_7")
+            for stage in STAGES[:2]:
+                with tracer.start_as_current_span(stage):
+                    pass
+    (recorded,) = tracing.recent.traces()
+    assert recorded.spans[-1].name == "browser click"
+    report = report_from_trace(recorded)
+    assert report is not None and [m.name for m in report.metrics] == STAGES[:2]
+    assert report_line_from_trace(recorded) == format_report_line(report)
+    assert report_line_from_trace(recorded, "another-service") is None

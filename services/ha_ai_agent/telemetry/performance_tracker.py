@@ -26,7 +26,7 @@ from opentelemetry.util.types import AttributeValue
 
 from ha_ai_agent.telemetry.decorator import FollowingTracer
 from ha_ai_agent.telemetry.recent import RecentTracesProcessor
-from ha_ai_agent.telemetry.records import TraceRecord
+from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord
 
 _logger = logging.getLogger("ha_ai_agent.performance")
 
@@ -69,12 +69,43 @@ def _span_attributes(metadata: Mapping[str, Any] | None) -> dict[str, AttributeV
 
 def format_report_line(report: PerformanceReport) -> str:
     """The original one-line log format, now ending with the trace id."""
-    details = ", ".join(f"{m.name}={(m.duration or 0.0) * 1000:.2f}ms" for m in report.metrics)
+    stages = [(m.name, m.duration or 0.0) for m in report.metrics]
+    return _report_line(report.operation, report.total_duration, stages, report.trace_id)
+
+
+def _report_line(operation: str, total: float, stages: list[tuple[str, float]], trace_id: str | None) -> str:
+    details = ", ".join(f"{name}={duration * 1000:.2f}ms" for name, duration in stages)
     line = (
-        f"[Performance] {report.operation}: Total: {report.total_duration * 1000:.2f}ms "
-        f"({report.total_duration:.3f}s), Metrics: {len(report.metrics)}, Details: {details}"
+        f"[Performance] {operation}: Total: {total * 1000:.2f}ms ({total:.3f}s), "
+        f"Metrics: {len(stages)}, Details: {details}"
     )
-    return f"{line}, trace_id={report.trace_id}" if report.trace_id else line
+    return f"{line}, trace_id={trace_id}" if trace_id else line
+
+
+def report_line_from_trace(trace: TraceRecord, service_name: str | None = None) -> str | None:
+    """``format_report_line(report_from_trace(trace, service_name))``, without building the report.
+
+    It runs for every request, when its trace completes: the operation span is then the span that ended
+    last, so usually no search is needed.
+    """
+    operation_span = trace.spans[-1] if trace.spans else None
+    if (
+        operation_span is None
+        or OPERATION_ATTRIBUTE not in operation_span.attributes
+        or (service_name is not None and operation_span.service_name != service_name)
+    ):
+        report = report_from_trace(trace, service_name, with_metadata=False)
+        return format_report_line(report) if report is not None else None
+    parent_id = operation_span.span_id
+    children = [span for span in trace.spans if span.parent_span_id == parent_id]
+    children.sort(key=_start_time)
+    stages = [(span.name, span.duration_seconds) for span in children]
+    operation = str(operation_span.attributes[OPERATION_ATTRIBUTE])
+    return _report_line(operation, operation_span.duration_seconds, stages, trace.trace_id_hex)
+
+
+def _start_time(span: SpanRecord) -> int:
+    return span.start_time_unix_nano
 
 
 def report_from_trace(
@@ -247,9 +278,9 @@ class PerformanceTracker:
         """Listener for the buffer: log the report line when an operation's trace completes."""
         if not _logger.isEnabledFor(logging.INFO):
             return
-        report = report_from_trace(trace, self.service_name, with_metadata=False)
-        if report is not None:
-            _logger.info(format_report_line(report))
+        line = report_line_from_trace(trace, self.service_name)
+        if line is not None:
+            _logger.info(line)
 
 
 _default_tracker: PerformanceTracker | None = None

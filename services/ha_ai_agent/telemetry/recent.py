@@ -67,8 +67,7 @@ class RecentTracesProcessor(SpanProcessor):
         """Record a finished span; never raises."""
         try:
             record = SpanRecord.from_readable_span(span)
-            parent = span.parent
-            self._add(record, is_local_root=parent is None or parent.is_remote)
+            self._add(record, is_local_root=not record.parent_span_id or record.parent_is_remote)
         except Exception:  # the span path must never break the request
             self._failed_spans += 1
             if self._failed_spans == 1:
