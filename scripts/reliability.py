@@ -74,10 +74,11 @@ NOT_COVERED = """## Not covered, and why
 - *10, URL*: the FastAPI instrumentation records the full request URL, query string included, as `http.url` on
   the server span; that is where all four canaries appear. Prompts, headers (Authorization, X-Api-Key, Cookie) and
   a rejected prompt leak nothing.
-- *6*: the burst (about 900 spans/s from 46 chats/s, all a 2-core machine gives) never brought the collector's heap
-  to the limiter's soft limit, even at a 40 MiB limit, so no refusal happened and "answers 503 rather than dying,
-  the SDK retries" is not exercised by this row; the SDK's retry on 503 is shown by row 2 (503 + Retry-After).
-  A burst big enough would need a sender other than the service itself.
+- *6*: the burst (about 900 spans/s from 46 chats/s, all a 2-core machine gives) meets backends that accept
+  connections and never answer, so it has to wait in the collector's memory; with healthy backends the collector
+  forwards faster than the service can produce and its heap never reaches any limit (measured: not even a 40 MiB
+  one). The burst lasts until the collector has refused spans, plus 5 s. The refusals are counted by the collector
+  (`otelcol_receiver_refused_spans`) and the retries by the service's log lines that name the 503.
 - *2*: the app runs in the test's own event loop with a 5 ms lag probe (no probe exists inside the service).
 """
 

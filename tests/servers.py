@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,18 @@ from tests.processes import free_port
 def closed_port() -> int:
     """A loopback port nothing listens on (connection refused)."""
     return free_port()
+
+
+@contextmanager
+def silent_port() -> Iterator[int]:
+    """A loopback port whose listen backlog accepts connections that nobody ever reads or answers.
+
+    The worst backend there is: every request to it waits for its full timeout.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield int(listener.getsockname()[1])
 
 
 @contextmanager

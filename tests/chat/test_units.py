@@ -46,9 +46,7 @@ def history(turns: int) -> list[dict[str, object]]:
             {
                 "role": "assistant",
                 "content": None,
-                "tool_calls": [
-                    {"id": f"c{i}", "type": "function", "function": {"name": "t", "arguments": "{}"}}
-                ],
+                "tool_calls": [{"id": f"c{i}", "type": "function", "function": {"name": "t", "arguments": "{}"}}],
             },
             {"role": "tool", "tool_call_id": f"c{i}", "content": "y" * 400},
             {"role": "assistant", "content": "answer"},
@@ -63,10 +61,7 @@ def test_history_is_trimmed_oldest_first_at_a_user_message() -> None:
     assert kept and kept[0]["role"] == "user"
     assert kept[-1] == history(20)[-1]
     assert len(kept) < len(history(20))
-    assert (
-        breakdown.total_tokens
-        == breakdown.system_tokens + breakdown.history_tokens + breakdown.new_message_tokens
-    )
+    assert breakdown.total_tokens == breakdown.system_tokens + breakdown.history_tokens + breakdown.new_message_tokens
 
 
 def test_message_that_cannot_fit_is_refused() -> None:

@@ -69,10 +69,11 @@ class CollectorController:
 @contextlib.contextmanager
 def start_collector_like(
     stack: Stack, work_dir: Path, overrides: dict[str, str]
-) -> Iterator[tuple[ManagedProcess, str]]:
+) -> Iterator[tuple[ManagedProcess, str, str]]:
     """A second collector with the stack's command and environment, its own ports, plus ``overrides``.
 
-    It exports to the same backends. Yields the process and its OTLP/HTTP endpoint; stops it at the end.
+    It exports to the same backends unless ``overrides`` say otherwise. Yields the process, its OTLP/HTTP
+    endpoint and the URL of its own Prometheus metrics; stops it at the end.
     """
     model = _collector(stack)
     env = _environment(model.process.pid)
@@ -103,6 +104,6 @@ def start_collector_like(
             interval_s=0.1,
             what="second collector healthy",
         )
-        yield managed, f"http://127.0.0.1:{ports['http']}"
+        yield managed, f"http://127.0.0.1:{ports['http']}", f"http://127.0.0.1:{ports['metrics']}/metrics"
     finally:
         managed.stop()

@@ -8,12 +8,9 @@ exporter), the process still exits within 35 s.
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from tests.processes import poll, running_agent
 from tests.reliability.jaeger import has_server_span
 from tests.reliability.load import ChatLoad, ChatResult, send_chat
 from tests.reliability.results import Outcome, record
+from tests.servers import silent_port
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -50,15 +48,6 @@ def terminate_and_time(process: subprocess.Popen[bytes]) -> float:
     except subprocess.TimeoutExpired:
         return EXIT_LIMIT_SECONDS * 2
     return time.monotonic() - started
-
-
-@contextmanager
-def silent_collector() -> Iterator[str]:
-    """An OTLP address whose listen backlog accepts connections that nobody ever reads or answers."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
 def chats_across_sigterm(url: str, process: subprocess.Popen[bytes]) -> tuple[list[ChatResult], float]:
@@ -109,7 +98,8 @@ def test_sigterm_lets_in_flight_chats_finish_and_export(reliability_stack: Stack
 
 
 def test_sigterm_with_the_collector_silent_still_exits_in_time(tmp_path: Path) -> None:
-    with silent_collector() as endpoint:
+    with silent_port() as port:
+        endpoint = f"http://127.0.0.1:{port}"
         env = {**BASE_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
         with running_agent(tmp_path, env, tmp_path / "agent.log") as (url, managed):
             # Some spans already stuck in an export to the silent collector, more queued behind them.
