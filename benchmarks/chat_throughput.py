@@ -157,6 +157,12 @@ class RoundResult:
     errors: int
     elapsed_seconds: float
     latencies_ms: list[float] = field(repr=False)
+    service_cpu_seconds: float = 0.0
+
+    @property
+    def cpu_ms_per_chat(self) -> float:
+        """CPU time the service process spent per request (all its threads)."""
+        return self.service_cpu_seconds * 1000 / self.requests
 
     @property
     def rps(self) -> float:
@@ -200,6 +206,20 @@ async def drive(base_url: str, requests: int, concurrency: int) -> RoundResult:
     return RoundResult(requests, errors, elapsed, latencies)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drive_measured(service: Service, requests: int, concurrency: int) -> RoundResult:
+    """``drive`` one service, also counting the CPU time its process spent."""
+    before = process_cpu_seconds(service.process.pid)
+    result = asyncio.run(drive(service.base_url, requests, concurrency))
+    result.service_cpu_seconds = process_cpu_seconds(service.process.pid) - before
+    return result
+
+
 def stage_durations_ms(base_url: str, since_epoch_seconds: float) -> list[float]:
     """``message_assembly`` durations of the service's kept reports that started after a moment."""
     reports = httpx.get(f"{base_url}/api/v1/performance/reports", timeout=30).json()
@@ -222,7 +242,7 @@ class ThroughputResults:
     assembly_sequential_ms: list[float]
 
     def median_of(self, name: str, figure: str) -> float:
-        """Median over the rounds of ``rps``, ``p50_ms`` or ``p99_ms``."""
+        """Median over the rounds of ``rps``, ``p50_ms``, ``p99_ms`` or ``cpu_ms_per_chat``."""
         return median([getattr(r, figure) for r in self.rounds[name]])
 
 
@@ -236,8 +256,7 @@ def measure(plan: LoadPlan, workdir: Path) -> ThroughputResults:
         warm_since = time.time()
         for index in range(plan.rounds):
             for name in list(VARIANTS) if index % 2 == 0 else list(VARIANTS)[::-1]:
-                result = asyncio.run(drive(services[name].base_url, plan.requests_per_round, plan.concurrency))
-                rounds[name].append(result)
+                rounds[name].append(drive_measured(services[name], plan.requests_per_round, plan.concurrency))
         on = services["on"]
         under_load = stage_durations_ms(on.base_url, warm_since)
         probe_since = time.time()
@@ -251,6 +270,7 @@ def render(results: ThroughputResults, started: dt.datetime) -> str:
     plan = results.plan
     rps_ratio = results.median_of("on", "rps") / results.median_of("off", "rps")
     p99_ratio = results.median_of("on", "p99_ms") / results.median_of("off", "p99_ms")
+    cpu_ratio = results.median_of("off", "cpu_ms_per_chat") / results.median_of("on", "cpu_ms_per_chat")
     assembly_p50 = percentile(results.assembly_under_load_ms, 0.5)
     targets = [
         Target("requests/s, on/off", rps_ratio, 0.90, "×", at_most=False),
@@ -268,6 +288,7 @@ def render(results: ThroughputResults, started: dt.datetime) -> str:
                 f"{results.median_of(name, 'rps'):.1f}",
                 f"{results.median_of(name, 'p50_ms'):.1f}",
                 f"{results.median_of(name, 'p99_ms'):.1f}",
+                f"{results.median_of(name, 'cpu_ms_per_chat'):.2f}",
                 per_round,
                 str(errors),
             ]
@@ -282,9 +303,22 @@ def render(results: ThroughputResults, started: dt.datetime) -> str:
         "process on the same cores. Medians of the rounds (p99 of a round is over its "
         f"{plan.requests_per_round} requests).",
         "",
-        *table(["service", "requests/s", "p50 (ms)", "p99 (ms)", "requests/s per round", "errors"], rows),
+        *table(
+            [
+                "service",
+                "requests/s",
+                "p50 (ms)",
+                "p99 (ms)",
+                "service CPU per chat (ms)",
+                "requests/s per round",
+                "errors",
+            ],
+            rows,
+        ),
         "",
-        f"Ratios from the same run: requests/s on/off = **{rps_ratio:.3f}**, p99 on/off = **{p99_ratio:.3f}**.",
+        f"Ratios from the same run: requests/s on/off = **{rps_ratio:.3f}**, p99 on/off = **{p99_ratio:.3f}**; "
+        f"chats per CPU-second of the service process, on/off = {cpu_ratio:.3f} (user + system time from /proc, "
+        "less disturbed by other work on the machine than requests/s).",
         "",
         f"Warm `{STAGE}` from the tracing-on service's `/api/v1/performance/reports` (warm-up excluded): "
         f"p50 **{assembly_p50:.2f} ms**, p95 {percentile(results.assembly_under_load_ms, 0.95):.2f} ms over the "
