@@ -56,11 +56,11 @@ The faults and criteria are those of issue 6.
 
 NOT_COVERED = """## Not covered, and why
 
-- **Tempo** (fault 5, and the Tempo half of faults 8 and 10): our Go module proxy refuses `github.com/grafana/tempo`
-  (docs/stack.md), so no Tempo runs here and "Jaeger down while Tempo is up" cannot be observed. The collector
-  gives each backend exporter its own queue and retry; every run of this suite (and of tests/e2e) has the Tempo
-  exporter pointing at a port nobody listens on while Jaeger keeps receiving everything: the reverse direction,
-  shown but not measured as its own row.
+- **Tempo itself** (the Tempo half of faults 8 and 10, and Tempo in fault 5): our Go module proxy refuses
+  `github.com/grafana/tempo` (AGPL, on its not-to-use list; docs/stack.md), so no Tempo runs here and nothing
+  is read back from one. Fault 5 tests the collector's part, the fan-out isolation, with a second Jaeger standing
+  in the Tempo slot: the `otlp_grpc/tempo` exporter sends it what it would send Tempo (OTLP over gRPC).
+
 ## Notes on the rows
 
 - *1, dropped spans*: the service hands its meter provider to the batch span processor and the OTLP exporter, so

@@ -146,7 +146,8 @@ def _start_prometheus(stack: Stack, binary: Path, ports: dict[str, int]) -> None
     _start(stack, "prometheus", command, {}, f"{stack.prometheus}/-/ready")
 
 
-def _start_jaeger(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
+def start_jaeger(stack: Stack, binary: Path, ports: dict[str, int], name: str = "jaeger") -> str:
+    """Start a Jaeger on the ``jaeger_*`` ports (its process joins ``stack``); return its query URL."""
     env = {
         "JAEGER_METRICS_HOST": "127.0.0.1",
         "JAEGER_METRICS_PORT": str(ports["jaeger_metrics"]),
@@ -158,9 +159,9 @@ def _start_jaeger(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
         "JAEGER_OTLP_HTTP_LISTEN": f"127.0.0.1:{ports['jaeger_otlp_http']}",
         "PROMETHEUS_URL": stack.prometheus,
     }
-    stack.jaeger_query = f"http://127.0.0.1:{ports['jaeger_query']}"
     command = [str(binary), f"--config={JAEGER_CONFIG}"]
-    _start(stack, "jaeger", command, env, f"http://127.0.0.1:{ports['jaeger_health']}/status")
+    _start(stack, name, command, env, f"http://127.0.0.1:{ports['jaeger_health']}/status")
+    return f"http://127.0.0.1:{ports['jaeger_query']}"
 
 
 def _start_tempo(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
@@ -230,7 +231,7 @@ def running_stack(log_dir: Path, collector_env: Mapping[str, str] | None = None)
     stack = Stack(log_dir=log_dir)
     try:
         _start_prometheus(stack, binaries["prometheus"], ports)
-        _start_jaeger(stack, binaries["jaeger"], ports)
+        stack.jaeger_query = start_jaeger(stack, binaries["jaeger"], ports)
         if tempo_binary:
             _start_tempo(stack, Path(tempo_binary), ports)
         _start_collector(stack, binaries["otelcol"], ports, collector_env or {})
