@@ -85,11 +85,12 @@ def test_one_backend_down_the_other_gets_every_trace(reliability_stack: Stack, t
     failed = sum(r.status != 200 for r in results)
     passed = failed == 0 and missing == 0 and bool(trace_ids)
     names = {"jaeger": "Jaeger", "tempo": "the Tempo slot"}
+    victims = {"jaeger": "Jaeger", "tempo": "the Jaeger in the Tempo slot"}
     record(
         Outcome(
             f"5 {names[down]} down, {names[up]} up",
-            f"{WORKERS} chat workers for {BEFORE_SECONDS:.0f} s, then {OUTAGE_SECONDS:.0f} s with the {names[down]} "
-            "backend SIGKILLed; a second Jaeger stands in the Tempo slot (Tempo cannot run here)",
+            f"{WORKERS} chat workers for {BEFORE_SECONDS:.0f} s, then {OUTAGE_SECONDS:.0f} s with {victims[down]} "
+            "SIGKILLed; a second Jaeger stands in the Tempo slot (Tempo cannot run here)",
             f"0 failed chats; every chat's trace in {names[up]} within {VISIBLE_WITHIN_SECONDS:.0f} s",
             f"{failed} failed; {len(trace_ids) - missing} of {len(trace_ids)} traces in {names[up]}",
             passed,

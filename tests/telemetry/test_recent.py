@@ -129,3 +129,44 @@ def test_setup_tracing_puts_the_buffer_on_the_provider(tracing: TracingHandle) -
     trace_id = make_trace(tracer, "app")
     record = tracing.recent.get_trace(trace_id)
     assert record is not None and record.spans[0].service_name == "test-service"
+
+
+def test_a_child_that_ends_after_its_local_root_is_kept() -> None:
+    processor = RecentTracesProcessor()
+    tracer = provider_with(processor).get_tracer("t")
+    with tracer.start_as_current_span("request") as root:
+        late = tracer.start_span("fire-and-forget")  # a child of the request, ended after it
+    late.end()
+    record = processor.get_trace(root.get_span_context().trace_id)
+    assert record is not None
+    assert [s.name for s in record.spans] == ["request", "fire-and-forget"]
+
+
+def test_spans_of_unfinished_requests_wait_in_bounded_numbers() -> None:
+    processor = RecentTracesProcessor(max_traces=5)
+    tracer = provider_with(processor).get_tracer("t")
+    roots = []
+    for i in range(12):  # requests whose root never ends (still running), each with an ended child
+        root = tracer.start_span(f"running{i}")
+        with trace.use_span(root):
+            with tracer.start_as_current_span(f"running{i}.step"):
+                pass
+        roots.append(root)
+    assert len(processor._waiting) <= 5
+    # What had to leave the waiting room was stored; a reader sees every child that still fits the buffer.
+    kept = processor.traces()
+    assert [t.spans[0].name for t in kept] == [f"running{i}.step" for i in range(7, 12)]
+    for root in roots:
+        root.end()
+
+
+def test_a_long_request_does_not_pile_up_waiting_spans() -> None:
+    processor = RecentTracesProcessor(max_spans_per_trace=10)
+    tracer = provider_with(processor).get_tracer("t")
+    with tracer.start_as_current_span("long request") as root:
+        for i in range(25):
+            with tracer.start_as_current_span(f"step{i}"):
+                pass
+            assert sum(len(spans) for spans in processor._waiting.values()) < 10
+    record = processor.get_trace(root.get_span_context().trace_id)
+    assert record is not None and len(record.spans) == 10 and record.dropped_spans == 16

@@ -35,12 +35,18 @@ class _TraceBucket:
 class RecentTracesProcessor(SpanProcessor):
     """Keeps the last ``max_traces`` traces as compact records.
 
-    A trace's age is the time its first span ended here; when a new trace would exceed ``max_traces``
-    the oldest is evicted whole. A trace holds at most ``max_spans_per_trace`` spans; the overflow is
-    counted in ``TraceRecord.dropped_spans``. Listeners are told when a trace's local root span ends
-    (the request is over), with a snapshot of the trace.
+    A span whose parent is in this process waits, as the SDK handed it over, until its local root ends;
+    then the request's spans are turned into records together (one pass of warm code instead of a cold
+    one per span, measured in docs/performance.md) and the trace is stored. Spans that end after their
+    local root, and the waiting spans of unfinished requests, are stored when a reader asks, when more than
+    ``max_traces`` requests wait, or when one request has ``max_spans_per_trace`` spans waiting.
 
-    The span path takes one lock for a dict update and never raises.
+    A trace's age is the time it was first stored; when a new trace would exceed ``max_traces`` the oldest
+    is evicted whole. A trace holds at most ``max_spans_per_trace`` spans; the overflow is counted in
+    ``TraceRecord.dropped_spans``. Listeners are told when a trace's local root span ends (the request is
+    over), with a snapshot of the trace.
+
+    The span path takes one lock and never raises.
     """
 
     def __init__(
@@ -53,6 +59,8 @@ class RecentTracesProcessor(SpanProcessor):
         self.max_traces = max_traces
         self.max_spans_per_trace = max_spans_per_trace
         self._traces: OrderedDict[int, _TraceBucket] = OrderedDict()
+        # Spans of requests still running, by trace id, in the order they ended (SDK spans, briefly).
+        self._waiting: dict[int, list[ReadableSpan]] = {}
         self._lock = threading.Lock()
         self._listeners: list[TraceListener] = []
         self._evicted_traces = 0
@@ -66,12 +74,25 @@ class RecentTracesProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         """Record a finished span; never raises."""
         try:
-            record = SpanRecord.from_readable_span(span)
-            self._add(record, is_local_root=not record.parent_span_id or record.parent_is_remote)
+            parent = span.parent
+            trace_id = span.context.trace_id
+            if parent is not None and not parent.is_remote:
+                with self._lock:
+                    waiting = self._waiting.get(trace_id)
+                    if waiting is None:
+                        waiting = self._waiting[trace_id] = []
+                        if len(self._waiting) > self.max_traces:
+                            self._store_waiting(next(iter(self._waiting)))
+                    waiting.append(span)
+                    if len(waiting) >= self.max_spans_per_trace:
+                        self._store_waiting(trace_id)
+                return
+            with self._lock:
+                spans = self._waiting.pop(trace_id, None) or []
+            spans.append(span)
+            self._add(trace_id, [SpanRecord.from_readable_span(s) for s in spans], is_local_root=True)
         except Exception:  # the span path must never break the request
-            self._failed_spans += 1
-            if self._failed_spans == 1:
-                _logger.exception("RecentTracesProcessor could not record a span; counting further failures")
+            self._count_failure()
 
     def shutdown(self) -> None:
         """Drop listeners; the stored traces stay readable."""
@@ -87,7 +108,7 @@ class RecentTracesProcessor(SpanProcessor):
     def add_records(self, records: Iterable[SpanRecord]) -> None:
         """Store spans that did not come through this process's SDK (e.g. browser spans from the shim)."""
         for record in records:
-            self._add(record, is_local_root=False)
+            self._add(record.trace_id, [record], is_local_root=False)
 
     def add_listener(self, listener: TraceListener) -> None:
         """Call ``listener(trace)`` whenever a local root span ends; exceptions are logged, not raised."""
@@ -96,12 +117,14 @@ class RecentTracesProcessor(SpanProcessor):
 
     def traces(self) -> list[TraceRecord]:
         """Snapshot of the stored traces, oldest first."""
+        self._store_all_waiting()
         with self._lock:
             items = [(tid, tuple(b.spans), b.dropped) for tid, b in self._traces.items()]
         return [TraceRecord(tid, spans, dropped) for tid, spans, dropped in items]
 
     def get_trace(self, trace_id: int) -> TraceRecord | None:
         """Snapshot of one stored trace, or None."""
+        self._store_all_waiting()
         with self._lock:
             bucket = self._traces.get(trace_id)
             if bucket is None:
@@ -112,6 +135,7 @@ class RecentTracesProcessor(SpanProcessor):
         """Forget every stored trace."""
         with self._lock:
             self._traces.clear()
+            self._waiting.clear()
 
     @property
     def evicted_traces(self) -> int:
@@ -120,21 +144,45 @@ class RecentTracesProcessor(SpanProcessor):
 
     # Internals ---------------------------------------------------------------------------------------
 
-    def _add(self, record: SpanRecord, *, is_local_root: bool) -> None:
+    def _count_failure(self) -> None:
+        self._failed_spans += 1
+        if self._failed_spans == 1:
+            _logger.exception("RecentTracesProcessor could not record a span; counting further failures")
+
+    def _store_waiting(self, trace_id: int) -> None:
+        """Store the spans waiting under ``trace_id`` (their local root has not ended); lock held."""
+        spans = self._waiting.pop(trace_id)
+        try:
+            self._store_locked(trace_id, [SpanRecord.from_readable_span(s) for s in spans])
+        except Exception:
+            self._count_failure()
+
+    def _store_all_waiting(self) -> None:
+        with self._lock:
+            for trace_id in list(self._waiting):
+                self._store_waiting(trace_id)
+
+    def _store_locked(self, trace_id: int, records: list[SpanRecord]) -> _TraceBucket:
+        bucket = self._traces.get(trace_id)
+        if bucket is None:
+            bucket = self._traces[trace_id] = _TraceBucket()
+            if len(self._traces) > self.max_traces:
+                self._traces.popitem(last=False)
+                self._evicted_traces += 1
+        room = self.max_spans_per_trace - len(bucket.spans)
+        if room >= len(records):
+            bucket.spans.extend(records)
+        else:
+            bucket.spans.extend(records[: max(room, 0)])
+            bucket.dropped += len(records) - max(room, 0)
+        return bucket
+
+    def _add(self, trace_id: int, records: list[SpanRecord], *, is_local_root: bool) -> None:
         snapshot: TraceRecord | None = None
         with self._lock:
-            bucket = self._traces.get(record.trace_id)
-            if bucket is None:
-                bucket = self._traces[record.trace_id] = _TraceBucket()
-                if len(self._traces) > self.max_traces:
-                    self._traces.popitem(last=False)
-                    self._evicted_traces += 1
-            if len(bucket.spans) < self.max_spans_per_trace:
-                bucket.spans.append(record)
-            else:
-                bucket.dropped += 1
+            bucket = self._store_locked(trace_id, records)
             if is_local_root and self._listeners:
-                snapshot = TraceRecord(record.trace_id, tuple(bucket.spans), bucket.dropped)
+                snapshot = TraceRecord(trace_id, tuple(bucket.spans), bucket.dropped)
                 listeners = tuple(self._listeners)
         if snapshot is not None:
             for listener in listeners:
