@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse
 from ha_ai_agent.api.deps import RuntimeDep
 from ha_ai_agent.api.performance_page import render_performance_page
 from ha_ai_agent.bottlenecks import build_report
-from ha_ai_agent.telemetry.analysis import stage_statistics
 from ha_ai_agent.telemetry.records import TraceRecord
 
 router = APIRouter(tags=["performance"])
@@ -56,8 +55,12 @@ async def reports(runtime: RuntimeDep) -> list[dict[str, Any]]:
 
 @router.get("/api/v1/performance/stages")
 async def stages(runtime: RuntimeDep) -> list[dict[str, Any]]:
-    """p50/p95/p99 per stage over the kept chat requests."""
-    return [asdict(s) for s in stage_statistics(runtime.tracker.get_reports())]
+    """p50/p95/p99 per stage over the kept chat requests: the same figures as the table on ``/performance``.
+
+    Reports made by hand with the old ``create_report`` API are in ``/api/v1/performance/reports`` only.
+    """
+    report = build_report(runtime.tracing.recent.traces(), runtime.service_name)
+    return [asdict(s) for s in report.stages]
 
 
 @router.get("/api/v1/performance/traces")
