@@ -45,7 +45,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.host,
             settings.port,
         )
-        yield
+        try:
+            yield
+        finally:
+            # Hand the start-up heap back to the collector: a process that runs several apps in turn (tests,
+            # `ha-ai-agent ask`) would otherwise keep each one's garbage for good.
+            gc.unfreeze()
 
 
 async def _chat_error(request: Request, error: Exception) -> JSONResponse:
