@@ -5,8 +5,10 @@ directory, the embedded LLM at 0 ms latency, the demo home and the rate limit ou
 on and tracing disabled. Each is warmed up, then driven in interleaved rounds (the order reversed every other round,
 one service at a time) by a bounded async load: a fixed
 number of ``POST /api/v1/chat`` requests, each a new conversation, from a fixed number of concurrent
-clients. Figures are medians of the rounds. The warm ``message_assembly`` stage is read from the
-tracing-on service's own ``GET /api/v1/performance/reports``.
+clients. Figures are medians of the rounds; each round also counts the service process's CPU time (from
+/proc). The warm ``message_assembly`` stage is read from the tracing-on service's own
+``GET /api/v1/performance/reports``. Last, both services take chats at one fixed rate well below their
+capacity (open loop), for the latency tail that tracing might add beyond the queue.
 """
 
 from __future__ import annotations
