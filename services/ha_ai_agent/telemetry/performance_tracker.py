@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import operator
 import re
 import threading
 import time
@@ -26,7 +27,7 @@ from opentelemetry.util.types import AttributeValue
 
 from ha_ai_agent.telemetry.decorator import FollowingTracer
 from ha_ai_agent.telemetry.recent import RecentTracesProcessor
-from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord
+from ha_ai_agent.telemetry.records import TraceRecord
 
 _logger = logging.getLogger("ha_ai_agent.performance")
 
@@ -98,14 +99,13 @@ def report_line_from_trace(trace: TraceRecord, service_name: str | None = None) 
         return format_report_line(report) if report is not None else None
     parent_id = operation_span.span_id
     children = [span for span in trace.spans if span.parent_span_id == parent_id]
-    children.sort(key=_start_time)
-    stages = [(span.name, span.duration_seconds) for span in children]
+    children.sort(key=_START_TIME)
+    stages = [(span.name, max(0, span.end_time_unix_nano - span.start_time_unix_nano) / 1e9) for span in children]
     operation = str(operation_span.attributes[OPERATION_ATTRIBUTE])
     return _report_line(operation, operation_span.duration_seconds, stages, trace.trace_id_hex)
 
 
-def _start_time(span: SpanRecord) -> int:
-    return span.start_time_unix_nano
+_START_TIME = operator.attrgetter("start_time_unix_nano")
 
 
 def report_from_trace(
