@@ -7,6 +7,7 @@ import binascii
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,26 @@ class SpanRecord:
     span_id: str
     parent_id: str | None
     name: str
+
+
+def assert_chat_tree(spans: list[SpanRecord], stages: Iterable[str], backend: str) -> list[str]:
+    """The server span is the only root, every stage its child, every LLM span under an openai_api_call.
+
+    Returns the span names, for the checks a caller adds.
+    """
+    by_id = {span.span_id: span for span in spans}
+    roots = [span for span in spans if span.parent_id is None or span.parent_id not in by_id]
+    assert [root.name for root in roots] == ["POST /api/v1/chat"], f"{backend}: roots {[r.name for r in roots]}"
+    names = [span.name for span in spans]
+    stage_names = set(stages)
+    for stage in stage_names:
+        assert stage in names, f"{backend}: no {stage} span in {sorted(set(names))}"
+    for span in spans:
+        if span.name in stage_names:
+            assert span.parent_id == roots[0].span_id, f"{backend}: {span.name}'s parent is not the server span"
+        if span.name.startswith("chat "):
+            assert by_id[span.parent_id or ""].name == "openai_api_call", f"{backend}: {span.name} misplaced"
+    return names
 
 
 @dataclass(frozen=True)

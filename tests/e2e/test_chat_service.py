@@ -13,7 +13,15 @@ import pytest
 from tests.helpers import STAGES_IN_ORDER
 from tests.processes import ManagedProcess, poll, running_agent
 
-from .queries import SpanRecord, finite_values, jaeger_trace, prometheus_query, tempo_search, tempo_trace
+from .queries import (
+    SpanRecord,
+    assert_chat_tree,
+    finite_values,
+    jaeger_trace,
+    prometheus_query,
+    tempo_search,
+    tempo_trace,
+)
 from .stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
@@ -79,18 +87,8 @@ def complete(lookup: Callable[[str, str], list[SpanRecord] | None], url: str, tr
 
 
 def assert_stage_tree(spans: list[SpanRecord], chat: Chat, backend: str) -> None:
-    """The server span is the only root, every stage its child, every LLM span under openai_api_call."""
-    by_id = {span.span_id: span for span in spans}
-    roots = [span for span in spans if span.parent_id is None or span.parent_id not in by_id]
-    assert [root.name for root in roots] == ["POST /api/v1/chat"], f"{backend}: roots {[r.name for r in roots]}"
-    names = [span.name for span in spans]
-    for stage in STAGES:
-        assert stage in names, f"{backend}: no {stage} span in {sorted(set(names))}"
-    for span in spans:
-        if span.name in STAGES:
-            assert span.parent_id == roots[0].span_id, f"{backend}: {span.name}'s parent is not the server span"
-        if span.name.startswith("chat "):
-            assert by_id[span.parent_id or ""].name == "openai_api_call", f"{backend}: {span.name} misplaced"
+    """The chat tree (``assert_chat_tree``) with as many model calls as the answer reported."""
+    names = assert_chat_tree(spans, STAGES, backend)
     assert names.count("openai_api_call") == chat.body["metadata"]["iterations"], backend
     assert any(name.startswith("chat ") for name in names), f"{backend}: no LLM span"
 

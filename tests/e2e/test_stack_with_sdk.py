@@ -29,6 +29,7 @@ from .queries import (
     PanelQuery,
     SpanRecord,
     alert_rule_queries,
+    assert_chat_tree,
     dashboard_queries,
     expand_grafana_macros,
     finite_values,
@@ -159,18 +160,8 @@ def _whole_trace(
 
 
 def _assert_chat_tree(spans: list[SpanRecord], backend: str) -> None:
-    """One root (the server span); stages are its children; each LLM span's parent is an openai_api_call."""
-    by_id = {span.span_id: span for span in spans}
-    roots = [span for span in spans if span.parent_id is None]
-    assert [root.name for root in roots] == ["POST /api/v1/chat"], f"{backend}: roots {roots}"
-    names = sorted(span.name for span in spans)
-    for stage in STAGES:
-        assert stage in names, f"{backend}: stage {stage} missing from {names}"
-    for span in spans:
-        if span.name in STAGES:
-            assert span.parent_id == roots[0].span_id, f"{backend}: {span.name} is not a child of the server span"
-        if span.name.startswith("chat "):
-            assert span.parent_id is not None and by_id[span.parent_id].name == "openai_api_call", backend
+    """The chat tree (``assert_chat_tree``), with exactly the spans this test sent."""
+    names = sorted(assert_chat_tree(spans, STAGES, backend))
     assert len(spans) == SPANS_PER_CHAT, f"{backend}: expected {SPANS_PER_CHAT} spans, got {names}"
 
 
