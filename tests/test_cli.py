@@ -12,20 +12,24 @@ from tests.processes import running_agent
 BIN = Path(sys.executable).parent
 
 
+def run_cli(
+    command: list[str], timeout: float, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command line to its end; its output as text, its exit status unchecked."""
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env, check=False)
+
+
 def clean_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "HA_AGENT_", "OPENAI_", "HA_"))}
     return {**env, "HA_AGENT_LLM_LATENCY_MS": "0"}
 
 
 def test_ask_prints_answer_and_stage_table_with_relative_data_dir(tmp_path: Path) -> None:
-    result = subprocess.run(
+    result = run_cli(
         [str(BIN / "ha-ai-agent"), "ask", "What devices are in the kitchen?"],
-        capture_output=True,
-        text=True,
         timeout=60,
         cwd=tmp_path,
         env=clean_env(tmp_path),
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "Kitchen Ceiling Light" in result.stdout
@@ -40,27 +44,13 @@ def test_serve_starts_and_stops_and_module_entry_point_answers(tmp_path: Path) -
     with running_agent(tmp_path) as (url, process):
         assert url.startswith("http://127.0.0.1:")
     assert process.process.returncode is not None
-    result = subprocess.run(
-        [sys.executable, "-m", "ha_ai_agent", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_cli([sys.executable, "-m", "ha_ai_agent", "--help"], timeout=30)
     assert result.returncode == 0 and "serve" in result.stdout and "ask" in result.stdout
 
 
 def test_bad_setting_fails_at_start_with_the_field_named(tmp_path: Path) -> None:
     env = {**clean_env(tmp_path), "HA_AGENT_RATE_LIMIT_PER_MINUTE": "many"}
-    result = subprocess.run(
-        [str(BIN / "ha-ai-agent"), "ask", "hi"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=tmp_path,
-        env=env,
-        check=False,
-    )
+    result = run_cli([str(BIN / "ha-ai-agent"), "ask", "hi"], timeout=30, cwd=tmp_path, env=env)
     assert result.returncode != 0
     assert "rate_limit_per_minute" in result.stderr
 
@@ -69,13 +59,7 @@ def test_report_reads_a_running_service(tmp_path: Path) -> None:
     with running_agent(tmp_path) as (url, _):
         for question in ("What devices are in the kitchen?", "What devices are in the kitchen and the office?"):
             assert httpx.post(f"{url}/api/v1/chat", json={"message": question}, timeout=30).status_code == 200
-        result = subprocess.run(
-            [str(BIN / "ha-ai-agent"), "report", "--url", url, "--slowest", "1"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", url, "--slowest", "1"], timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("2 chat requests")
     assert "openai_api_call" in result.stdout and "p95 ms" in result.stdout
@@ -84,13 +68,7 @@ def test_report_reads_a_running_service(tmp_path: Path) -> None:
 
 
 def test_report_says_when_it_cannot_read(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [str(BIN / "ha-ai-agent"), "report", "--url", "http://127.0.0.1:9"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", "http://127.0.0.1:9"], timeout=60)
     assert result.returncode == 1 and "Could not read traces" in result.stderr
 
 
@@ -98,14 +76,6 @@ def test_failed_start_up_names_the_problem_and_cleans_up(tmp_path: Path) -> None
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the data directory should be")
     env = {**clean_env(tmp_path), "HA_AGENT_DATA_DIR": str(blocker)}
-    result = subprocess.run(
-        [str(BIN / "ha-ai-agent"), "ask", "hi"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env=env,
-        check=False,
-    )
+    result = run_cli([str(BIN / "ha-ai-agent"), "ask", "hi"], timeout=60, cwd=tmp_path, env=env)
     assert result.returncode != 0
     assert "not-a-directory" in result.stderr
