@@ -193,6 +193,14 @@ class RoundResult:
         return percentile(self.latencies_ms, 0.99)
 
 
+async def send_chat(client: httpx.AsyncClient) -> bool:
+    """One chat; True when it was answered with 200 (a transport error counts as a failure)."""
+    try:
+        return (await client.post("/api/v1/chat", json={"message": QUESTION})).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 async def drive(base_url: str, requests: int, concurrency: int) -> RoundResult:
     """Send ``requests`` chats from ``concurrency`` clients as fast as answers come back."""
     latencies: list[float] = []
@@ -204,11 +212,7 @@ async def drive(base_url: str, requests: int, concurrency: int) -> RoundResult:
         nonlocal errors
         for _ in remaining:
             sent = time.perf_counter()
-            try:
-                response = await client.post("/api/v1/chat", json={"message": QUESTION})
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
+            ok = await send_chat(client)
             latencies.append((time.perf_counter() - sent) * 1000)
             errors += 0 if ok else 1
 
@@ -233,10 +237,7 @@ async def drive_at_rate(base_url: str, rate: float, seconds: float) -> RoundResu
     async def one(client: httpx.AsyncClient, due: float) -> None:
         nonlocal errors
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        try:
-            ok = (await client.post("/api/v1/chat", json={"message": QUESTION})).status_code == 200
-        except httpx.HTTPError:
-            ok = False
+        ok = await send_chat(client)
         latencies.append((time.perf_counter() - due) * 1000)
         errors += 0 if ok else 1
 

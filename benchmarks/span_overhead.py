@@ -30,7 +30,7 @@ from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
 
 from benchmarks.report import Target, median, section_preamble, table, targets_table
-from benchmarks.service_heap import run_in_subprocess
+from benchmarks.service_heap import longest_full_gc, run_in_subprocess
 
 SECTION = "span_overhead"
 SPANS_PER_TRACE = 15
@@ -200,22 +200,6 @@ def fill(tracer: Tracer, traces: int = STORED_TRACES) -> None:
                     pass
 
 
-def longest_full_gc_ms(collections: int) -> tuple[float, float]:
-    """The longest of ``collections`` timed full collections: (wall-clock ms, CPU ms of this thread).
-
-    CPU time leaves out the time the process was preempted by other work on a shared machine; wall
-    time is what a request waiting on the pause would see.
-    """
-    gc.collect()  # a first pass untracks the atomic tuples; steady state is what a process sees
-    longest_wall = longest_cpu = 0
-    for _ in range(collections):
-        wall, cpu = time.perf_counter_ns(), time.thread_time_ns()
-        gc.collect()
-        longest_cpu = max(longest_cpu, time.thread_time_ns() - cpu)
-        longest_wall = max(longest_wall, time.perf_counter_ns() - wall)
-    return longest_wall / 1e6, longest_cpu / 1e6
-
-
 @dataclass(frozen=True)
 class GcPauses:
     """Per state: the rounds' longest full-GC pauses (wall and CPU ms) and the GC-tracked object count."""
@@ -264,7 +248,7 @@ def measure_gc_pauses(rounds: int, collections: int) -> GcPauses:
         order = list(GC_LABELS) if round_index % 2 == 0 else list(GC_LABELS)[::-1]
         for state in order:
             prepare(state)
-            longest_wall, longest_cpu = longest_full_gc_ms(collections)
+            longest_wall, longest_cpu = longest_full_gc(collections)
             wall[state].append(longest_wall)
             cpu[state].append(longest_cpu)
             tracked[state] = len(gc.get_objects())

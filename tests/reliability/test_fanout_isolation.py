@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import Stack, built_backends, start_jaeger
+from tests.e2e.stack import PORT_NAMES, Stack, built_backends, start_jaeger
 from tests.processes import free_port, poll, running_agent
 from tests.reliability.collector_control import start_collector_like
 from tests.reliability.jaeger import has_server_span
@@ -30,14 +30,8 @@ WORKERS = 2
 BEFORE_SECONDS = 5.0
 OUTAGE_SECONDS = 15.0
 VISIBLE_WITHIN_SECONDS = 20.0
-JAEGER_PORTS = (
-    "jaeger_query",
-    "jaeger_query_grpc",
-    "jaeger_otlp_grpc",
-    "jaeger_otlp_http",
-    "jaeger_health",
-    "jaeger_metrics",
-)
+#: The ports one Jaeger listens on, as the stack names them.
+JAEGER_PORTS = tuple(name for name in PORT_NAMES if name.startswith("jaeger_"))
 ENV = {
     "OTEL_SERVICE_NAME": "ha-ai-agent",
     "OTEL_BSP_SCHEDULE_DELAY": "200",
