@@ -24,14 +24,14 @@ test-web: $(WEB)/node_modules/.installed
 	npm --prefix $(WEB) test
 
 lint: $(STAMP)
-	$(BIN)/ruff check services tests benchmarks scripts
+	$(BIN)/ruff check services support tests benchmarks scripts
 	$(BIN)/mypy
-	$(BIN)/mypy scripts tests benchmarks
+	$(BIN)/mypy support/src scripts tests benchmarks
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml support/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e support
 	touch $@
 
 $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json

@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
-from benchmarks.report import Target, median, percentile, section_preamble, table, targets_table
+from testsupport.report import Target, median, percentile, section_preamble, table, targets_table
 
 SECTION = "chat_throughput"
 REPO = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.report import DOC_PATH, replace_section
+from testsupport.report import DOC_PATH, replace_section
 
 _logger = logging.getLogger("benchmarks")
 

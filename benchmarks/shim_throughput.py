@@ -21,9 +21,8 @@ from pathlib import Path
 
 import httpx
 from ha_ai_agent.telemetry.forwarding import ExportLimits, prepare_export, span_records
-
-from benchmarks.report import Target, median, percentile, replace_section, section_preamble, table, targets_table
-from tests.processes import running_agent
+from testsupport.processes import running_agent
+from testsupport.report import Target, median, percentile, replace_section, section_preamble, table, targets_table
 
 SECTION = "shim_throughput"
 TARGET_SPANS_PER_SECOND = 10_000

@@ -28,8 +28,8 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
+from testsupport.report import Target, median, section_preamble, table, targets_table
 
-from benchmarks.report import Target, median, section_preamble, table, targets_table
 from benchmarks.service_heap import longest_full_gc, run_in_subprocess
 
 SECTION = "span_overhead"

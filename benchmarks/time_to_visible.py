@@ -23,11 +23,9 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from benchmarks.report import (  # noqa: E402
+from testsupport.backend_queries import SpanRecord, jaeger_trace, tempo_trace
+from testsupport.processes import running_agent
+from testsupport.report import (
     Target,
     median,
     percentile,
@@ -36,10 +34,7 @@ from benchmarks.report import (  # noqa: E402
     table,
     targets_table,
 )
-from tests.e2e.queries import SpanRecord, jaeger_trace, tempo_trace  # noqa: E402
-from tests.e2e.stack import running_stack  # noqa: E402
-from tests.e2e.test_chat_service import SERVICE_ENV  # noqa: E402
-from tests.processes import running_agent  # noqa: E402
+from testsupport.stack import AGENT_ENV, running_stack
 
 SECTION = "time_to_visible"
 #: What docker-compose.yml gives the service as OTEL_BSP_SCHEDULE_DELAY.
@@ -68,7 +63,7 @@ def measure(chats: int, bsp_delay_ms: int) -> dict[str, list[float]]:
     delays: dict[str, list[float]] = {"jaeger": [], "tempo": []}
     with tempfile.TemporaryDirectory(prefix="ttv-") as scratch, running_stack(Path(scratch)) as stack:
         env = {
-            **SERVICE_ENV,
+            **AGENT_ENV,
             "OTEL_BSP_SCHEDULE_DELAY": str(bsp_delay_ms),
             "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http,
         }

@@ -2,7 +2,7 @@
 
 Runs every case of tests/reliability (the slow ones too: HA_AGENT_RELIABILITY_FULL=1) plus the existing shim
 and chat-API abuse tests, which are rows 7 and 12 of the table without being duplicated here. Each reliability
-test records its own row (tests/reliability/results.py); the reused tests are read from pytest's JUnit XML.
+test records its own row (testsupport.reliability_results); the reused tests are read from pytest's JUnit XML.
 Exits with pytest's status, so a failed criterion fails ``make reliability``.
 """
 
@@ -16,11 +16,9 @@ import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from benchmarks.report import machine_description, table  # noqa: E402
-from tests.reliability.results import RESULTS_ENV, Outcome, read_outcomes  # noqa: E402
+from testsupport.paths import REPO_ROOT
+from testsupport.reliability_results import RESULTS_ENV, Outcome, read_outcomes
+from testsupport.report import machine_description, table
 
 DOC_PATH = REPO_ROOT / "docs" / "reliability.md"
 SUITE_TIMEOUT_SECONDS = 3600

@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import httpx
-
-from tests.processes import running_agent
+from testsupport.processes import running_agent
 
 BIN = Path(sys.executable).parent
 

@@ -13,9 +13,9 @@ from ha_ai_agent.config import Settings
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.runtime import Runtime
 from pydantic import SecretStr
+from testsupport.servers import closed_port, serve_in_thread
 
 from tests.helpers import STAGES_IN_ORDER, stage_names, wait_for_trace
-from tests.servers import closed_port, serve_in_thread
 
 KITCHEN = "What devices are in the kitchen?"
 

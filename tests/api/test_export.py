@@ -4,9 +4,9 @@ import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
+from testsupport.otlp_receiver import otlp_receiver
 
 from tests.helpers import STAGES_IN_ORDER
-from tests.otlp_receiver import otlp_receiver
 
 
 def test_otlp_export_to_a_real_receiver_carries_every_stage(

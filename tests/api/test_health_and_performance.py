@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from ha_ai_agent.runtime import Runtime
 from ha_ai_agent.telemetry.performance_tracker import create_report, end_tracking, start_tracking
 from opentelemetry import trace
+from testsupport.processes import poll
 
 from tests.helpers import STAGES_IN_ORDER, wait_for_trace
-from tests.processes import poll
 
 
 def test_health_reports_each_check(client: TestClient, runtime: Runtime) -> None:

@@ -19,47 +19,11 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from testsupport.otlp_payloads import JSON_HEADERS, TRACE_ID, json_export
+from testsupport.otlp_receiver import otlp_receiver
+from testsupport.servers import closed_port
 
-from tests.otlp_receiver import otlp_receiver
-from tests.servers import closed_port
-
-TRACE_ID = "5b8efff798038103d269b633813fc60c"
 URL = "/otlp/v1/traces"
-JSON_HEADERS = {"content-type": "application/json"}
-
-
-def json_export(
-    service: str = "ai-automation-ui",
-    spans: int = 1,
-    trace_id: str = TRACE_ID,
-    attributes: list[dict[str, Any]] | None = None,
-    span_id: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "resourceSpans": [
-            {
-                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
-                "scopeSpans": [
-                    {
-                        "scope": {"name": "test"},
-                        "spans": [
-                            {
-                                "traceId": trace_id,
-                                "spanId": span_id or f"{i + 1:016x}",
-                                "name": "ui_update",
-                                "kind": 1,
-                                "startTimeUnixNano": "1700000000000000000",
-                                "endTimeUnixNano": "1700000000005000000",
-                                "attributes": attributes
-                                or [{"key": "ui.action", "value": {"stringValue": "add_user_message"}}],
-                            }
-                            for i in range(spans)
-                        ],
-                    }
-                ],
-            }
-        ]
-    }
 
 
 def proto_export(service: str = "ai-automation-ui") -> bytes:

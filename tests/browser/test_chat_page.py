@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from testsupport.processes import poll, running_agent
 
 from tests.helpers import STAGES_IN_ORDER, missing_dependency
-from tests.processes import poll, running_agent
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -15,10 +15,9 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from testsupport.stack import BackendUnavailable, Stack, running_stack
 
 from tests.helpers import deselect_visibly, missing_dependency, report_deselected
-
-from .stack import BackendUnavailable, Stack, running_stack
 
 _FAILED_E2E_TESTS: list[str] = []
 _TEMPO_UNAVAILABLE = (

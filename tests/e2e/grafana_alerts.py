@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from .queries import ALERTING_DIR, prometheus_query
+from testsupport.backend_queries import ALERTING_DIR, prometheus_query
 
 # Grafana's threshold evaluators for one value; the range ones take two params and are not used by our rules.
 EVALUATORS = {"gt": lambda value, limit: value > limit, "lt": lambda value, limit: value < limit}

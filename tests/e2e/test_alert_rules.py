@@ -26,13 +26,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from testsupport.backend_queries import finite_values, prometheus_query
+from testsupport.processes import poll
+from testsupport.stack import BackendUnavailable, Stack, running_stack
 
 from tests.helpers import STAGES_IN_ORDER, missing_dependency
-from tests.processes import poll
 
 from .grafana_alerts import AlertRule, provisioned_rules
-from .queries import finite_values, prometheus_query
-from .stack import BackendUnavailable, Stack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

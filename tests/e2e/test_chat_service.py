@@ -9,11 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from tests.helpers import STAGES_IN_ORDER
-from tests.processes import ManagedProcess, poll, running_agent
-
-from .queries import (
+from testsupport.backend_queries import (
     SpanRecord,
     assert_chat_tree,
     finite_values,
@@ -22,7 +18,10 @@ from .queries import (
     tempo_search,
     tempo_trace,
 )
-from .stack import Stack
+from testsupport.processes import ManagedProcess, poll, running_agent
+from testsupport.stack import AGENT_ENV, Stack
+
+from tests.helpers import STAGES_IN_ORDER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
@@ -30,13 +29,6 @@ STAGES = tuple(dict.fromkeys(STAGES_IN_ORDER))  # each stage name once
 QUESTION = "What devices are in the kitchen?"
 CHATS = 3
 VISIBLE_TIMEOUT_S = 30.0
-# What compose ships (docker-compose.yml): the service's batch span processor waits at most this long.
-SERVICE_ENV = {
-    "OTEL_SERVICE_NAME": "ha-ai-agent",
-    "OTEL_BSP_SCHEDULE_DELAY": "500",
-    "HA_AGENT_LLM_LATENCY_MS": "0",
-    "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-}
 
 
 @dataclass(frozen=True)
@@ -58,7 +50,7 @@ class Chat:
 @pytest.fixture(scope="module")
 def agent(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     """ha-ai-agent on a free loopback port, exporting OTLP/HTTP to the test collector."""
-    env = {**SERVICE_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http}
+    env = {**AGENT_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http}
     with running_agent(tmp_path_factory.mktemp("agent"), env, stack.log_dir / "ha-ai-agent.log") as (url, managed):
         stack.processes.append(managed)
         yield Agent(url, managed)

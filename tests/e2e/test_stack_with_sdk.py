@@ -22,10 +22,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, format_trace_id
-
-from tests.processes import poll
-
-from .queries import (
+from testsupport.backend_queries import (
     PanelQuery,
     SpanRecord,
     alert_rule_queries,
@@ -38,7 +35,8 @@ from .queries import (
     tempo_search,
     tempo_trace,
 )
-from .stack import Stack
+from testsupport.processes import poll
+from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 

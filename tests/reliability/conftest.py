@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testsupport.stack import BackendUnavailable, Stack, running_stack
 
-from tests.e2e.stack import BackendUnavailable, Stack, running_stack
 from tests.helpers import deselect_visibly, missing_dependency, report_deselected
 
 FULL_ENV = "HA_AGENT_RELIABILITY_FULL"

@@ -15,12 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
-from tests.api.test_otlp import JSON_HEADERS, json_export
-from tests.e2e.queries import prometheus_query
-from tests.e2e.stack import COLLECTOR_CONFIG, Stack
-from tests.processes import poll, running_agent
-from tests.reliability.results import Outcome, record
+from testsupport.backend_queries import prometheus_query
+from testsupport.otlp_payloads import JSON_HEADERS, json_export
+from testsupport.processes import poll, running_agent
+from testsupport.reliability_results import Outcome, record
+from testsupport.stack import COLLECTOR_CONFIG, Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
 

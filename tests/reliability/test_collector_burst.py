@@ -19,13 +19,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.e2e.stack import Stack
-from tests.processes import running_agent
-from tests.reliability.collector_control import start_collector_like
-from tests.reliability.load import ChatLoad
-from tests.reliability.results import Outcome, record
-from tests.servers import silent_port
+from testsupport.chat_load import ChatLoad
+from testsupport.collector_control import start_collector_like
+from testsupport.processes import running_agent
+from testsupport.reliability_results import Outcome, record
+from testsupport.servers import silent_port
+from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
 

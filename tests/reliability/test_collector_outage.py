@@ -15,15 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-
-from benchmarks.report import percentile
-from tests.e2e.queries import prometheus_query
-from tests.e2e.stack import Stack
-from tests.processes import running_agent
-from tests.reliability.collector_control import CollectorController
-from tests.reliability.jaeger import has_server_span, span_count
-from tests.reliability.load import ChatLoad, ChatResult, between
-from tests.reliability.results import Outcome, record
+from testsupport.backend_queries import has_server_span, prometheus_query, span_count
+from testsupport.chat_load import ChatLoad, ChatResult, between
+from testsupport.collector_control import CollectorController
+from testsupport.processes import running_agent
+from testsupport.reliability_results import Outcome, record
+from testsupport.report import percentile
+from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
 

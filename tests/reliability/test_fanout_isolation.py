@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.e2e.stack import PORT_NAMES, Stack, built_backends, start_jaeger
-from tests.processes import free_port, poll, running_agent
-from tests.reliability.collector_control import start_collector_like
-from tests.reliability.jaeger import has_server_span
-from tests.reliability.load import ChatLoad
-from tests.reliability.results import Outcome, record
+from testsupport.backend_queries import has_server_span
+from testsupport.chat_load import ChatLoad
+from testsupport.collector_control import start_collector_like
+from testsupport.processes import free_port, poll, running_agent
+from testsupport.reliability_results import Outcome, record
+from testsupport.stack import PORT_NAMES, Stack, built_backends, start_jaeger
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -15,11 +15,10 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
-
-from tests.e2e.stack import Stack
-from tests.processes import poll, running_agent
-from tests.reliability.jaeger import has_server_span, raw_trace
-from tests.reliability.results import Outcome, record
+from testsupport.backend_queries import has_server_span, raw_trace
+from testsupport.processes import poll, running_agent
+from testsupport.reliability_results import Outcome, record
+from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.e2e.stack import Stack
-from tests.processes import poll, running_agent
-from tests.reliability.jaeger import has_server_span
-from tests.reliability.load import ChatLoad, ChatResult, send_chat
-from tests.reliability.results import Outcome, record
-from tests.servers import silent_port
+from testsupport.backend_queries import has_server_span
+from testsupport.chat_load import ChatLoad, ChatResult, send_chat
+from testsupport.processes import poll, running_agent
+from testsupport.reliability_results import Outcome, record
+from testsupport.servers import silent_port
+from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -18,11 +18,10 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
-
-from benchmarks.report import percentile
-from tests.api.test_otlp import JSON_HEADERS, json_export
-from tests.reliability.results import Outcome, record
-from tests.servers import serve_in_thread
+from testsupport.otlp_payloads import JSON_HEADERS, json_export
+from testsupport.reliability_results import Outcome, record
+from testsupport.report import percentile
+from testsupport.servers import serve_in_thread
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -15,12 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-
-from tests.api.test_otlp import JSON_HEADERS, json_export
-from tests.e2e.stack import Stack
-from tests.processes import poll, running_agent
-from tests.reliability.jaeger import has_server_span, raw_trace
-from tests.reliability.results import Outcome, record
+from testsupport.backend_queries import has_server_span, raw_trace
+from testsupport.otlp_payloads import JSON_HEADERS, json_export
+from testsupport.processes import poll, running_agent
+from testsupport.reliability_results import Outcome, record
+from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(300)]
 

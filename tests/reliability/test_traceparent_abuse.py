@@ -15,8 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
-
-from tests.reliability.results import Outcome, record
+from testsupport.reliability_results import Outcome, record
 
 pytestmark = pytest.mark.reliability
 

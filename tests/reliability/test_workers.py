@@ -17,12 +17,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.e2e.stack import Stack
-from tests.processes import ISOLATED_PREFIXES, ManagedProcess, free_port, poll
-from tests.reliability.jaeger import has_server_span, raw_trace
-from tests.reliability.load import send_chat
-from tests.reliability.results import Outcome, record
+from testsupport.backend_queries import has_server_span, raw_trace
+from testsupport.chat_load import send_chat
+from testsupport.processes import ISOLATED_PREFIXES, ManagedProcess, free_port, poll
+from testsupport.reliability_results import Outcome, record
+from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(300)]
 

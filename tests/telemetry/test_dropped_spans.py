@@ -7,8 +7,7 @@ from ha_ai_agent.telemetry import setup as telemetry_setup
 from ha_ai_agent.telemetry import setup_tracing
 from opentelemetry import trace
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExporter, Sum
-
-from tests.servers import closed_port
+from testsupport.servers import closed_port
 
 PROCESSED = "otel.sdk.processor.span.processed"
 

@@ -12,8 +12,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.test.globals_test import reset_trace_globals
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
-
-from tests.servers import silent_port
+from testsupport.servers import silent_port
 
 
 @pytest.fixture(name="silent_port")

@@ -16,7 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+from testsupport.paths import REPO_ROOT
+
+DOC_PATH = REPO_ROOT / "docs" / "performance.md"
 
 DOC_HEADER = """# Performance
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.processes import ManagedProcess, free_port, poll
+from testsupport.paths import REPO_ROOT
+from testsupport.processes import ManagedProcess, free_port, poll
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_backends.py"
 COLLECTOR_CONFIG = REPO_ROOT / "collector" / "otel-config.yaml"
 JAEGER_CONFIG = REPO_ROOT / "backends" / "jaeger.yaml"
@@ -34,6 +34,13 @@ TEMPO_BIN_ENV = "HA_AGENT_TEMPO_BIN"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 # Prometheus flags that only make sense inside the container; the tests set their own paths and address.
 PROMETHEUS_CONTAINER_FLAGS = ("--config.file", "--storage.tsdb.path", "--web.listen-address")
+# What compose ships (docker-compose.yml): the service's batch span processor waits at most this long.
+AGENT_ENV = {
+    "OTEL_SERVICE_NAME": "ha-ai-agent",
+    "OTEL_BSP_SCHEDULE_DELAY": "500",
+    "HA_AGENT_LLM_LATENCY_MS": "0",
+    "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+}
 BUILD_TIMEOUT_SECONDS = 3600
 START_TIMEOUT_SECONDS = 60.0
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.stack import Stack
-from tests.processes import ManagedProcess, free_port, poll
+from testsupport.processes import ManagedProcess, free_port, poll
+from testsupport.stack import Stack
 
 COLLECTOR_NAME = "otel-collector"
 READY_TIMEOUT_SECONDS = 60.0

@@ -16,11 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.servers import serve_in_thread
+from testsupport.servers import serve_in_thread
 
 
 @dataclass
 class ReceivedSpan:
+    """One span as the receiver got it."""
+
     service_name: str
     resource: dict[str, str]
     span: Span
@@ -28,12 +30,15 @@ class ReceivedSpan:
 
 @dataclass
 class OtlpReceiver:
+    """A running receiver: its URL and every request it got."""
+
     url: str
     requests: list[ExportTraceServiceRequest] = field(default_factory=list)
     metric_requests: list[ExportMetricsServiceRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def metric_names(self) -> set[str]:
+        """Names of every metric received."""
         with self.lock:
             requests = list(self.metric_requests)
         return {
@@ -45,6 +50,7 @@ class OtlpReceiver:
         }
 
     def spans(self) -> list[ReceivedSpan]:
+        """Every span received, in arrival order."""
         with self.lock:
             requests = list(self.requests)
         found = []
@@ -59,6 +65,7 @@ class OtlpReceiver:
 
 @contextmanager
 def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """A real OTLP/HTTP receiver on a loopback port, for as long as the block runs."""
     holder: list[OtlpReceiver] = []
 
     async def traces(request: Request) -> Response:

@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.processes import free_port
+from testsupport.processes import free_port
 
 
 def closed_port() -> int:

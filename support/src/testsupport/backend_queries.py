@@ -9,13 +9,13 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from testsupport.paths import REPO_ROOT
+
 DASHBOARD_DIR = REPO_ROOT / "grafana" / "dashboards"
 ALERTING_DIR = REPO_ROOT / "grafana" / "provisioning" / "alerting"
 HTTP_TIMEOUT_SECONDS = 10.0
@@ -190,3 +190,23 @@ def alert_rule_queries() -> list[PanelQuery]:
                         source = f"{path.name}: {rule.get('title')} [{step.get('refId')}]"
                         queries.append(PanelQuery(source, str(step["datasourceUid"]), step["model"]))
     return queries
+
+
+SERVER_SPAN = "POST /api/v1/chat"
+
+
+def has_server_span(jaeger_url: str, trace_id: str) -> bool:
+    """Whether Jaeger holds the trace with its server span (which ends last, after every stage)."""
+    spans = jaeger_trace(jaeger_url, trace_id)
+    return bool(spans) and any(span.name == SERVER_SPAN for span in spans or [])
+
+
+def span_count(jaeger_url: str, trace_id: str) -> int:
+    """How many spans of the trace Jaeger holds (0 when none)."""
+    return len(jaeger_trace(jaeger_url, trace_id) or [])
+
+
+def raw_trace(jaeger_url: str, trace_id: str) -> str:
+    """The trace exactly as Jaeger's API returns it, for searching its whole text."""
+    response = httpx.get(f"{jaeger_url}/api/traces/{trace_id}", timeout=HTTP_TIMEOUT_SECONDS)
+    return response.text if response.status_code == 200 else ""
