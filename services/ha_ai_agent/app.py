@@ -16,7 +16,7 @@ from opentelemetry.trace import Span
 
 from ha_ai_agent import __version__
 from ha_ai_agent.api import chat, conversations, health, otlp, performance, ui
-from ha_ai_agent.api.deps import current_trace_id
+from ha_ai_agent.api.contract import SERVER_ERROR, document_limits, error_response, install_contract
 from ha_ai_agent.api.ui import STATIC_DIR
 from ha_ai_agent.chat.pipeline import ChatError
 from ha_ai_agent.config import Settings
@@ -55,14 +55,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _chat_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ChatError)
-    body = {"detail": error.detail, "trace_id": current_trace_id()}
-    return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+    return error_response(error.status_code, error.detail, error.headers)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     # The exception (with its trace id, from log correlation) goes to the log; never to the client.
     _logger.exception("Unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"detail": "Internal server error", "trace_id": current_trace_id()}, status_code=500)
+    return error_response(500, "Internal server error")
 
 
 def drop_query_string(span: Span, scope: dict[str, Any]) -> None:
@@ -86,9 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="HA AI agent", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     for module in (chat, conversations, health, otlp, performance, ui):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=SERVER_ERROR)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_contract(app)
+    document_limits(app, chat.settings_limits(settings))
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(Exception, _unexpected_error)
     # The ASGI middleware's own "http send/receive" spans would outnumber the stages; leave them out.

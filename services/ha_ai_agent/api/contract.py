@@ -1,0 +1,141 @@
+"""The HTTP contract every router of an app keeps: one error body, declared statuses, 405 with ``Allow``.
+
+Self-contained (FastAPI, Starlette, pydantic and the OpenTelemetry API only) so that any router, the tracing
+library's included, can declare its errors with :func:`error_responses` and get the same answers once
+:func:`install_contract` has run on the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opentelemetry import trace
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+TRACE_ID_PATTERN = "^[0-9a-f]{32}$"
+RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "Whole seconds to wait before trying again", "schema": {"type": "integer"}}
+}
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer (4xx and 5xx) of the API."""
+
+    detail: str = Field(description="What went wrong, in words safe to show to a user")
+    trace_id: str | None = Field(
+        None, pattern=TRACE_ID_PATTERN, description="The request's trace id (32 hex digits), when it was traced"
+    )
+
+
+def current_trace_id() -> str | None:
+    """The current trace id as 32 hex digits, for error bodies."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def error_response(status_code: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An error answer in the contract's shape, with the current trace id."""
+    body = ErrorBody(detail=detail, trace_id=current_trace_id())
+    return JSONResponse(body.model_dump(), status_code=status_code, headers=dict(headers or {}))
+
+
+def error_responses(described: Mapping[int, str], *, retry_after: tuple[int, ...] = ()) -> dict[int | str, Any]:
+    """The ``responses=`` of a route for the errors it can answer, each with ``ErrorBody`` and a description.
+
+    Args:
+        described: status code to what it means for this route ("" for the standard reason phrase).
+        retry_after: the status codes whose answers carry a ``Retry-After`` header.
+    """
+    responses: dict[int | str, Any] = {}
+    for status_code, description in described.items():
+        entry: dict[str, Any] = {"model": ErrorBody, "description": description or HTTPStatus(status_code).phrase}
+        if status_code in retry_after:
+            entry["headers"] = RETRY_AFTER_HEADER
+        responses[status_code] = entry
+    return responses
+
+
+#: Every route can fail unexpectedly; the answer is an ``ErrorBody`` with the trace id, never the exception.
+SERVER_ERROR = error_responses({500: "Unexpected error; the trace id finds it in the logs and traces"})
+VALIDATION_ERROR = error_responses({422: "The request does not match this operation's schema"})
+
+
+#: The methods an ``Allow`` header can name besides ``OPTIONS`` (which every path answers).
+PROBED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app fully serves at the request's path, ``OPTIONS`` included.
+
+    Each method is probed through the routes' own ``matches`` (public Starlette API), so included routers,
+    path converters and mounts answer for themselves.
+    """
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in PROBED_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return [*allowed, "OPTIONS"]
+
+
+def _validation_message(error: RequestValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ()))
+        problems.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg", "invalid")))
+    return "; ".join(problems) or "the request is invalid"
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        # Starlette names only the first route that matched the path; several routes may share it.
+        allow = ", ".join(allowed_methods(request))
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow})
+        headers["Allow"] = allow
+    detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    return error_response(error.status_code, detail, headers)
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    return error_response(422, _validation_message(error))
+
+
+def install_contract(app: FastAPI) -> None:
+    """Answer every HTTP error of ``app`` with an ``ErrorBody``; 405 and ``OPTIONS`` with the path's methods."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+
+def document_limits(app: FastAPI, limits: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
+    """Put limits known only at run time (from settings) into the app's OpenAPI document.
+
+    Args:
+        app: the application whose ``/openapi.json`` is completed.
+        limits: schema name to property name to JSON Schema keywords, e.g.
+            ``{"ChatBody": {"message": {"maxLength": 4000}}}``.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()  # FastAPI caches it in app.openapi_schema: completed once
+        schemas = document["components"]["schemas"]
+        for model, properties in limits.items():
+            for name, keywords in properties.items():
+                schemas[model]["properties"][name].update(keywords)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
