@@ -13,6 +13,7 @@ from ha_ai_agent.api.deps import RuntimeDep, client_key
 from ha_ai_agent.chat.pipeline import ChatRequest
 from ha_ai_agent.chat.prompt import TokenBreakdown
 from ha_ai_agent.config import Settings
+from ha_ai_agent.store.conversations import MAX_CONVERSATION_ID_CHARS
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
@@ -34,7 +35,7 @@ class ChatBody(BaseModel):
         json_schema_extra={"pattern": NOT_BLANK_PATTERN},
         description="At most HA_AGENT_MAX_MESSAGE_CHARS characters; not only whitespace",
     )
-    conversation_id: str | None = Field(None, min_length=1, max_length=200)
+    conversation_id: str | None = Field(None, min_length=1, max_length=MAX_CONVERSATION_ID_CHARS)
     refresh_context: bool = False
 
     @field_validator("message")

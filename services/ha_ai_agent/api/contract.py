@@ -46,8 +46,15 @@ def error_response(status_code: int, detail: str, headers: Mapping[str, str] | N
     return JSONResponse(body.model_dump(), status_code=status_code, headers=dict(headers or {}))
 
 
+ERROR_BODY_SCHEMA_REF = "#/components/schemas/ErrorBody"
+
+
 def error_responses(described: Mapping[int, str], *, retry_after: tuple[int, ...] = ()) -> dict[int | str, Any]:
-    """The ``responses=`` of a route for the errors it can answer, each with ``ErrorBody`` and a description.
+    """The ``responses=`` of a route for the errors it can answer, each an ``ErrorBody`` in JSON.
+
+    The schema is named by reference rather than given as ``model``: FastAPI would file a model under the
+    route's own media type, and an HTML page's errors are JSON all the same. :func:`install_contract` puts
+    ``ErrorBody`` in the document's components.
 
     Args:
         described: status code to what it means for this route ("" for the standard reason phrase).
@@ -55,7 +62,10 @@ def error_responses(described: Mapping[int, str], *, retry_after: tuple[int, ...
     """
     responses: dict[int | str, Any] = {}
     for status_code, description in described.items():
-        entry: dict[str, Any] = {"model": ErrorBody, "description": description or HTTPStatus(status_code).phrase}
+        entry: dict[str, Any] = {
+            "description": description or HTTPStatus(status_code).phrase,
+            "content": {"application/json": {"schema": {"$ref": ERROR_BODY_SCHEMA_REF}}},
+        }
         if status_code in retry_after:
             entry["headers"] = RETRY_AFTER_HEADER
         responses[status_code] = entry
@@ -112,28 +122,25 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     return error_response(422, _validation_message(error))
 
 
-def install_contract(app: FastAPI) -> None:
-    """Answer every HTTP error of ``app`` with an ``ErrorBody``; 405 and ``OPTIONS`` with the path's methods."""
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-
-
-def document_limits(app: FastAPI, limits: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
-    """Put limits known only at run time (from settings) into the app's OpenAPI document.
+def install_contract(app: FastAPI, limits: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> None:
+    """Answer every HTTP error of ``app`` with an ``ErrorBody``; 405 and ``OPTIONS`` with the path's methods.
 
     Args:
-        app: the application whose ``/openapi.json`` is completed.
-        limits: schema name to property name to JSON Schema keywords, e.g.
-            ``{"ChatBody": {"message": {"maxLength": 4000}}}``.
+        app: the application.
+        limits: limits known only at run time (from settings) to put into ``/openapi.json``: schema name to
+            property name to JSON Schema keywords, e.g. ``{"ChatBody": {"message": {"maxLength": 4000}}}``.
     """
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
-        document = generate()  # FastAPI caches it in app.openapi_schema: completed once
-        schemas = document["components"]["schemas"]
-        for model, properties in limits.items():
+        document = generate()  # FastAPI keeps it in app.openapi_schema: completed once
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorBody"] = ErrorBody.model_json_schema()
+        for model, properties in (limits or {}).items():
             for name, keywords in properties.items():
                 schemas[model]["properties"][name].update(keywords)
         return document

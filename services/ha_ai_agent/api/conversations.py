@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ha_ai_agent.api.contract import VALIDATION_ERROR, error_responses
 from ha_ai_agent.api.deps import RuntimeDep
-from ha_ai_agent.store.conversations import MAX_PAGE_LIMIT, MAX_PAGE_OFFSET, Conversation
+from ha_ai_agent.store.conversations import MAX_CONVERSATION_ID_CHARS, MAX_PAGE_LIMIT, MAX_PAGE_OFFSET, Conversation
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
-NOT_FOUND = error_responses({404: "No conversation has this id"})
+NOT_FOUND = error_responses({404: "No conversation has this id"}) | VALIDATION_ERROR
+ConversationId = Annotated[str, Path(max_length=MAX_CONVERSATION_ID_CHARS)]
 UNREADABLE_BODY = error_responses({400: "The body is not UTF-8"})
 
 
@@ -88,7 +89,7 @@ async def create_conversation(runtime: RuntimeDep, body: ConversationCreate | No
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut, responses=NOT_FOUND)
-async def get_conversation(conversation_id: str, runtime: RuntimeDep) -> ConversationOut:
+async def get_conversation(conversation_id: ConversationId, runtime: RuntimeDep) -> ConversationOut:
     """One conversation with its messages."""
     conversation = await runtime.store.get(conversation_id)
     if conversation is None:
@@ -97,7 +98,7 @@ async def get_conversation(conversation_id: str, runtime: RuntimeDep) -> Convers
 
 
 @router.delete("/{conversation_id}", status_code=204, responses=NOT_FOUND)
-async def delete_conversation(conversation_id: str, runtime: RuntimeDep) -> Response:
+async def delete_conversation(conversation_id: ConversationId, runtime: RuntimeDep) -> Response:
     """Delete a conversation and its messages."""
     if not await runtime.store.delete(conversation_id):
         raise HTTPException(404, f"Conversation {conversation_id} not found")

@@ -24,6 +24,8 @@ from opentelemetry.trace import TracerProvider
 #: Python's arithmetic are never handed a number from outside that they cannot hold).
 MAX_PAGE_LIMIT = 100
 MAX_PAGE_OFFSET = 1_000_000_000
+#: Longest conversation id a request may name (the store makes 37-character ones).
+MAX_CONVERSATION_ID_CHARS = 200
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
