@@ -16,7 +16,7 @@ from opentelemetry.trace import Span
 
 from ha_ai_agent import __version__
 from ha_ai_agent.api import chat, conversations, health, otlp, performance, ui
-from ha_ai_agent.api.contract import SERVER_ERROR, error_response, install_contract
+from ha_ai_agent.api.contract import SERVER_ERROR, document_limits, error_response, install_contract
 from ha_ai_agent.api.ui import STATIC_DIR
 from ha_ai_agent.chat.pipeline import ChatError
 from ha_ai_agent.config import Settings
@@ -88,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, responses=SERVER_ERROR)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    install_contract(app, chat.settings_limits(settings))
+    install_contract(app)
+    document_limits(app, chat.settings_limits(settings))
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(Exception, _unexpected_error)
     # The ASGI middleware's own "http send/receive" spans would outnumber the stages; leave them out.

@@ -7,7 +7,7 @@ library's included, can declare its errors with :func:`error_responses` and get 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -122,27 +122,64 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     return error_response(422, _validation_message(error))
 
 
-def install_contract(app: FastAPI, limits: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> None:
+def install_contract(app: FastAPI) -> None:
     """Answer every HTTP error of ``app`` with an ``ErrorBody``; 405 and ``OPTIONS`` with the path's methods.
 
-    Args:
-        app: the application.
-        limits: limits known only at run time (from settings) to put into ``/openapi.json``: schema name to
-            property name to JSON Schema keywords, e.g. ``{"ChatBody": {"message": {"maxLength": 4000}}}``.
+    Idempotent: the service and a library that mounts routes on it may both call it.
     """
+    if getattr(app.state, "http_contract_installed", False):
+        return
+    app.state.http_contract_installed = True
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    document_models(app, ErrorBody)
+
+
+def complete_openapi(app: FastAPI, step: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``step`` on the app's OpenAPI document once, when it is first generated (steps chain)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         document = generate()  # FastAPI keeps it in app.openapi_schema: completed once
-        schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        schemas["ErrorBody"] = ErrorBody.model_json_schema()
-        for model, properties in (limits or {}).items():
-            for name, keywords in properties.items():
-                schemas[model]["properties"][name].update(keywords)
+        step(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _schemas(document: dict[str, Any]) -> dict[str, Any]:
+    schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
+    return schemas
+
+
+def document_models(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Put models no route names as its body or response (e.g. ``ErrorBody``) into the document's components."""
+
+    def add(document: dict[str, Any]) -> None:
+        schemas = _schemas(document)
+        for model in models:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+
+    complete_openapi(app, add)
+
+
+def document_limits(app: FastAPI, limits: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
+    """Put limits known only at run time (from settings) into the app's OpenAPI document.
+
+    Args:
+        app: the application.
+        limits: schema name to property name to JSON Schema keywords, e.g.
+            ``{"ChatBody": {"message": {"maxLength": 4000}}}``.
+    """
+
+    def constrain(document: dict[str, Any]) -> None:
+        schemas = _schemas(document)
+        for model, properties in limits.items():
+            for name, keywords in properties.items():
+                schemas[model]["properties"][name].update(keywords)
+
+    complete_openapi(app, constrain)
