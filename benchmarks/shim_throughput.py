@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import httpx
-from ha_ai_agent.telemetry.forwarding import ExportLimits, prepare_export, span_records
+from perftrace.browser_export import ExportLimits, prepare_export, span_records
 from testsupport.processes import running_agent
 from testsupport.report import Target, median, percentile, replace_section, section_preamble, table, targets_table
 

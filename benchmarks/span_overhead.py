@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ha_ai_agent.telemetry import RecentTracesProcessor, traced
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
+from perftrace import RecentTracesProcessor, traced
 from testsupport.report import Target, median, section_preamble, table, targets_table
 
 from benchmarks.service_heap import longest_full_gc, run_in_subprocess

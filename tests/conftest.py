@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.runtime import Runtime
-from ha_ai_agent.telemetry import TracingConfig, TracingHandle, setup_tracing
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.test.globals_test import reset_trace_globals
+from perftrace import TracingConfig, TracingHandle, setup_tracing
 
 _OTEL_VARS_TO_ISOLATE = [name for name in os.environ if name.startswith("OTEL_")]
 

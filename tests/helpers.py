@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 import pytest
-from ha_ai_agent.telemetry import RecentTracesProcessor, TraceRecord
+from perftrace import RecentTracesProcessor, TraceRecord
 
 STAGES_IN_ORDER = [
     "rate_limit_check",

@@ -5,13 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
 import httpx
+from perftrace.logs import configure_logging
 
 from ha_ai_agent.config import Settings
-from ha_ai_agent.telemetry.log_correlation import configure_logging
+
+
+def _configure_logging(level: str) -> None:
+    configure_logging(level)
+    # One INFO line per outgoing request would bury the stage reports; the spans have those requests.
+    for chatty in ("httpx", "httpx2"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -21,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = Settings(**overrides)
-    configure_logging(settings.log_level)
+    _configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -59,8 +67,8 @@ async def _ask(question: str, settings: Settings) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ha_ai_agent.bottlenecks import build_report, format_report
-    from ha_ai_agent.telemetry.trace_sources import traces_from_jaeger, traces_from_viewer
+    from perftrace.analysis import build_report, format_report
+    from perftrace.sources import traces_from_jaeger, traces_from_viewer
 
     try:
         if args.jaeger:
@@ -111,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         return _report(args)
     settings = Settings()
-    configure_logging("WARNING")
+    _configure_logging("WARNING")
     return asyncio.run(_ask(args.question, settings))
 
 

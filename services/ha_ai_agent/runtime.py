@@ -10,6 +10,9 @@ import httpx
 from openai import AsyncOpenAI
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from perftrace import TracingHandle, setup_tracing
+from perftrace.logs import enable_log_correlation
+from perftrace.tracker import PerformanceTracker, install_tracker
 
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.pipeline import ChatAgent
@@ -19,10 +22,8 @@ from ha_ai_agent.config import Settings
 from ha_ai_agent.home.client import HomeAssistantClient
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.llm.client import create_llm_client
+from ha_ai_agent.semconv import SERVICE_NAME
 from ha_ai_agent.store.conversations import ConversationStore
-from ha_ai_agent.telemetry import TracingHandle, setup_tracing
-from ha_ai_agent.telemetry.log_correlation import enable_log_correlation
-from ha_ai_agent.telemetry.performance_tracker import PerformanceTracker, install_tracker
 
 DEMO_HOME_URL = "http://demo-home"
 
@@ -44,7 +45,7 @@ class Runtime:
     @property
     def service_name(self) -> str:
         """The ``service.name`` of this process's spans."""
-        return str(self.tracing.provider.resource.attributes.get("service.name", "ha-ai-agent"))
+        return str(self.tracing.provider.resource.attributes.get("service.name", SERVICE_NAME))
 
 
 def _home_client(settings: Settings) -> HomeAssistantClient:
@@ -66,7 +67,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         tracing = setup_tracing(settings.tracing())
         stack.callback(tracing.shutdown)
         enable_log_correlation(tracing.provider)
-        service_name = str(tracing.provider.resource.attributes.get("service.name", "ha-ai-agent"))
+        service_name = str(tracing.provider.resource.attributes.get("service.name", SERVICE_NAME))
         tracker = install_tracker(tracing.recent, service_name, max_reports=settings.recent_traces)
         OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
         stack.callback(OpenAIInstrumentor().uninstrument)

@@ -6,8 +6,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.runtime import Runtime
-from ha_ai_agent.telemetry.performance_tracker import create_report, end_tracking, start_tracking
 from opentelemetry import trace
+from perftrace.tracker import create_report, end_tracking, start_tracking
 from testsupport.processes import poll
 
 from tests.helpers import STAGES_IN_ORDER, wait_for_trace

@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.runtime import Runtime
-from ha_ai_agent.telemetry.forwarding import ExportLimits, ExportRejected, prepare_export
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from perftrace.browser_export import ExportLimits, ExportRejected, prepare_export
 from testsupport.otlp_payloads import JSON_HEADERS, TRACE_ID, json_export
 from testsupport.otlp_receiver import otlp_receiver
 from testsupport.servers import closed_port

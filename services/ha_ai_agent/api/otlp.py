@@ -10,10 +10,10 @@ from __future__ import annotations
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from perftrace.browser_export import JSON, PROTOBUF, ExportRejected, prepare_export, span_records
 
 from ha_ai_agent.api.deps import RuntimeDep, client_key
 from ha_ai_agent.chat.rate_limit import retry_after_header
-from ha_ai_agent.telemetry.forwarding import JSON, PROTOBUF, ExportRejected, prepare_export, span_records
 
 router = APIRouter(tags=["otlp"])
 COLLECTOR_RETRY_AFTER_SECONDS = "5"

@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
+from perftrace.analysis import build_report
+from perftrace.records import TraceRecord
 
 from ha_ai_agent.api.deps import RuntimeDep
 from ha_ai_agent.api.performance_page import render_performance_page
-from ha_ai_agent.bottlenecks import build_report
-from ha_ai_agent.telemetry.records import TraceRecord
 
 router = APIRouter(tags=["performance"])
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from html import escape
 
-from ha_ai_agent.bottlenecks import BottleneckReport
-from ha_ai_agent.telemetry.performance_tracker import OPERATION_ATTRIBUTE
-from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord
+from perftrace.analysis import BottleneckReport
+from perftrace.records import SpanRecord, TraceRecord
+from perftrace.tracker import OPERATION_ATTRIBUTE
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2433;background:#f6f7fb}

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from perftrace import FollowingTracer
+
 from ha_ai_agent.home.client import HomeAssistantClient, HomeAssistantError
-from ha_ai_agent.telemetry import FollowingTracer
 
 _tracer = FollowingTracer(__name__)
 

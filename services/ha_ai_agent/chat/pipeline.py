@@ -24,6 +24,9 @@ from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
+from perftrace import FollowingTracer
+from perftrace.decorator import CurrentSpan
+from perftrace.tracker import OPERATION_ATTRIBUTE
 
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.prompt import TokenBreakdown, TokenBudgetExceeded, build_system_prompt, fit_history
@@ -33,9 +36,6 @@ from ha_ai_agent.home.client import HomeAssistantError
 from ha_ai_agent.llm.client import UNAVAILABLE_ERRORS
 from ha_ai_agent.llm.tokens import estimate_message_tokens, estimate_messages_tokens
 from ha_ai_agent.store.conversations import ConversationStore
-from ha_ai_agent.telemetry import FollowingTracer
-from ha_ai_agent.telemetry.decorator import CurrentSpan
-from ha_ai_agent.telemetry.performance_tracker import OPERATION_ATTRIBUTE
 
 _logger = logging.getLogger(__name__)
 _tracer = FollowingTracer(__name__)

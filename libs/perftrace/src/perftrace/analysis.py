@@ -1,4 +1,7 @@
-"""Per-stage latency statistics over performance reports."""
+"""What the traces say: per-stage percentiles and shares, critical paths, and the bottleneck report.
+
+One implementation of each, used by the ``/performance`` page, the report command and the benchmarks.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ha_ai_agent.telemetry.performance_tracker import PerformanceReport
-from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord
+from perftrace.records import SpanRecord, TraceRecord
+from perftrace.tracker import PerformanceReport, report_from_trace
 
 
 @dataclass(frozen=True)
@@ -111,3 +114,59 @@ def critical_path(trace: TraceRecord) -> list[PathStep]:
         PathStep(s.name, s.service_name, own.get(s.span_id, 0.0) / 1e6)
         for s in sorted(order, key=lambda s: s.start_time_unix_nano)
     ]
+
+
+@dataclass(frozen=True)
+class SlowTrace:
+    """One of the slowest requests and its critical path."""
+
+    report: PerformanceReport
+    path: list[PathStep]
+
+
+@dataclass(frozen=True)
+class BottleneckReport:
+    """What the report shows."""
+
+    requests: int
+    stages: list[StageStatistics]
+    slowest: list[SlowTrace]
+
+
+def build_report(traces: Sequence[TraceRecord], service_name: str | None, slowest: int = 3) -> BottleneckReport:
+    """Reports of the chat traces among ``traces``, their stage statistics and the slowest ones' paths."""
+    pairs = [(r, t) for t in traces if (r := report_from_trace(t, service_name)) is not None]
+    pairs.sort(key=lambda pair: pair[0].total_duration, reverse=True)
+    return BottleneckReport(
+        requests=len(pairs),
+        stages=stage_statistics([r for r, _ in pairs]),
+        slowest=[SlowTrace(r, critical_path(t)) for r, t in pairs[:slowest]],
+    )
+
+
+def format_report(report: BottleneckReport) -> str:
+    """The report as plain text."""
+    if not report.requests:
+        return "No chat requests found."
+    lines = [
+        f"{report.requests} chat requests",
+        "",
+        f"{'stage':<26}{'calls':>7}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'share':>8}",
+    ]
+    for s in report.stages:
+        lines.append(
+            f"{s.name:<26}{s.count:>7}{s.errors:>8}{s.p50_ms:>10.1f}{s.p95_ms:>10.1f}{s.p99_ms:>10.1f}"
+            f"{s.share * 100:>7.0f}%"
+        )
+    for slow in report.slowest:
+        lines += [
+            "",
+            f"{slow.report.operation} — {slow.report.total_duration * 1000:.1f} ms, trace "
+            f"{slow.report.trace_id}; critical path:",
+        ]
+        lines += [
+            f"  {step.self_ms:>9.1f} ms  {step.name}" + (f"  [{step.service_name}]" if step.service_name else "")
+            for step in slow.path
+            if step.self_ms >= 0.05
+        ]
+    return "\n".join(lines)

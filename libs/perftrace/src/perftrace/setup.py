@@ -38,15 +38,13 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, 
 from opentelemetry.trace import Link, SpanKind, TraceState, get_current_span
 from opentelemetry.util.types import Attributes
 
-from ha_ai_agent.telemetry.recent import (
+from perftrace.recent import (
     DEFAULT_MAX_SPANS_PER_TRACE,
     DEFAULT_MAX_TRACES,
     RecentTracesProcessor,
 )
 
 _logger = logging.getLogger(__name__)
-
-DEFAULT_SERVICE_NAME = "ha-ai-agent"
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ class TracingConfig:
         shutdown_timeout_millis: the most that ``shutdown`` waits for the last export.
     """
 
-    service_name: str = DEFAULT_SERVICE_NAME
+    service_name: str
     service_version: str | None = None
     recent_traces_max: int = DEFAULT_MAX_TRACES
     recent_spans_per_trace_max: int = DEFAULT_MAX_SPANS_PER_TRACE
@@ -180,6 +178,25 @@ def _otlp_protocol(signal_variable: str) -> str:
     return protocol if protocol == "grpc" else "http/protobuf"
 
 
+def _endpoint_configured(signal_variable: str) -> bool:
+    return bool(os.environ.get(signal_variable) or os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT))
+
+
+def otlp_http_traces_endpoint() -> str | None:
+    """The OTLP/HTTP traces URL the SDK's exporter sends to, or None (no endpoint, or gRPC).
+
+    The same rules as the exporter: ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` as is, else
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` with ``/v1/traces`` appended. With gRPC there is no HTTP address to give.
+    """
+    if _otlp_protocol(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) != "http/protobuf":
+        return None
+    if os.environ.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT):
+        return os.environ[OTEL_EXPORTER_OTLP_TRACES_ENDPOINT]
+    if os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT):
+        return os.environ[OTEL_EXPORTER_OTLP_ENDPOINT].rstrip("/") + "/v1/traces"
+    return None
+
+
 def build_meter_provider(resource: Resource) -> MeterProvider | None:
     """A meter provider exporting OTLP (e.g. GenAI token usage) when an endpoint is configured, else None.
 
@@ -188,7 +205,7 @@ def build_meter_provider(resource: Resource) -> MeterProvider | None:
     """
     if os.environ.get(OTEL_METRICS_EXPORTER, "otlp").strip().lower() == "none":
         return None
-    if not (os.environ.get(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) or os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT)):
+    if not _endpoint_configured(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT):
         return None
     exporter: MetricExporter
     if _otlp_protocol(OTEL_EXPORTER_OTLP_METRICS_PROTOCOL) == "grpc":
@@ -213,7 +230,7 @@ def build_exporter(meter_provider: MeterProvider | None = None) -> SpanExporter 
     """
     if os.environ.get(OTEL_TRACES_EXPORTER, "otlp").strip().lower() == "none":
         return None
-    if not (os.environ.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT)):
+    if not _endpoint_configured(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT):
         return None
     if _otlp_protocol(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
@@ -236,14 +253,13 @@ def build_resource(config: TracingConfig) -> Resource:
     return resource
 
 
-def setup_tracing(config: TracingConfig | None = None) -> TracingHandle:
+def setup_tracing(config: TracingConfig) -> TracingHandle:
     """Install tracing for this process and return a handle to read and stop it.
 
     Call it from the application's lifespan or the CLI, never at import time. If an SDK tracer
     provider is already installed (``opentelemetry-instrument``), our recent-traces processor is added
     to it and nothing else changes.
     """
-    config = config or TracingConfig()
     recent = RecentTracesProcessor(config.recent_traces_max, config.recent_spans_per_trace_max)
     existing = trace.get_tracer_provider()
     if isinstance(existing, TracerProvider):

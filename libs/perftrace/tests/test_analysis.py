@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from ha_ai_agent.telemetry.analysis import critical_path, percentile
-from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord
-from ha_ai_agent.telemetry.trace_sources import traces_from_jaeger
+from perftrace.analysis import critical_path, percentile
+from perftrace.records import SpanRecord, TraceRecord
+from perftrace.sources import traces_from_jaeger
 
 MS = 1_000_000
 
@@ -44,7 +44,7 @@ def test_jaeger_api_payload_becomes_trace_records() -> None:
         "data": [
             {
                 "traceID": "5b8efff798038103d269b633813fc60c",
-                "processes": {"p1": {"serviceName": "ha-ai-agent"}},
+                "processes": {"p1": {"serviceName": "kitchen-service"}},
                 "spans": [
                     {
                         "spanID": "00000000000000aa",
@@ -76,4 +76,4 @@ def test_jaeger_api_payload_becomes_trace_records() -> None:
     assert root is not None and root.name == "POST /api/v1/chat" and root.kind == "SERVER"
     (child,) = trace.children_of(root.span_id)
     assert child.status == "ERROR" and child.duration_seconds == 0.03
-    assert child.service_name == "ha-ai-agent"
+    assert child.service_name == "kitchen-service"

@@ -35,6 +35,3 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # One INFO line per outgoing request would bury the stage reports; the spans have those requests.
-    for chatty in ("httpx", "httpx2"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

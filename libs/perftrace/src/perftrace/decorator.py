@@ -21,7 +21,7 @@ from opentelemetry.util.types import AttributeValue
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_INSTRUMENTATION_NAME = "ha_ai_agent.traced"
+_INSTRUMENTATION_NAME = "perftrace.traced"
 
 
 class CurrentSpan:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ha_ai_agent.telemetry.records import SpanRecord, TraceRecord, attribute_map
+from perftrace.records import SpanRecord, TraceRecord, attribute_map
 
 
 def _id(value: str | None) -> int:

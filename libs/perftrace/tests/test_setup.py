@@ -5,13 +5,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from ha_ai_agent.telemetry import TracingConfig, setup_tracing
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.test.globals_test import reset_trace_globals
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+from perftrace import TracingConfig, setup_tracing
 from testsupport.servers import silent_port
 
 
@@ -23,7 +23,7 @@ def silent_port_fixture() -> Iterator[int]:
 
 
 def test_embedded_mode_has_no_exporter() -> None:
-    handle = setup_tracing()
+    handle = setup_tracing(TracingConfig(service_name="test-service"))
     assert handle.exporter is None and handle.owns_provider
     assert trace.get_tracer_provider() is handle.provider
     handle.shutdown()
@@ -31,28 +31,28 @@ def test_embedded_mode_has_no_exporter() -> None:
 
 def test_endpoint_variable_builds_http_protobuf_exporter(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
-    handle = setup_tracing()
+    handle = setup_tracing(TracingConfig(service_name="test-service"))
     assert isinstance(handle.exporter, HttpExporter)
     assert handle.exporter._endpoint == "http://127.0.0.1:4318/v1/traces"
     handle.shutdown()
 
 
 def test_meter_provider_only_when_metrics_have_somewhere_to_go(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert setup_tracing().meter_provider is None
+    assert setup_tracing(TracingConfig(service_name="test-service")).meter_provider is None
     reset_trace_globals()
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
-    with_endpoint = setup_tracing()
+    with_endpoint = setup_tracing(TracingConfig(service_name="test-service"))
     assert with_endpoint.meter_provider is not None
     with_endpoint.shutdown()
     reset_trace_globals()
     monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
-    assert setup_tracing().meter_provider is None
+    assert setup_tracing(TracingConfig(service_name="test-service")).meter_provider is None
 
 
 def test_traces_endpoint_and_grpc_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:4317")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
-    handle = setup_tracing()
+    handle = setup_tracing(TracingConfig(service_name="test-service"))
     assert isinstance(handle.exporter, GrpcExporter)
     handle.shutdown()
 
@@ -60,7 +60,7 @@ def test_traces_endpoint_and_grpc_protocol(monkeypatch: pytest.MonkeyPatch) -> N
 def test_traces_exporter_none_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
-    assert setup_tracing().exporter is None
+    assert setup_tracing(TracingConfig(service_name="test-service")).exporter is None
 
 
 def test_service_name_and_resource_attributes_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,13 +73,13 @@ def test_service_name_and_resource_attributes_from_environment(monkeypatch: pyte
 
 
 def test_default_service_name_when_environment_names_none() -> None:
-    handle = setup_tracing(TracingConfig(service_name="ha-ai-agent"))
-    assert handle.provider.resource.attributes["service.name"] == "ha-ai-agent"
+    handle = setup_tracing(TracingConfig(service_name="kitchen-service"))
+    assert handle.provider.resource.attributes["service.name"] == "kitchen-service"
 
 
 def test_sdk_disabled_records_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
-    handle = setup_tracing()
+    handle = setup_tracing(TracingConfig(service_name="test-service"))
     with trace.get_tracer("t").start_as_current_span("x"):
         pass
     assert handle.recent.traces() == []
@@ -88,7 +88,7 @@ def test_sdk_disabled_records_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_existing_sdk_provider_gets_our_processor_and_is_kept() -> None:
     theirs = TracerProvider()
     trace.set_tracer_provider(theirs)
-    handle = setup_tracing()
+    handle = setup_tracing(TracingConfig(service_name="test-service"))
     assert handle.provider is theirs and not handle.owns_provider
     with trace.get_tracer("t").start_as_current_span("theirs"):
         pass
@@ -104,7 +104,7 @@ def test_shutdown_is_bounded_when_the_collector_never_answers(
     silent_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{silent_port}")
-    handle = setup_tracing(TracingConfig(shutdown_timeout_millis=1000))
+    handle = setup_tracing(TracingConfig(service_name="test-service", shutdown_timeout_millis=1000))
     for _ in range(10):
         with trace.get_tracer("t").start_as_current_span("lost"):
             pass
@@ -120,7 +120,7 @@ def test_remote_sampled_flag_neither_forces_nor_suppresses(
     remote_flag: TraceFlags, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
-    handle = setup_tracing()
+    handle = setup_tracing(TracingConfig(service_name="test-service"))
     tracer = trace.get_tracer("t")
     sampled = 0
     total = 2000
@@ -136,7 +136,7 @@ def test_remote_sampled_flag_neither_forces_nor_suppresses(
 
 def test_explicit_sampler_variable_is_left_to_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
-    handle = setup_tracing()
+    handle = setup_tracing(TracingConfig(service_name="test-service"))
     with trace.get_tracer("t").start_as_current_span("x") as span:
         assert not span.get_span_context().trace_flags.sampled
     handle.shutdown()
@@ -144,7 +144,7 @@ def test_explicit_sampler_variable_is_left_to_the_sdk(monkeypatch: pytest.Monkey
 
 def test_local_children_follow_their_parent_and_keep_its_trace_state(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
-    handle = setup_tracing()
+    handle = setup_tracing(TracingConfig(service_name="test-service"))
     tracer = trace.get_tracer("t")
     state = TraceState([("vendor", "value")])
     decisions = set()
@@ -164,7 +164,7 @@ def test_local_children_follow_their_parent_and_keep_its_trace_state(monkeypatch
 @pytest.mark.parametrize(("ratio", "expected"), [("0", 0), ("1", 200), ("not-a-number", 200)])
 def test_ratio_bounds(ratio: str, expected: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", ratio)
-    handle = setup_tracing()
+    handle = setup_tracing(TracingConfig(service_name="test-service"))
     tracer = trace.get_tracer("t")
     kept = 0
     for _ in range(200):

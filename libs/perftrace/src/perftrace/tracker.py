@@ -25,18 +25,18 @@ from typing import Any
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from ha_ai_agent.telemetry.decorator import FollowingTracer
-from ha_ai_agent.telemetry.recent import RecentTracesProcessor
-from ha_ai_agent.telemetry.records import TraceRecord
+from perftrace.decorator import FollowingTracer
+from perftrace.recent import RecentTracesProcessor
+from perftrace.records import TraceRecord
 
-_logger = logging.getLogger("ha_ai_agent.performance")
+_logger = logging.getLogger("perftrace.performance")
 
 #: Set on the span that stands for one tracked operation, e.g. ``chat_request_1765061925771``.
 OPERATION_ATTRIBUTE = "performance.operation"
 DEFAULT_MAX_REPORTS = 100
 DEFAULT_MAX_ACTIVE_METRICS = 1000
 
-_tracer = FollowingTracer("ha_ai_agent.performance_tracker")
+_tracer = FollowingTracer("perftrace.tracker")
 
 
 @dataclass

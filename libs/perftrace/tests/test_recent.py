@@ -3,10 +3,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ha_ai_agent.telemetry import RecentTracesProcessor, TraceRecord, TracingHandle
-from ha_ai_agent.telemetry.records import SpanRecord
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from perftrace import RecentTracesProcessor, TraceRecord, TracingHandle
+from perftrace.records import SpanRecord
 
 
 def provider_with(processor: RecentTracesProcessor) -> TracerProvider:

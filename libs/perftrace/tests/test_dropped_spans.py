@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from ha_ai_agent.telemetry import setup as telemetry_setup
-from ha_ai_agent.telemetry import setup_tracing
 from opentelemetry import trace
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExporter, Sum
+from perftrace import TracingConfig, setup_tracing
+from perftrace import setup as telemetry_setup
 from testsupport.servers import closed_port
 
 PROCESSED = "otel.sdk.processor.span.processed"
@@ -24,7 +24,7 @@ def test_spans_dropped_while_the_collector_is_down_are_counted(monkeypatch: pyte
     monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "2")
     monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1")
-    handle = setup_tracing()
+    handle = setup_tracing(TracingConfig(service_name="test-service"))
     tracer = trace.get_tracer("test")
     for index in range(50):
         with tracer.start_as_current_span(f"span-{index}"):

@@ -26,7 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from ha_ai_agent.telemetry.records import SpanRecord
+from perftrace.records import SpanRecord
 
 TRACES_PATH = "/v1/traces"
 PROTOBUF = "application/x-protobuf"
@@ -49,8 +49,8 @@ class ExportLimits:
     max_spans: int = 512
     max_attributes_per_span: int = 64
     max_attribute_chars: int = 1024
-    allowed_services: frozenset[str] = frozenset({"ai-automation-ui"})
-    forwarded_by: str = "ha-ai-agent"
+    allowed_services: frozenset[str] = frozenset()
+    forwarded_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,11 @@ import time
 from dataclasses import fields
 
 import pytest
-from ha_ai_agent.telemetry import TracingHandle
-from ha_ai_agent.telemetry.performance_tracker import (
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+from perftrace import TracingHandle
+from perftrace.tracker import (
     OPERATION_ATTRIBUTE,
     PerformanceMetric,
     PerformanceReport,
@@ -20,9 +23,6 @@ from ha_ai_agent.telemetry.performance_tracker import (
     report_line_from_trace,
     start_tracking,
 )
-from opentelemetry import trace
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
 
 STAGES = [
     "rate_limit_check",
@@ -126,7 +126,7 @@ def test_reports_come_from_chat_traces(tracing: TracingHandle, caplog: pytest.Lo
     tracker = install_tracker(tracing.recent, "test-service")
     assert get_tracker() is tracker
     tracer = trace.get_tracer("t")
-    caplog.set_level(logging.INFO, logger="ha_ai_agent.performance")
+    caplog.set_level(logging.INFO, logger="perftrace.performance")
     for n in range(3):
         with tracer.start_as_current_span("POST /api/v1/chat") as root:
             root.set_attribute(OPERATION_ATTRIBUTE, f"chat_request_{1000 + n}")
