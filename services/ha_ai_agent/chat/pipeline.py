@@ -15,6 +15,7 @@ import json
 import logging
 import time
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -25,7 +26,6 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 from perftrace import FollowingTracer
-from perftrace.decorator import CurrentSpan
 from perftrace.tracker import OPERATION_ATTRIBUTE
 
 from ha_ai_agent.chat.context import HomeContext
@@ -135,7 +135,7 @@ class _Turn:
         return [{"role": "system", "content": self.system_prompt}, *self.history, *self.new_messages]
 
 
-def stage(name: str, attributes: dict[str, AttributeValue] | None = None) -> CurrentSpan:
+def stage(name: str, attributes: dict[str, AttributeValue] | None = None) -> AbstractContextManager[Span]:
     """A stage span, current while the stage runs; an exception is recorded and marks it ERROR."""
     return _tracer.current_span(name, attributes)
 

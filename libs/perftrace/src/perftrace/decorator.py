@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from opentelemetry import context as context_api
@@ -24,49 +25,12 @@ R = TypeVar("R")
 _INSTRUMENTATION_NAME = "perftrace.traced"
 
 
-class CurrentSpan:
-    """``with CurrentSpan(tracer, name, ...) as span``: a new span, current inside the block, ended after it.
-
-    What ``Tracer.start_as_current_span`` does (an ``Exception`` leaving the block is recorded and sets the
-    status to ERROR; ``BaseException`` such as cancellation is not an error), as one small class instead of
-    two nested generator-based context managers: a chat opens a dozen of these, and the generators cost
-    about a fifth of a span (docs/performance.md). The span starts when the block is entered.
-    """
-
-    __slots__ = ("_tracer", "_name", "_kind", "_attributes", "_span", "_token")
-
-    def __init__(
-        self,
-        tracer: Tracer,
-        name: str,
-        attributes: Mapping[str, AttributeValue] | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-    ) -> None:
-        self._tracer = tracer
-        self._name = name
-        self._kind = kind
-        self._attributes = attributes
-
-    def __enter__(self) -> Span:
-        span = self._span = self._tracer.start_span(self._name, kind=self._kind, attributes=self._attributes)
-        self._token = context_api.attach(trace.set_span_in_context(span))
-        return span
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        context_api.detach(self._token)
-        span = self._span
-        if isinstance(exc, Exception) and span.is_recording():
-            _record_error(span, exc)
-        span.end()
-
-
 class FollowingTracer(Tracer):
     """A tracer that follows the global provider: re-resolved (cheaply) when it is replaced.
 
     ``trace.get_tracer()`` at import time returns a proxy that binds to the first provider for good;
     this one also follows a provider installed later (each test installs its own). Use it as any
-    tracer: ``tracer = FollowingTracer(__name__)`` at module level; ``tracer.current_span(name)`` is
-    the cheaper ``start_as_current_span`` for ``with`` blocks.
+    tracer: ``tracer = FollowingTracer(__name__)`` at module level.
     """
 
     __slots__ = ("_name", "_provider", "_tracer")
@@ -97,9 +61,13 @@ class FollowingTracer(Tracer):
         name: str,
         attributes: Mapping[str, AttributeValue] | None = None,
         kind: SpanKind = SpanKind.INTERNAL,
-    ) -> CurrentSpan:
-        """A ``with`` block's span (see ``CurrentSpan``)."""
-        return CurrentSpan(self.get(), name, attributes, kind)
+    ) -> AbstractContextManager[Span]:
+        """``start_as_current_span(name, kind=kind, attributes=attributes)``: a ``with`` block's span.
+
+        An ``Exception`` leaving the block is recorded and sets the status to ERROR; a ``BaseException``
+        such as cancellation is not an error (the SDK's rules).
+        """
+        return self.get().start_as_current_span(name, kind=kind, attributes=attributes)
 
 
 def _record_error(span: Span, exc: BaseException) -> None:
@@ -130,14 +98,14 @@ def _wrap(func: Callable[P, R], name: str | None, attributes: Mapping[str, Attri
 
         @functools.wraps(func)
         async def coroutine_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            with CurrentSpan(slot.get(), span_name, span_attributes):
+            with slot.get().start_as_current_span(span_name, attributes=span_attributes):
                 return await async_func(*args, **kwargs)
 
         return cast(Callable[P, R], coroutine_wrapper)
 
     @functools.wraps(func)
     def function_wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with CurrentSpan(slot.get(), span_name, span_attributes):
+        with slot.get().start_as_current_span(span_name, attributes=span_attributes):
             return func(*args, **kwargs)
 
     return function_wrapper

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
+from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 _KIND_NAMES = {kind: kind.name for kind in SpanKind}
 _STATUS_NAMES = {code: code.name for code in StatusCode}
-# Every span of a provider shares one resource: remember the last one's service name.
-_last_service: tuple[object, str] = (None, "")
+_EMPTY: Mapping[str, Any] = {}
 
 
 class SpanRecord(NamedTuple):
@@ -45,35 +45,27 @@ class SpanRecord(NamedTuple):
     @classmethod
     def from_readable_span(cls, span: ReadableSpan) -> SpanRecord:
         """Copy the fields of an ended SDK span into a record (the span path: keep it cheap)."""
-        global _last_service
         context = span.context
         parent = span.parent
         resource = span.resource
-        if resource is not _last_service[0]:
-            _last_service = (resource, str(resource.attributes.get("service.name", "")) if resource else "")
         status = span.status
         start = span.start_time or 0
         attributes = span.attributes
-        # tuple.__new__ directly: the NamedTuple's generated __new__ is one more Python call per span.
-        record: SpanRecord = _new_tuple(
-            cls,
-            (
-                context.trace_id if context is not None else 0,
-                context.span_id if context is not None else 0,
-                parent.span_id if parent is not None else 0,
-                parent is not None and parent.is_remote,
-                span.name,
-                _KIND_NAMES.get(span.kind, "INTERNAL"),
-                _last_service[1],
-                start,
-                span.end_time or start,
-                _STATUS_NAMES.get(status.status_code, "UNSET"),
-                status.description,
-                # A mapping proxy over BoundedAttributes: its copy() is a plain dict, 10x cheaper than dict().
-                cast(Any, attributes).copy() if attributes else _EMPTY,
-            ),
+        return cls(
+            trace_id=context.trace_id if context is not None else 0,
+            span_id=context.span_id if context is not None else 0,
+            parent_span_id=parent.span_id if parent is not None else 0,
+            parent_is_remote=parent is not None and parent.is_remote,
+            name=span.name,
+            kind=_KIND_NAMES.get(span.kind, "INTERNAL"),
+            service_name=str(resource.attributes.get(SERVICE_NAME, "")) if resource else "",
+            start_time_unix_nano=start,
+            end_time_unix_nano=span.end_time or start,
+            status=_STATUS_NAMES.get(status.status_code, "UNSET"),
+            status_message=status.description,
+            # A mapping proxy over BoundedAttributes: its copy() is a plain dict, 10x cheaper than dict().
+            attributes=cast(Any, attributes).copy() if attributes else _EMPTY,
         )
-        return record
 
     @property
     def trace_id_hex(self) -> str:
@@ -103,9 +95,6 @@ class SpanRecord(NamedTuple):
         """Return the attributes as a new dict (tuples become lists, as JSON would have them)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.attributes.items()}
 
-
-_EMPTY: Mapping[str, Any] = {}
-_new_tuple: Any = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.environment_variables import OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER
 from opentelemetry.sdk.environment_variables import (
     OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -34,9 +32,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
-from opentelemetry.trace import Link, SpanKind, TraceState, get_current_span
-from opentelemetry.util.types import Attributes
+from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 
 from perftrace.recent import (
     DEFAULT_MAX_SPANS_PER_TRACE,
@@ -112,53 +108,15 @@ class TracingHandle:
         return True
 
 
-class TrustBoundarySampler(Sampler):
-    """Decide at the trust boundary by trace id; inside the process, follow the parent.
-
-    Root spans and spans with a remote parent are kept when the trace id falls under ``ratio`` (the SDK's
-    ``TraceIdRatioBased`` rule, so every service sampling at the same ratio agrees), whatever the remote
-    parent's sampled flag says: a browser, or anyone who can send a ``traceparent`` header, can neither force
-    this service to record a trace nor hide one from it. Local children follow their parent, so a trace is
-    never half recorded. The parent's trace state is kept.
-
-    The same decisions as ``ParentBased`` with a ratio sampler in three of its slots, in one call instead of
-    three; the sampler runs for every span (docs/performance.md).
-    """
-
-    def __init__(self, ratio: float) -> None:
-        self._ratio = min(1.0, max(0.0, ratio))
-        self._bound = TraceIdRatioBased.get_bound_for_rate(self._ratio)
-
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
-    ) -> SamplingResult:
-        """Keep or drop the span (see the class)."""
-        parent = get_current_span(parent_context).get_span_context()
-        if parent.is_valid and not parent.is_remote:
-            keep = parent.trace_flags.sampled
-        else:
-            keep = self._ratio >= 1.0 or trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < self._bound
-        state = parent.trace_state if parent.is_valid else None
-        if keep:
-            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, state)
-        return SamplingResult(Decision.DROP, None, state)
-
-    def get_description(self) -> str:
-        """Shown by the SDK's diagnostics."""
-        return f"TrustBoundarySampler{{ratio={self._ratio}}}"
-
-
 def build_sampler() -> Sampler | None:
     """The sampler used when ``OTEL_TRACES_SAMPLER`` is not set (None means: let the SDK read it).
 
-    A ``TrustBoundarySampler`` at ``OTEL_TRACES_SAMPLER_ARG`` (default 1.0).
+    Decide at the trust boundary by trace id; inside the process, follow the parent. Root spans and spans
+    with a remote parent are kept when the trace id falls under the ratio ``OTEL_TRACES_SAMPLER_ARG``
+    (default 1.0; the ``TraceIdRatioBased`` rule, so every service at the same ratio agrees), whatever the
+    remote parent's sampled flag says: whoever can send a ``traceparent`` header can neither force this
+    service to record a trace nor hide one from it. Local children follow their parent, so a trace is never
+    half recorded. That is the SDK's ``ParentBased`` with the ratio sampler in its three boundary slots.
     """
     if os.environ.get(OTEL_TRACES_SAMPLER):
         return None
@@ -168,7 +126,8 @@ def build_sampler() -> Sampler | None:
     except ValueError:
         _logger.warning("Invalid %s=%r; sampling every trace", OTEL_TRACES_SAMPLER_ARG, raw_ratio)
         ratio = 1.0
-    return TrustBoundarySampler(ratio)
+    boundary = TraceIdRatioBased(min(1.0, max(0.0, ratio)))
+    return ParentBased(root=boundary, remote_parent_sampled=boundary, remote_parent_not_sampled=boundary)
 
 
 def _otlp_protocol(signal_variable: str) -> str:

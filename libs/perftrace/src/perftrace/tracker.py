@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import operator
 import re
 import threading
 import time
@@ -70,42 +69,13 @@ def _span_attributes(metadata: Mapping[str, Any] | None) -> dict[str, AttributeV
 
 def format_report_line(report: PerformanceReport) -> str:
     """The original one-line log format, now ending with the trace id."""
-    stages = [(m.name, m.duration or 0.0) for m in report.metrics]
-    return _report_line(report.operation, report.total_duration, stages, report.trace_id)
-
-
-def _report_line(operation: str, total: float, stages: list[tuple[str, float]], trace_id: str | None) -> str:
-    details = ", ".join(f"{name}={duration * 1000:.2f}ms" for name, duration in stages)
+    details = ", ".join(f"{m.name}={(m.duration or 0.0) * 1000:.2f}ms" for m in report.metrics)
+    total = report.total_duration
     line = (
-        f"[Performance] {operation}: Total: {total * 1000:.2f}ms ({total:.3f}s), "
-        f"Metrics: {len(stages)}, Details: {details}"
+        f"[Performance] {report.operation}: Total: {total * 1000:.2f}ms ({total:.3f}s), "
+        f"Metrics: {len(report.metrics)}, Details: {details}"
     )
-    return f"{line}, trace_id={trace_id}" if trace_id else line
-
-
-def report_line_from_trace(trace: TraceRecord, service_name: str | None = None) -> str | None:
-    """``format_report_line(report_from_trace(trace, service_name))``, without building the report.
-
-    It runs for every request, when its trace completes: the operation span is then the span that ended
-    last, so usually no search is needed.
-    """
-    operation_span = trace.spans[-1] if trace.spans else None
-    if (
-        operation_span is None
-        or OPERATION_ATTRIBUTE not in operation_span.attributes
-        or (service_name is not None and operation_span.service_name != service_name)
-    ):
-        report = report_from_trace(trace, service_name, with_metadata=False)
-        return format_report_line(report) if report is not None else None
-    parent_id = operation_span.span_id
-    children = [span for span in trace.spans if span.parent_span_id == parent_id]
-    children.sort(key=_START_TIME)
-    stages = [(span.name, max(0, span.end_time_unix_nano - span.start_time_unix_nano) / 1e9) for span in children]
-    operation = str(operation_span.attributes[OPERATION_ATTRIBUTE])
-    return _report_line(operation, operation_span.duration_seconds, stages, trace.trace_id_hex)
-
-
-_START_TIME = operator.attrgetter("start_time_unix_nano")
+    return f"{line}, trace_id={report.trace_id}" if report.trace_id else line
 
 
 def report_from_trace(
@@ -278,9 +248,9 @@ class PerformanceTracker:
         """Listener for the buffer: log the report line when an operation's trace completes."""
         if not _logger.isEnabledFor(logging.INFO):
             return
-        line = report_line_from_trace(trace, self.service_name)
-        if line is not None:
-            _logger.info(line)
+        report = report_from_trace(trace, self.service_name, with_metadata=False)
+        if report is not None:
+            _logger.info(format_report_line(report))
 
 
 _default_tracker: PerformanceTracker | None = None
