@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from ha_ai_agent.semconv import MESSAGE_ASSEMBLY
 from testsupport.report import Target, median, percentile, section_preamble, table, targets_table
 
 SECTION = "chat_throughput"
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "What devices are in the kitchen?"
-STAGE = "message_assembly"
+STAGE = MESSAGE_ASSEMBLY
 #: Variables of the developer's shell that would change what is measured (an exporter, a real LLM…).
 ISOLATED_PREFIXES = ("OTEL_", "HA_AGENT_", "OPENAI_", "HA_URL", "HA_TOKEN")
 

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import httpx
+from ha_ai_agent.semconv import BROWSER_SERVICE_NAME
 from perftrace.browser_export import ExportLimits, prepare_export, span_records
 from testsupport.processes import running_agent
 from testsupport.report import Target, median, percentile, replace_section, section_preamble, table, targets_table
@@ -37,14 +38,14 @@ def browser_export(spans: int, trace_number: int = 1) -> dict[str, object]:
             {
                 "resource": {
                     "attributes": [
-                        {"key": "service.name", "value": {"stringValue": "ai-automation-ui"}},
+                        {"key": "service.name", "value": {"stringValue": BROWSER_SERVICE_NAME}},
                         {"key": "telemetry.sdk.language", "value": {"stringValue": "webjs"}},
                         {"key": "telemetry.sdk.version", "value": {"stringValue": "2.12.0"}},
                     ]
                 },
                 "scopeSpans": [
                     {
-                        "scope": {"name": "ai-automation-ui", "version": "0.1.0"},
+                        "scope": {"name": BROWSER_SERVICE_NAME, "version": "0.1.0"},
                         "spans": [
                             {
                                 "traceId": trace_id,

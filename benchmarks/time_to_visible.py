@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN
 from testsupport.backend_queries import SpanRecord, jaeger_trace, tempo_trace
 from testsupport.processes import running_agent
 from testsupport.report import (
@@ -52,7 +53,7 @@ def time_until_visible(lookup: Callable[[], list[SpanRecord] | None], since: flo
             spans = lookup()
         except httpx.HTTPError:
             spans = None
-        if spans and any(span.name == "POST /api/v1/chat" for span in spans):
+        if spans and any(span.name == CHAT_SERVER_SPAN for span in spans):
             return time.monotonic() - since
         time.sleep(POLL_INTERVAL_S)
     raise TimeoutError(f"trace not visible within {VISIBLE_TIMEOUT_S}s")

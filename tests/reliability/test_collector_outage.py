@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN, SERVICE_NAME
 from testsupport.backend_queries import has_server_span, prometheus_query, span_count
 from testsupport.chat_load import ChatLoad, ChatResult, between
 from testsupport.collector_control import CollectorController
@@ -36,7 +37,7 @@ FLUSH_WAIT_SECONDS = 10.0
 #: What the SDK's batch processor and OTLP exporter log when a batch is dropped or an export fails.
 EXPORT_FAILURE_MARKS = ("dropping", "Failed to export", "Transient error")
 ENV = {
-    "OTEL_SERVICE_NAME": "ha-ai-agent",
+    "OTEL_SERVICE_NAME": SERVICE_NAME,
     "OTEL_BSP_SCHEDULE_DELAY": "500",
     # A model call of 200 ms makes a chat ~0.4 s, so the p99 compares the service, not scheduler noise.
     "HA_AGENT_LLM_LATENCY_MS": "200",
@@ -64,7 +65,7 @@ def seconds_until_spans_flow(load: ChatLoad, jaeger_url: str, restarted: float) 
 def buffered_span_counts(url: str) -> dict[str, int]:
     """Spans per chat trace in the service's own buffer (every span it recorded, exported or not)."""
     traces: list[dict[str, Any]] = httpx.get(f"{url}/api/v1/performance/traces?limit=1000", timeout=30).json()
-    return {t["trace_id"]: int(t["span_count"]) for t in traces if t["root_name"] == "POST /api/v1/chat"}
+    return {t["trace_id"]: int(t["span_count"]) for t in traces if t["root_name"] == CHAT_SERVER_SPAN}
 
 
 def counted_by_service(prometheus_url: str) -> dict[str, float]:
