@@ -24,12 +24,12 @@ from pathlib import Path
 
 import httpx
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN
+from perftrace.analysis import percentile
 from testsupport.backend_queries import SpanRecord, jaeger_trace, tempo_trace
 from testsupport.processes import running_agent
 from testsupport.report import (
     Target,
     median,
-    percentile,
     replace_section,
     section_preamble,
     table,
@@ -104,7 +104,7 @@ def report(delays: dict[str, list[float]], chats: int, bsp_delay_ms: int, starte
     targets = []
     for backend, values in delays.items():
         if values:
-            p95 = percentile(values, 0.95)
+            p95 = percentile(values, 95)
             rows.append(
                 [
                     backend,

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN, SERVICE_NAME
+from perftrace.analysis import percentile
 from testsupport.backend_queries import has_server_span, prometheus_query, span_count
 from testsupport.chat_load import ChatLoad, ChatResult, between
 from testsupport.collector_control import CollectorController
 from testsupport.processes import running_agent
 from testsupport.reliability_results import Outcome, record
-from testsupport.report import percentile
 from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -77,7 +77,7 @@ def counted_by_service(prometheus_url: str) -> dict[str, float]:
 
 
 def p99_ms(results: list[ChatResult]) -> float:
-    return percentile([r.seconds for r in results], 0.99) * 1000
+    return percentile([r.seconds for r in results], 99) * 1000
 
 
 def test_collector_killed_and_restarted_under_load(reliability_stack: Stack, tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_collector_killed_and_restarted_under_load(reliability_stack: Stack, tmp
     during = p99_ms(between(results, killed, restarted))
     ratio = during / before if before else float("inf")
     medians = [
-        percentile([r.seconds for r in between(results, a, b)], 0.5) * 1000
+        percentile([r.seconds for r in between(results, a, b)], 50) * 1000
         for a, b in ((started + WARMUP_SECONDS, killed), (killed, restarted))
     ]
     passed = failed == 0 and ratio <= P99_RATIO_LIMIT and recovery <= RECOVERY_LIMIT_SECONDS
