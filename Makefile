@@ -9,13 +9,13 @@ BUNDLE := services/ha_ai_agent/static/app.js
 CHROMIUM ?= /usr/bin/chromium
 WEB_SOURCES := $(wildcard $(WEB)/src/*.ts) $(WEB)/index.html $(WEB)/style.css $(WEB)/build.mjs
 
-.PHONY: run test test-python test-web lint web chromium backends bench reliability clean
+.PHONY: run test test-python test-web lint web chromium backends home-assistant bench reliability clean
 
 run: $(STAMP) $(BUNDLE)
 	$(BIN)/ha-ai-agent serve
 
 # Installs what the tests need (venv, npm packages, Chromium, the real backends), then runs all tests.
-test: $(STAMP) $(BUNDLE) chromium backends lint test-web test-python
+test: $(STAMP) $(BUNDLE) chromium backends home-assistant lint test-web test-python
 
 test-python: $(STAMP)
 	$(BIN)/pytest
@@ -54,6 +54,11 @@ chromium:
 # (Tempo is refused by our module proxy: see docs/stack.md).
 backends: $(STAMP)
 	$(BIN)/python scripts/build_backends.py
+
+# The real Home Assistant the tests run as a peer, installed once into a cache outside the clone
+# (~/.cache/ha-ai-agent/home-assistant/<version>; see docs/home-assistant.md).
+home-assistant: $(STAMP)
+	$(BIN)/python scripts/install_home_assistant.py
 
 # Faults and abuse on loopback against the real backends (minutes); writes docs/reliability.md.
 reliability: $(STAMP) $(BUNDLE) backends

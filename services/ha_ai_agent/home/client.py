@@ -86,7 +86,8 @@ class HomeAssistantClient:
                 raise HomeAssistantStillWorking(self.timeout_seconds) from error
             raise HomeAssistantUnavailable("Home Assistant did not answer in time") from error
         except httpx.TransportError as error:
-            raise HomeAssistantUnavailable(f"Home Assistant is unreachable: {type(error).__name__}") from error
+            why = "the connection timed out" if isinstance(error, httpx.TimeoutException) else "no connection"
+            raise HomeAssistantUnavailable(f"Home Assistant is unreachable ({why})") from error
         if response.status_code >= 500:
             raise HomeAssistantUnavailable(f"Home Assistant failed with HTTP {response.status_code}")
         if response.status_code == 401:
