@@ -26,6 +26,7 @@ from testsupport.home_assistant import (
     installed_home_assistant,
     running_home_assistant,
 )
+from testsupport.processes import poll
 
 from tests.helpers import missing_dependency, wait_for_trace
 
@@ -62,6 +63,10 @@ def ask(agent: TestClient, question: str) -> dict[str, Any]:
 
 def set_state(peer: HomeAssistantPeer, domain: str, service: str, entity_id: str) -> None:
     assert peer.rest("POST", f"/api/services/{domain}/{service}", {"entity_id": entity_id}).status_code == 200
+
+
+def state_of(peer: HomeAssistantPeer, entity_id: str) -> str:
+    return str(peer.rest("GET", f"/api/states/{entity_id}").json()["state"])
 
 
 def home_assistant_calls(agent: TestClient, body: dict[str, Any], peer: HomeAssistantPeer) -> list[tuple[str, int]]:
@@ -116,7 +121,9 @@ def test_a_lock_passing_through_locking_is_reported_locked(agent: TestClient, re
 
 def test_blinds_by_area_find_the_window_cover(agent: TestClient, real_home: HomeAssistantPeer) -> None:
     set_state(real_home, "cover", "open_cover", "cover.living_room_window")
-    time.sleep(1.5)  # the demo cover moves in steps
+    poll(
+        lambda: state_of(real_home, "cover.living_room_window") == "open", 30, what="the window open"
+    )  # moves in steps
     body = ask(agent, "Close the living room blinds")
     calls = [c["arguments"] for c in body["tool_calls"] if c["name"] == "call_service"]
     assert calls == [{"domain": "cover", "service": "close_cover", "entity_id": "cover.living_room_window"}]
@@ -173,7 +180,7 @@ def test_the_embedded_model_understands_questions_about_the_real_demo(
     agent: TestClient, real_home: HomeAssistantPeer
 ) -> None:
     def state(entity_id: str) -> str:
-        return str(real_home.rest("GET", f"/api/states/{entity_id}").json()["state"])
+        return state_of(real_home, entity_id)
 
     front = state("lock.front_door")
     for question, yes_when in (("Is the front door locked?", "locked"), ("Is the front door unlocked?", "unlocked")):

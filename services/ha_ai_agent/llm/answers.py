@@ -39,6 +39,7 @@ VERBS = {
     "lock": "lock",
     "unlock": "unlock",
 }
+MOVING = {"opening", "closing", "locking", "unlocking"}
 OPENINGS = {"door", "window", "garage_door", "opening"}
 Round = tuple[list[dict[str, Any]], list[Any]]
 
@@ -100,7 +101,7 @@ def answer(intent: Intent, rounds: list[Round]) -> str:
         verb = VERBS.get(intent.service or "", "switch")
         return f"I found no {what} to {verb} in {_where(results)}."
     if not entities and intent.kind == "list" and not intent.areas and not intent.domain:
-        return f"I found nothing called \"{' '.join(intent.words)}\" in your home. {CAPABILITIES}"
+        return f'I found nothing called "{" ".join(intent.words)}" in your home. {CAPABILITIES}'
     if intent.kind == "read":
         return _reading(intent, entities, _where(results))
     if intent.kind == "ask":
@@ -153,6 +154,12 @@ def _reading(intent: Intent, entities: list[dict[str, Any]], where: str) -> str:
     return "; ".join(f"{e.get('name')} is {_value(e)}" for e in sensors) + "."
 
 
+def _as_it_was(entity: dict[str, Any]) -> str:
+    """A target the call did not change: already so, or still on its way somewhere ("opening")."""
+    moving = str(entity.get("state")) in MOVING
+    return f"{entity.get('name')} is {'still' if moving else 'already'} {_value(entity)}"
+
+
 def _acted(results: list[dict[str, Any]], intent: Intent) -> str:
     """One answer for every service call of the request: what changed, what already was, what failed."""
     changed = [e for r in results for e in r.get("changed") or []]
@@ -166,7 +173,7 @@ def _acted(results: list[dict[str, Any]], intent: Intent) -> str:
         at = f" at {level}% brightness" if level is not None else ""
         sentences.append("Done: " + joined([f"{e.get('name')} is now {_value(e)}{at}" for e in changed]) + ".")
     if unchanged and not scenes:
-        sentences.append(joined([f"{e.get('name')} is already {_value(e)}" for e in unchanged]) + ".")
+        sentences.append(joined([_as_it_was(e) for e in unchanged]) + ".")
     for result in results:
         if "error" in result:
             sentences.append(f"I could not do that: {result['error']}.")

@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,9 @@ class HomeAssistantPeer:
         """Until every entity in ``entity_ids`` has a state."""
 
         def present() -> bool:
+            # RUNNING: every integration has set up (the entities can exist before the rest has).
+            if self.rest("GET", "/api/config").json().get("state") != "RUNNING":
+                return False
             states = self.rest("GET", "/api/states").json()
             return set(entity_ids) <= {s["entity_id"] for s in states}
 
@@ -145,9 +148,10 @@ class HomeAssistantAdmin:
         self._token = token
         self._ids = 0
         self._connection: ClientConnection | None = None
+        self._stack = ExitStack()
 
     def __enter__(self) -> HomeAssistantAdmin:
-        self._connection = connect(self._url, open_timeout=30)
+        self._connection = self._stack.enter_context(connect(self._url, open_timeout=30))
         assert json.loads(self._connection.recv(timeout=30))["type"] == "auth_required"
         self._connection.send(json.dumps({"type": "auth", "access_token": self._token}))
         reply = json.loads(self._connection.recv(timeout=30))
@@ -156,8 +160,7 @@ class HomeAssistantAdmin:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._connection is not None:
-            self._connection.close()
+        self._stack.close()
 
     def command(self, kind: str, **fields: Any) -> Any:
         """Send one command and return its result (raises on an error reply)."""
