@@ -9,10 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from ha_ai_agent.app import create_app
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.tools import ToolExecutor
+from ha_ai_agent.config import Settings
 from ha_ai_agent.home.client import HomeAssistantClient, HomeAssistantUnavailable
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -102,7 +106,7 @@ def slow_or_failing_home(delay_s: float, status: int = 200) -> Starlette:
 
 
 async def test_a_slow_service_call_is_pending_not_unreachable() -> None:
-    with serve_in_thread(slow_or_failing_home(delay_s=2.0)) as url:  # real sockets: the timeout is httpx's
+    with serve_in_thread(slow_or_failing_home(delay_s=1.0)) as url:  # real sockets: the timeout is httpx's
         home = HomeAssistantClient.create(url, DEMO_TOKEN, timeout_seconds=0.2)
         tools = ToolExecutor(home, HomeContext(home))
         result = await tools.execute("call_service", {"domain": "light", "service": "turn_on", "entity_id": "light.x"})
@@ -117,3 +121,26 @@ async def test_a_5xx_is_unavailable() -> None:
     with pytest.raises(HomeAssistantUnavailable, match="HTTP 502"):
         await tools.execute("call_service", {"domain": "light", "service": "turn_on", "entity_id": "light.x"})
     await tools.home.aclose()
+
+
+def slow_services(app: Any, delay_s: float) -> Any:
+    """The demo home, its service calls taking ``delay_s`` (as a real one holds the call while the service runs)."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/services/") and scope["method"] == "POST":
+            await asyncio.sleep(delay_s)
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def test_a_slow_service_call_gets_an_answer_that_says_so(settings: Settings) -> None:
+    with serve_in_thread(slow_services(create_demo_home_app(), delay_s=1.5)) as url:
+        slow = settings.model_copy(update={"ha_url": url, "ha_token": SecretStr(DEMO_TOKEN), "ha_timeout_seconds": 0.5})
+        with TestClient(create_app(slow)) as client:
+            body = client.post("/api/v1/chat", json={"message": "Turn on the garage light"}).json()
+    assert body["message"] == (
+        "Home Assistant is still carrying out light.turn_on: it had not finished after 0.5 s and goes on with it "
+        "by itself. Ask me again in a moment to see the result."
+    )
+    assert "unreachable" not in body["message"]
