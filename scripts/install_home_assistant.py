@@ -58,7 +58,7 @@ def install(version: str = HOME_ASSISTANT_VERSION) -> Path:
     if (env_dir / STAMP).is_file():
         return env_dir
     started = time.monotonic()
-    print(f"Installing Home Assistant {version} into {env_dir}", file=sys.stderr)
+    print(f"Installing Home Assistant {version} into {env_dir} (a few minutes, once)", file=sys.stderr)
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     with tempfile.TemporaryDirectory(prefix="ha-install-") as scratch:
         constraints = _constraints(env_dir, version, Path(scratch))
@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         env_dir = install()
-    except (subprocess.SubprocessError, OSError, KeyError, ValueError) as error:
+    # AssertionError/RuntimeError: the first start did not come up (its log is in the message).
+    except (subprocess.SubprocessError, OSError, KeyError, ValueError, AssertionError, RuntimeError) as error:
         print(f"Home Assistant install failed: {error}", file=sys.stderr)
         return 1
     if args.print_dir:
