@@ -14,7 +14,7 @@ WEB_SOURCES := $(wildcard $(WEB)/src/*.ts) $(WEB)/index.html $(WEB)/style.css $(
 run: $(STAMP) $(BUNDLE)
 	$(BIN)/ha-ai-agent serve
 
-# Installs what the tests need (venv, npm packages, Chromium, the real backends), then runs all tests.
+# Installs what the tests need (venv, npm packages, Chromium, the real backends, Home Assistant), then runs all tests.
 test: $(STAMP) $(BUNDLE) chromium backends home-assistant lint test-web test-python
 
 test-python: $(STAMP)
