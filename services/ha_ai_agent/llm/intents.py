@@ -57,7 +57,8 @@ READINGS = {
     "power": (("power", "watts", "consumption", "using"), ("W", "kW")),
     "carbon dioxide": (("co2", "carbon dioxide"), ("ppm",)),
 }
-STATE_WORDS = {"open", "closed", "locked", "unlocked", "on", "off", "running", "playing", "home"}
+#: A tuple, not a set: when a question holds two state words, the same one wins in every process.
+STATE_WORDS = ("open", "closed", "locked", "unlocked", "on", "off", "running", "playing", "home")
 STOP_WORDS = {
     "a", "all", "am", "and", "any", "anything", "are", "at", "be", "can", "could", "currently", "devices", "device",
     "do", "does", "every", "everything", "for", "from", "get", "give", "has", "have", "how", "i", "in", "inside", "is",
@@ -134,7 +135,7 @@ def _find_areas(text: str, areas: dict[str, str]) -> tuple[list[str], str]:
 
 def _name_words(text: str) -> tuple[str, ...]:
     words = re.findall(r"[a-z0-9][a-z0-9'+-]*", text)
-    skipped = STOP_WORDS | STATE_WORDS | (set(DOMAIN_WORDS) - NAMING_WORDS)
+    skipped = STOP_WORDS | set(STATE_WORDS) | (set(DOMAIN_WORDS) - NAMING_WORDS)
     return tuple(w for w in words if w not in skipped and not w.isdigit())
 
 
