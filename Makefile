@@ -12,14 +12,14 @@ BUNDLE := services/ha_ai_agent/static/app.js
 CHROMIUM ?= /usr/bin/chromium
 WEB_SOURCES := $(wildcard $(WEB)/src/*.ts) $(WEB)/index.html $(WEB)/style.css $(WEB)/build.mjs
 
-.PHONY: run test test-python test-web lint web chromium backends bench reliability clean
+.PHONY: run test test-python test-web lint web chromium backends home-assistant bench reliability clean
 
 run: $(RUN_STAMP) $(BUNDLE)
 	$(BIN)/ha-ai-agent serve
 
-# Installs what the tests need (venv, npm packages, Chromium, the real backends), then runs all tests
-# of both packages: the tracing library (its own pytest configuration) and the service.
-test: $(DEV_STAMP) $(BUNDLE) chromium backends lint test-web test-python
+# Installs what the tests need (venv, npm packages, Chromium, the real backends, Home Assistant), then runs all
+# tests of both packages: the tracing library (its own pytest configuration) and the service.
+test: $(DEV_STAMP) $(BUNDLE) chromium backends home-assistant lint test-web test-python
 
 test-python: $(DEV_STAMP)
 	$(BIN)/pytest $(LIB)
@@ -64,6 +64,11 @@ chromium:
 # (Tempo is refused by our module proxy: see docs/stack.md).
 backends: $(DEV_STAMP)
 	$(BIN)/python scripts/build_backends.py
+
+# The real Home Assistant the tests run as a peer, installed once into a cache outside the clone
+# (~/.cache/ha-ai-agent/home-assistant/<version>; see docs/home-assistant.md).
+home-assistant: $(DEV_STAMP)
+	$(BIN)/python scripts/install_home_assistant.py
 
 # Faults and abuse on loopback against the real backends (minutes); writes docs/reliability.md.
 reliability: $(DEV_STAMP) $(BUNDLE) backends

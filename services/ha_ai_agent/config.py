@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     max_input_tokens: int = Field(16000, ge=256)
     max_iterations: int = Field(10, ge=1, le=50)
     context_ttl_seconds: int = Field(900, ge=0, description="cache lifetime of the devices/helpers sections")
-    context_static_ttl_seconds: int = Field(1800, ge=0, description="cache lifetime of areas and services")
+    context_static_ttl_seconds: int = Field(1800, ge=0, description="cache lifetime of the services section")
+    context_areas_ttl_seconds: int = Field(60, ge=0, description="cache lifetime of the areas (area changes seen)")
 
     recent_traces: int = Field(_TRACING.recent_traces_max, ge=1)
     recent_spans_per_trace: int = Field(_TRACING.recent_spans_per_trace_max, ge=1)

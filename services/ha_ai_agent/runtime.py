@@ -86,7 +86,12 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             embedded_latency_ms=settings.llm_latency_ms,
         )
         stack.push_async_callback(llm.close)
-        context = HomeContext(home, settings.context_ttl_seconds, settings.context_static_ttl_seconds)
+        context = HomeContext(
+            home,
+            settings.context_ttl_seconds,
+            settings.context_static_ttl_seconds,
+            areas_ttl_seconds=settings.context_areas_ttl_seconds,
+        )
         agent = ChatAgent(
             store=store,
             context=context,

@@ -92,7 +92,10 @@ class HomeContext:
     Args:
         home: the Home Assistant client.
         ttl_seconds: lifetime of the sections that change often (devices, helpers and scenes).
-        static_ttl_seconds: lifetime of areas and services.
+        static_ttl_seconds: lifetime of the services section.
+        areas_ttl_seconds: lifetime of the areas, ``static_ttl_seconds`` when None (an area change made in
+            Home Assistant is seen within it; the tools also re-read the areas at once when asked for an
+            area they do not know).
     """
 
     def __init__(
@@ -101,14 +104,16 @@ class HomeContext:
         ttl_seconds: float = 900,
         static_ttl_seconds: float = 1800,
         clock: Callable[[], float] = time.monotonic,
+        areas_ttl_seconds: float | None = None,
     ) -> None:
         self.home = home
+        areas_ttl = static_ttl_seconds if areas_ttl_seconds is None else areas_ttl_seconds
         self._ttl = {
             "devices": ttl_seconds,
             "helpers_scenes": ttl_seconds,
-            "areas": static_ttl_seconds,
+            "areas": areas_ttl,
             "services": static_ttl_seconds,
-            "_areas": static_ttl_seconds,
+            "_areas": areas_ttl,
         }
         self._clock = clock
         self._cache: dict[str, _Entry] = {}
@@ -132,11 +137,11 @@ class HomeContext:
         value: list[dict[str, Any]] = await self._cached("_areas", self.home.get_areas, refresh)
         return value
 
-    async def area_of(self) -> dict[str, tuple[str, str]]:
-        """entity_id → (area id, area name)."""
+    async def area_of(self, refresh: bool = False) -> dict[str, tuple[str, str]]:
+        """entity_id → (area id, area name); an entity in no area of its own is in its device's area."""
         return {
             entity_id: (str(area.get("id")), str(area.get("name")))
-            for area in await self.areas()
+            for area in await self.areas(refresh)
             for entity_id in area.get("entities") or []
         }
 
