@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from perftrace import FollowingTracer
+
 from ha_ai_agent.home.client import HomeAssistantClient, HomeAssistantError
-from ha_ai_agent.telemetry import FollowingTracer
+from ha_ai_agent.semconv import CONTEXT_CACHE_HIT, CONTEXT_SECTION, CONTEXT_SPAN_PREFIX, CONTEXT_STALE
 
 _tracer = FollowingTracer(__name__)
 
@@ -90,7 +92,10 @@ class HomeContext:
     Args:
         home: the Home Assistant client.
         ttl_seconds: lifetime of the sections that change often (devices, helpers and scenes).
-        static_ttl_seconds: lifetime of areas and services.
+        static_ttl_seconds: lifetime of the services section.
+        areas_ttl_seconds: lifetime of the areas, ``static_ttl_seconds`` when None (an area change made in
+            Home Assistant is seen within it; the tools also re-read the areas at once when asked for an
+            area they do not know).
     """
 
     def __init__(
@@ -99,14 +104,16 @@ class HomeContext:
         ttl_seconds: float = 900,
         static_ttl_seconds: float = 1800,
         clock: Callable[[], float] = time.monotonic,
+        areas_ttl_seconds: float | None = None,
     ) -> None:
         self.home = home
+        areas_ttl = static_ttl_seconds if areas_ttl_seconds is None else areas_ttl_seconds
         self._ttl = {
             "devices": ttl_seconds,
             "helpers_scenes": ttl_seconds,
-            "areas": static_ttl_seconds,
+            "areas": areas_ttl,
             "services": static_ttl_seconds,
-            "_areas": static_ttl_seconds,
+            "_areas": areas_ttl,
         }
         self._clock = clock
         self._cache: dict[str, _Entry] = {}
@@ -130,11 +137,11 @@ class HomeContext:
         value: list[dict[str, Any]] = await self._cached("_areas", self.home.get_areas, refresh)
         return value
 
-    async def area_of(self) -> dict[str, tuple[str, str]]:
-        """entity_id → (area id, area name)."""
+    async def area_of(self, refresh: bool = False) -> dict[str, tuple[str, str]]:
+        """entity_id → (area id, area name); an entity in no area of its own is in its device's area."""
         return {
             entity_id: (str(area.get("id")), str(area.get("name")))
-            for area in await self.areas()
+            for area in await self.areas(refresh)
             for entity_id in area.get("entities") or []
         }
 
@@ -146,7 +153,7 @@ class HomeContext:
     async def _section(self, name: str, fetch: _SharedFetch, refresh: bool) -> str:
         entry = self._cache.get(name)
         hit = not refresh and self._fresh(name)
-        with _tracer.current_span(f"context.{name}", {"context.section": name, "context.cache_hit": hit}) as span:
+        with _tracer.current_span(CONTEXT_SPAN_PREFIX + name, {CONTEXT_SECTION: name, CONTEXT_CACHE_HIT: hit}) as span:
             if hit and entry is not None:
                 return str(entry.value)
             builders = {
@@ -160,7 +167,7 @@ class HomeContext:
             except HomeAssistantError:
                 if entry is None:
                     raise
-                span.set_attribute("context.stale", True)
+                span.set_attribute(CONTEXT_STALE, True)
                 return str(entry.value)
             return text
 
