@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from perftrace.fastapi.contract import SERVER_ERROR, document_limits, error_response, install_contract
 
 from ha_ai_agent import __version__
 from ha_ai_agent.api import chat, conversations, health, ui
-from ha_ai_agent.api.contract import SERVER_ERROR, document_limits, error_response, install_contract
 from ha_ai_agent.api.ui import STATIC_DIR
 from ha_ai_agent.chat.pipeline import ChatError
 from ha_ai_agent.config import Settings

@@ -3,35 +3,35 @@
 A real ``ha-ai-agent serve`` (uvicorn on a loopback port, embedded defaults) is fuzzed through its own
 ``/openapi.json`` with a fixed seed and 40 examples per operation, so the run is repeatable and short; the
 longer run with a fresh seed is row 13 of ``make reliability`` (tests/reliability/test_api_fuzz.py).
-The tracing library's operations are left out of this run until they keep the contract
-(``LIBRARY_PATHS_REGEX``); no check is switched off.
+Every operation is fuzzed, the tracing library's included; the rate limits are lifted so that the fuzzer's
+thousands of requests reach the logic behind them (the limits are tested in test_chat and test_otlp).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from ha_ai_agent.api.contract import ErrorBody
 from ha_ai_agent.api.ui import STATIC_DIR
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.runtime import Runtime
 from ha_ai_agent.store.conversations import MAX_PAGE_LIMIT, MAX_PAGE_OFFSET
-from testsupport.api_fuzz import LIBRARY_PATHS_REGEX, run_schemathesis
+from perftrace.fastapi.contract import ErrorBody
+from testsupport.api_fuzz import FUZZED_SERVICE_ENV, run_schemathesis
 from testsupport.processes import running_agent
 
 from tests.helpers import missing_dependency
 
 SEED = 319921411420750843847508919799730964944
 EXAMPLES_PER_OPERATION = 40
-#: The service's own operations: chat, four on conversations, health and the chat page.
-OWN_OPERATIONS = 7
+#: The service's (chat, four on conversations, health, the chat page) and the library's (four JSON reads, the
+#: page, the browser-span endpoint).
+OPERATIONS = 13
 
 
 def require_fuzz_dependencies() -> None:
@@ -44,11 +44,9 @@ def require_fuzz_dependencies() -> None:
 
 def test_schemathesis_finds_no_failure_in_the_served_api(tmp_path: Path) -> None:
     require_fuzz_dependencies()
-    with running_agent(tmp_path) as (url, _):
-        run = run_schemathesis(
-            url, tmp_path, seed=SEED, max_examples=EXAMPLES_PER_OPERATION, exclude_paths_regex=LIBRARY_PATHS_REGEX
-        )
-    assert run.operations_tested == run.operations_selected >= OWN_OPERATIONS, run.summary()
+    with running_agent(tmp_path, env=FUZZED_SERVICE_ENV) as (url, _):
+        run = run_schemathesis(url, tmp_path, seed=SEED, max_examples=EXAMPLES_PER_OPERATION)
+    assert run.operations_tested == run.operations_selected == OPERATIONS, run.summary()
     assert run.cases >= 10 * run.operations_tested, run.summary()
     assert run.failure_count == 0 and not run.errors, f"{run.summary()}\n{run.output[-8000:]}"
 
@@ -65,17 +63,23 @@ def test_every_operation_declares_its_errors_with_the_error_body(client: TestCli
     assert declared[("GET", "/api/v1/conversations/{conversation_id}")] == {"200", "404", "422", "500"}
     assert declared[("DELETE", "/api/v1/conversations/{conversation_id}")] == {"204", "404", "422", "500"}
     assert declared[("GET", "/health")] == {"200", "503", "500"}
+    assert declared[("GET", "/api/v1/performance/traces/{trace_id}")] == {"200", "404", "422", "500", "503"}
+    assert declared[("POST", "/otlp/v1/traces")] == {"200", "400", "403", "413", "415", "429", "500", "502", "503"}
+    # Every error is an ErrorBody, but the health check's own body and the unbuilt chat page's HTML.
+    own_bodies = {("get", "/health", "503"), ("get", "/", "503")}
     error_schemas = {
         (method, path, code): response["content"]["application/json"]["schema"]
         for path, operations in paths.items()
-        if not re.match(LIBRARY_PATHS_REGEX, path)
         for method, operation in operations.items()
         for code, response in operation["responses"].items()
-        if code.startswith("4") or code == "500"
+        if code[0] in "45" and (method, path, code) not in own_bodies
     }
-    assert len(error_schemas) == 18
+    assert len(error_schemas) == 40
     assert set(map(str, error_schemas.values())) == {str({"$ref": "#/components/schemas/ErrorBody"})}
+    assert "HTTPValidationError" not in client.get("/openapi.json").json()["components"]["schemas"]
     assert "Retry-After" in paths["/api/v1/chat"]["post"]["responses"]["429"]["headers"]
+    exports = paths["/otlp/v1/traces"]["post"]["requestBody"]["content"]
+    assert set(exports) == {"application/json", "application/x-protobuf"}
 
 
 def test_message_limit_in_the_schema_comes_from_the_settings(settings: Settings) -> None:
@@ -112,6 +116,9 @@ def test_unsupported_methods_are_405_with_every_method_of_the_path(client: TestC
     assert options.status_code == 204 and options.headers["allow"] == "GET, DELETE, OPTIONS"
     assert client.options("/api/v1/conversations").headers["allow"] == "GET, POST, OPTIONS"
     assert client.options("/no/such/path").status_code == 404
+    shim = client.put("/otlp/v1/traces")
+    assert shim.status_code == 405 and shim.headers["allow"] == "POST, OPTIONS"
+    assert client.options("/api/v1/performance/traces").headers["allow"] == "GET, OPTIONS"
 
 
 def test_every_error_has_the_error_body_with_the_trace_id(client: TestClient) -> None:

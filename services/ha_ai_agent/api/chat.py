@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from perftrace.fastapi.contract import VALIDATION_ERROR, error_responses
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ha_ai_agent.api.contract import VALIDATION_ERROR, error_responses
 from ha_ai_agent.api.deps import RuntimeDep, client_key
 from ha_ai_agent.chat.pipeline import ChatRequest
 from ha_ai_agent.chat.prompt import TokenBreakdown

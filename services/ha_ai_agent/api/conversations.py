@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
+from perftrace.fastapi.contract import VALIDATION_ERROR, error_responses
 from pydantic import BaseModel, ConfigDict, Field
 
-from ha_ai_agent.api.contract import VALIDATION_ERROR, error_responses
 from ha_ai_agent.api.deps import RuntimeDep
 from ha_ai_agent.store.conversations import MAX_CONVERSATION_ID_CHARS, MAX_PAGE_LIMIT, MAX_PAGE_OFFSET, Conversation
 

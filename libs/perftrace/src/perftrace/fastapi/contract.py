@@ -1,8 +1,9 @@
-"""The HTTP contract every router of an app keeps: one error body, declared statuses, 405 with ``Allow``.
+"""The HTTP contract every route of an app keeps: one error body, declared statuses, 405 with ``Allow``.
 
-Self-contained (FastAPI, Starlette, pydantic and the OpenTelemetry API only) so that any router, the tracing
-library's included, can declare its errors with :func:`error_responses` and get the same answers once
-:func:`install_contract` has run on the app.
+The library's routes keep it, and so can the service that mounts them: a route declares the errors it can
+answer with :func:`error_responses`, and :func:`install_contract` (run by ``PerformanceTracing.mount``)
+makes every HTTP error of the app an ``ErrorBody``, every 405 name all the methods of its path and
+``OPTIONS`` answer with them.
 """
 
 from __future__ import annotations
