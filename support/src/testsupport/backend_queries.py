@@ -7,6 +7,7 @@ import binascii
 import json
 import math
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ class SpanRecord:
     span_id: str
     parent_id: str | None
     name: str
+    #: Filled in by ``jaeger_trace`` only.
+    service_name: str = ""
+    kind: str = ""
 
 
 def assert_chat_tree(spans: list[SpanRecord], stages: Iterable[str], backend: str) -> list[str]:
@@ -70,11 +74,27 @@ def jaeger_trace(jaeger_url: str, trace_id: str) -> list[SpanRecord] | None:
     data = response.json().get("data") or []
     if not data:
         return None
+    processes = data[0].get("processes", {})
     records = []
     for span in data[0]["spans"]:
         parents = [ref["spanID"] for ref in span.get("references", []) if ref.get("refType") == "CHILD_OF"]
-        records.append(SpanRecord(span["spanID"], parents[0] if parents else None, span["operationName"]))
+        service = processes.get(span.get("processID"), {}).get("serviceName", "")
+        kind = next((tag["value"] for tag in span.get("tags", []) if tag.get("key") == "span.kind"), "")
+        parent = parents[0] if parents else None
+        records.append(SpanRecord(span["spanID"], parent, span["operationName"], service, kind))
     return records
+
+
+def jaeger_dependencies(jaeger_url: str, lookback_ms: int) -> set[tuple[str, str]]:
+    """The (caller, callee) service edges of Jaeger's dependency view over the last ``lookback_ms``."""
+    end_ms = int(time.time() * 1000)
+    response = httpx.get(
+        f"{jaeger_url}/api/dependencies",
+        params={"endTs": end_ms, "lookback": lookback_ms},
+        timeout=HTTP_TIMEOUT_SECONDS,
+    )
+    response.raise_for_status()
+    return {(link["parent"], link["child"]) for link in response.json().get("data") or []}
 
 
 def _hex_id(value: str) -> str:
