@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -19,22 +19,14 @@ from testsupport.backend_queries import (
     tempo_search,
     tempo_trace,
 )
-from testsupport.processes import ManagedProcess, poll, running_agent
-from testsupport.stack import AGENT_ENV, Stack
+from testsupport.processes import poll
+from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
 QUESTION = "What devices are in the kitchen?"
 CHATS = 3
 VISIBLE_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class Agent:
-    """The running service."""
-
-    url: str
-    process: ManagedProcess
 
 
 @dataclass(frozen=True)
@@ -46,20 +38,11 @@ class Chat:
 
 
 @pytest.fixture(scope="module")
-def agent(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    """ha-ai-agent on a free loopback port, exporting OTLP/HTTP to the test collector."""
-    env = {**AGENT_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http}
-    with running_agent(tmp_path_factory.mktemp("agent"), env, stack.log_dir / "ha-ai-agent.log") as (url, managed):
-        stack.processes.append(managed)
-        yield Agent(url, managed)
-
-
-@pytest.fixture(scope="module")
-def chats(agent: Agent) -> list[Chat]:
+def chats(agent_url: str) -> list[Chat]:
     """A few answered chats, each in a new conversation."""
     answered = []
     for _ in range(CHATS):
-        response = httpx.post(f"{agent.url}/api/v1/chat", json={"message": QUESTION}, timeout=30.0)
+        response = httpx.post(f"{agent_url}/api/v1/chat", json={"message": QUESTION}, timeout=30.0)
         assert response.status_code == 200, response.text
         body = response.json()
         trace_id = body["metadata"]["trace_id"]

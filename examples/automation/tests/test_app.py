@@ -3,10 +3,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 from ai_automation import SERVICE_NAME
 from ai_automation.app import create_app
 from fastapi.testclient import TestClient
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN
 from perftrace import get_tracker
+from perftrace.fastapi.models import TraceModel
 from testsupport.processes import free_port, poll
 
 SERVER_SPAN = "POST /api/v1/suggestions"
@@ -59,6 +62,23 @@ def test_performance_page_and_json_show_the_requests(client: TestClient) -> None
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert trace_id in page.text and "ask_agent" in page.text
+
+
+def test_the_agent_keeps_its_part_of_the_trace_in_the_same_json_under_the_examples_call(
+    client: TestClient, agent_url: str
+) -> None:
+    trace_id = suggest(client)
+    ours = TraceModel.model_validate(client.get(f"/api/v1/performance/traces/{trace_id}").json())
+    theirs = TraceModel.model_validate(httpx.get(f"{agent_url}/api/v1/performance/traces/{trace_id}").json())
+    call = next(s for s in ours.spans if s.kind == "CLIENT")
+    assert theirs.root_name == CHAT_SERVER_SPAN
+    assert next(s for s in theirs.spans if s.name == theirs.root_name).parent_span_id == call.span_id
+
+
+def test_the_page_is_the_agents_page(client: TestClient, agent_url: str) -> None:
+    stylesheet = "/performance/static/performance.css"
+    assert client.get(stylesheet).text == httpx.get(f"{agent_url}{stylesheet}").text
+    assert f"{SERVICE_NAME} · performance" in client.get("/performance").text
 
 
 def test_get_tracker_reports_each_request(client: TestClient) -> None:

@@ -8,7 +8,9 @@ so one trace holds both services.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.trace import format_trace_id, get_current_span
 from perftrace import traced
 from perftrace.fastapi import PerformanceTracing
+from perftrace.semconv import OPERATION_ATTRIBUTE
 from pydantic import BaseModel, Field
 
 from ai_automation import SERVICE_NAME
@@ -27,6 +30,7 @@ DEFAULT_AGENT_URL = "http://127.0.0.1:8030"
 #: A chat may run several model calls; give it the time the agent's own clients give the model.
 AGENT_TIMEOUT_SECONDS = 60.0
 CHAT_PATH = "/api/v1/chat"
+HEALTH_PATH = "/health"
 
 
 class SuggestionRequest(BaseModel):
@@ -43,6 +47,7 @@ class Suggestion(BaseModel):
     trace_id: str
 
 
+@asynccontextmanager
 async def agent_client(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     """One instrumented client for the app's lifetime (a client costs tens of ms to build)."""
     async with httpx.AsyncClient(base_url=app.state.agent_url, timeout=AGENT_TIMEOUT_SECONDS) as client:
@@ -70,23 +75,27 @@ async def ask_agent(client: httpx.AsyncClient, goal: str) -> dict[str, Any]:
 @router.post("/suggestions")
 async def suggest(body: SuggestionRequest, request: Request) -> Suggestion:
     """An automation suggested by the chat agent for the user's goal."""
+    server_span = get_current_span()
+    # Marks the request as one operation: get_tracker().get_reports() and /performance report it, its stages
+    # being the server span's children (here ``ask_agent``).
+    server_span.set_attribute(OPERATION_ATTRIBUTE, f"suggestion_{int(time.time() * 1000)}")
     answer = await ask_agent(request.state.agent, body.goal)
     return Suggestion(
         suggestion=answer["message"],
         conversation_id=answer["conversation_id"],
-        trace_id=format_trace_id(get_current_span().get_span_context().trace_id),
+        trace_id=format_trace_id(server_span.get_span_context().trace_id),
     )
 
 
 def create_app(agent_url: str | None = None) -> FastAPI:
     """The app; ``agent_url`` defaults to ``$AI_AUTOMATION_AGENT_URL`` or the agent on this host."""
-    tracing = PerformanceTracing(service_name=SERVICE_NAME)
+    tracing = PerformanceTracing(service_name=SERVICE_NAME, untraced_urls=[HEALTH_PATH])
     app = FastAPI(title="ai-automation", lifespan=tracing.lifespan)
     tracing.mount(app)
     app.state.agent_url = agent_url or os.environ.get(AGENT_URL_ENV, DEFAULT_AGENT_URL)
     app.include_router(router)
 
-    @app.get("/health")
+    @app.get(HEALTH_PATH)
     async def health() -> dict[str, str]:
         """Liveness for compose and the tests."""
         return {"status": "ok"}
