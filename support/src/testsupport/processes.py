@@ -18,7 +18,7 @@ import httpx
 T = TypeVar("T")
 STOP_TIMEOUT_SECONDS = 10.0
 LOG_TAIL_LINES = 40
-START_TIMEOUT_SECONDS = 60.0
+SERVICE_START_TIMEOUT_SECONDS = 60.0
 #: Variables of the developer's shell that would change what a started service does.
 ISOLATED_PREFIXES = ("OTEL_", "HA_AGENT_", "OPENAI_", "HA_")
 
@@ -109,7 +109,7 @@ def running_service(
         return httpx.get(f"{url}/health", timeout=2.0).is_success
 
     try:
-        poll(healthy, START_TIMEOUT_SECONDS, interval_s=0.1, what=f"{name} /health")
+        poll(healthy, SERVICE_START_TIMEOUT_SECONDS, interval_s=0.1, what=f"{name} /health")
         yield url, managed
     finally:
         managed.stop()
