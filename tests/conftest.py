@@ -11,20 +11,7 @@ from ha_ai_agent.config import Settings
 from ha_ai_agent.runtime import Runtime
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.test.globals_test import reset_trace_globals
 from perftrace import TracingConfig, TracingHandle, setup_tracing
-
-_OTEL_VARS_TO_ISOLATE = [name for name in os.environ if name.startswith("OTEL_")]
-
-
-@pytest.fixture(autouse=True)
-def isolated_otel_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No OTEL_* variable of the developer's shell, and a fresh global tracer provider per test."""
-    for name in _OTEL_VARS_TO_ISOLATE:
-        monkeypatch.delenv(name, raising=False)
-    reset_trace_globals()
-    yield
-    reset_trace_globals()
 
 
 @pytest.fixture
