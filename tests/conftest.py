@@ -9,25 +9,9 @@ from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.runtime import Runtime
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from perftrace import TracingConfig, TracingHandle, setup_tracing
+from testsupport.otel_fixtures import exported, isolated_otel_env, tracing
 
-
-@pytest.fixture
-def tracing() -> Iterator[TracingHandle]:
-    """Tracing as the app sets it up (embedded mode), for one test."""
-    handle = setup_tracing(TracingConfig(service_name="test-service"))
-    yield handle
-    handle.shutdown()
-
-
-@pytest.fixture
-def exported(tracing: TracingHandle) -> InMemorySpanExporter:
-    """Every span the test's provider ends, as SDK span objects."""
-    exporter = InMemorySpanExporter()
-    tracing.provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
+__all__ = ["exported", "isolated_otel_env", "tracing"]
 
 
 @pytest.fixture

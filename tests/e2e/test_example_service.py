@@ -12,7 +12,8 @@ from ai_automation import SERVICE_NAME as EXAMPLE_SERVICE
 from ai_automation.app import AGENT_URL_ENV
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN, STAGES
 from ha_ai_agent.semconv import SERVICE_NAME as AGENT_SERVICE
-from testsupport.backend_queries import SpanRecord, assert_chat_tree, jaeger_dependencies, jaeger_trace
+from perftrace import SpanRecord
+from testsupport.backend_queries import assert_chat_tree, jaeger_dependencies, jaeger_trace
 from testsupport.processes import poll, running_service
 from testsupport.stack import AGENT_ENV, Stack
 
@@ -66,12 +67,12 @@ def test_one_trace_holds_both_services_the_agent_under_the_examples_call(stack: 
     )
     by_id = {span.span_id: span for span in spans}
     assert {span.service_name for span in spans} == {EXAMPLE_SERVICE, AGENT_SERVICE}
-    roots = [span for span in spans if span.parent_id not in by_id]
+    roots = [span for span in spans if span.parent_span_id not in by_id]
     assert [(root.service_name, root.name) for root in roots] == [(EXAMPLE_SERVICE, EXAMPLE_SERVER_SPAN)]
     agent_server = next(span for span in spans if span.name == CHAT_SERVER_SPAN)
-    caller = by_id[agent_server.parent_id or ""]
-    assert (caller.service_name, caller.kind) == (EXAMPLE_SERVICE, "client")
-    assert by_id[caller.parent_id or ""].name == "ask_agent"
+    caller = by_id[agent_server.parent_span_id]
+    assert (caller.service_name, caller.kind) == (EXAMPLE_SERVICE, "CLIENT")
+    assert by_id[caller.parent_span_id].name == "ask_agent"
     # The agent's part is its usual chat tree.
     assert_chat_tree([span for span in spans if span.service_name == AGENT_SERVICE], STAGES, "jaeger")
 

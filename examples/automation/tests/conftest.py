@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 from ai_automation.app import create_app
 from fastapi.testclient import TestClient
+from testsupport.otel_fixtures import isolated_otel_env
 from testsupport.processes import running_agent
+
+__all__ = ["isolated_otel_env"]
 
 
 @pytest.fixture(scope="module")
