@@ -83,10 +83,20 @@ def tempo_url(stack: Stack) -> str:
 
 
 @pytest.fixture(scope="module")
-def agent_url(stack: Stack, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
+def agent_instance(request: pytest.FixtureRequest) -> str:
+    """The ``service.instance.id`` of the module's agent (Prometheus' ``instance`` label): modules' agents apart."""
+    return str(request.module.__name__.rpartition(".")[2])
+
+
+@pytest.fixture(scope="module")
+def agent_url(stack: Stack, tmp_path_factory: pytest.TempPathFactory, agent_instance: str) -> Iterator[str]:
     """ha-ai-agent on a free loopback port, exporting OTLP/HTTP to the test collector (one per test module)."""
-    env = {**AGENT_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http}
-    log_path = stack.log_dir / f"ha-ai-agent-{request.module.__name__.rpartition('.')[2]}.log"
+    env = {
+        **AGENT_ENV,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http,
+        "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={agent_instance}",
+    }
+    log_path = stack.log_dir / f"ha-ai-agent-{agent_instance}.log"
     with running_agent(tmp_path_factory.mktemp("agent"), env, log_path) as (url, managed):
         stack.processes.append(managed)
         yield url

@@ -101,9 +101,15 @@ def test_jaeger_lists_the_service_and_its_stage_operations(stack: Stack, chats: 
     assert CHAT_SERVER_SPAN in poll(operations, VISIBLE_TIMEOUT_S, what="stage operations in Jaeger")
 
 
-def test_llm_token_usage_of_the_service_reaches_prometheus(stack: Stack, chats: list[Chat]) -> None:
-    """The dashboard's "LLM tokens per chat request" panel reads this metric, recorded by the GenAI instrumentation."""
-    expr = 'sum(gen_ai_client_token_usage_sum{service_name="ha-ai-agent", gen_ai_token_type="input"})'
+def test_llm_token_usage_of_the_service_reaches_prometheus(
+    stack: Stack, chats: list[Chat], agent_instance: str
+) -> None:
+    """The dashboard's "LLM tokens per chat request" panel reads this metric, recorded by the GenAI instrumentation.
+
+    Counted for this module's agent only (``instance``): other modules' agents export to the same Prometheus.
+    """
+    labels = f'service_name="{SERVICE_NAME}", instance="{agent_instance}", gen_ai_token_type="input"'
+    expr = f"sum(gen_ai_client_token_usage_sum{{{labels}}})"
     values = poll(lambda: finite_values(prometheus_query(stack.prometheus, expr)), 60, interval_s=1.0, what=expr)
     tokens_reported = sum(chat.body["metadata"]["tokens_used"] for chat in chats)
     assert 0 < values[0] <= tokens_reported
