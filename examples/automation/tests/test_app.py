@@ -100,3 +100,10 @@ def test_an_unreachable_agent_is_a_502_that_says_so() -> None:
         response = client.post("/api/v1/suggestions", json=GOAL)
     assert response.status_code == 502
     assert "unreachable" in response.json()["detail"]
+
+
+def test_an_agent_error_is_a_502_with_its_status(agent_url: str) -> None:
+    with TestClient(create_app(f"{agent_url}/no-such-prefix")) as client:
+        response = client.post("/api/v1/suggestions", json=GOAL)
+    assert response.status_code == 502
+    assert response.json()["detail"] == "the chat agent answered 404"

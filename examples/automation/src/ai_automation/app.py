@@ -20,7 +20,7 @@ from opentelemetry.trace import format_trace_id, get_current_span
 from perftrace import traced
 from perftrace.fastapi import PerformanceTracing
 from perftrace.semconv import OPERATION_ATTRIBUTE
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ai_automation import SERVICE_NAME
 
@@ -37,6 +37,13 @@ class SuggestionRequest(BaseModel):
     """What the user wants automated, in their words."""
 
     goal: str = Field(min_length=1, max_length=500, examples=["turn the porch light on at sunset"])
+
+
+class ChatAnswer(BaseModel):
+    """The part of the agent's chat answer this service uses."""
+
+    message: str
+    conversation_id: str
 
 
 class Suggestion(BaseModel):
@@ -59,8 +66,8 @@ router = APIRouter(prefix="/api/v1", lifespan=agent_client)
 
 
 @traced("ask_agent")
-async def ask_agent(client: httpx.AsyncClient, goal: str) -> dict[str, Any]:
-    """Ask the agent's chat API for an automation that reaches ``goal``; its JSON answer."""
+async def ask_agent(client: httpx.AsyncClient, goal: str) -> ChatAnswer:
+    """Ask the agent's chat API for an automation that reaches ``goal``."""
     question = f"Suggest a Home Assistant automation for this goal: {goal}"
     try:
         response = await client.post(CHAT_PATH, json={"message": question})
@@ -68,8 +75,10 @@ async def ask_agent(client: httpx.AsyncClient, goal: str) -> dict[str, Any]:
         raise HTTPException(502, f"the chat agent is unreachable: {type(error).__name__}") from error
     if response.is_error:
         raise HTTPException(502, f"the chat agent answered {response.status_code}")
-    answer: dict[str, Any] = response.json()
-    return answer
+    try:
+        return ChatAnswer.model_validate_json(response.content)
+    except ValidationError as error:
+        raise HTTPException(502, "the chat agent's answer is not a chat answer") from error
 
 
 @router.post("/suggestions")
@@ -81,8 +90,8 @@ async def suggest(body: SuggestionRequest, request: Request) -> Suggestion:
     server_span.set_attribute(OPERATION_ATTRIBUTE, f"suggestion_{int(time.time() * 1000)}")
     answer = await ask_agent(request.state.agent, body.goal)
     return Suggestion(
-        suggestion=answer["message"],
-        conversation_id=answer["conversation_id"],
+        suggestion=answer.message,
+        conversation_id=answer.conversation_id,
         trace_id=format_trace_id(server_span.get_span_context().trace_id),
     )
 
