@@ -12,6 +12,7 @@ CORE_MODULES = [
     "perftrace.browser_export",
     "perftrace.decorator",
     "perftrace.logs",
+    "perftrace.otlp_json",
     "perftrace.ratelimit",
     "perftrace.recent",
     "perftrace.records",
