@@ -8,7 +8,6 @@ so one trace holds both services.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,10 +15,8 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.trace import format_trace_id, get_current_span
-from perftrace import traced
+from perftrace import current_trace_id, mark_operation, traced
 from perftrace.fastapi import PerformanceTracing
-from perftrace.semconv import OPERATION_ATTRIBUTE
 from pydantic import BaseModel, Field, ValidationError
 
 from ai_automation import SERVICE_NAME
@@ -84,15 +81,13 @@ async def ask_agent(client: httpx.AsyncClient, goal: str) -> ChatAnswer:
 @router.post("/suggestions")
 async def suggest(body: SuggestionRequest, request: Request) -> Suggestion:
     """An automation suggested by the chat agent for the user's goal."""
-    server_span = get_current_span()
-    # Marks the request as one operation: get_tracker().get_reports() and /performance report it, its stages
-    # being the server span's children (here ``ask_agent``).
-    server_span.set_attribute(OPERATION_ATTRIBUTE, f"suggestion_{int(time.time() * 1000)}")
+    # One operation for get_tracker().get_reports() and /performance; its stages are the server span's children.
+    mark_operation("suggestion")
     answer = await ask_agent(request.state.agent, body.goal)
     return Suggestion(
         suggestion=answer.message,
         conversation_id=answer.conversation_id,
-        trace_id=format_trace_id(server_span.get_span_context().trace_id),
+        trace_id=current_trace_id() or "",
     )
 
 
