@@ -28,12 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from testsupport.report import Target, median, percentile, section_preamble, table, targets_table
+from ha_ai_agent.semconv import MESSAGE_ASSEMBLY
+from perftrace.analysis import percentile
+from testsupport.report import Target, median, section_preamble, table, targets_table
 
 SECTION = "chat_throughput"
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "What devices are in the kitchen?"
-STAGE = "message_assembly"
+STAGE = MESSAGE_ASSEMBLY
 #: Variables of the developer's shell that would change what is measured (an exporter, a real LLM…).
 ISOLATED_PREFIXES = ("OTEL_", "HA_AGENT_", "OPENAI_", "HA_URL", "HA_TOKEN")
 
@@ -184,12 +186,12 @@ class RoundResult:
     @property
     def p50_ms(self) -> float:
         """Median latency."""
-        return percentile(self.latencies_ms, 0.50)
+        return percentile(self.latencies_ms, 50)
 
     @property
     def p99_ms(self) -> float:
         """99th-percentile latency."""
-        return percentile(self.latencies_ms, 0.99)
+        return percentile(self.latencies_ms, 99)
 
 
 async def send_chat(client: httpx.AsyncClient) -> bool:
@@ -284,9 +286,9 @@ class ThroughputResults:
     fixed_rate: float = 0.0
     fixed_rounds: dict[str, list[RoundResult]] = field(default_factory=dict)
 
-    def fixed_rate_p(self, name: str, fraction: float) -> float:
+    def fixed_rate_p(self, name: str, q: float) -> float:
         """A percentile over every fixed-rate chat of one service."""
-        return percentile([ms for r in self.fixed_rounds.get(name, []) for ms in r.latencies_ms], fraction)
+        return percentile([ms for r in self.fixed_rounds.get(name, []) for ms in r.latencies_ms], q)
 
     def median_of(self, name: str, figure: str) -> float:
         """Median over the rounds of ``rps``, ``p50_ms``, ``p99_ms`` or ``cpu_ms_per_chat``."""
@@ -325,7 +327,7 @@ def render(results: ThroughputResults, started: dt.datetime) -> str:
     p99_ratio = results.median_of("on", "p99_ms") / results.median_of("off", "p99_ms")
     cpu_ratio = results.median_of("off", "cpu_ms_per_chat") / results.median_of("on", "cpu_ms_per_chat")
     fixed_p99_ratio = results.fixed_rate_p("on", 0.99) / (results.fixed_rate_p("off", 0.99) or float("inf"))
-    assembly_p50 = percentile(results.assembly_under_load_ms, 0.5)
+    assembly_p50 = percentile(results.assembly_under_load_ms, 50)
     targets = [
         Target("requests/s, on/off", rps_ratio, 0.90, "×", at_most=False),
         Target("p99 latency, on/off", p99_ratio, 1.2, "×"),
@@ -376,10 +378,10 @@ def render(results: ThroughputResults, started: dt.datetime) -> str:
         "less disturbed by other work on the machine than requests/s).",
         "",
         f"Warm `{STAGE}` from the tracing-on service's `/api/v1/performance/reports` (warm-up excluded): "
-        f"p50 **{assembly_p50:.2f} ms**, p95 {percentile(results.assembly_under_load_ms, 0.95):.2f} ms over the "
+        f"p50 **{assembly_p50:.2f} ms**, p95 {percentile(results.assembly_under_load_ms, 95):.2f} ms over the "
         f"last {len(results.assembly_under_load_ms)} requests under load; one client at a time "
         f"({len(results.assembly_sequential_ms)} requests): p50 "
-        f"{percentile(results.assembly_sequential_ms, 0.5):.2f} ms.",
+        f"{percentile(results.assembly_sequential_ms, 50):.2f} ms.",
         "",
         f"The p99 above is taken at saturation (8 clients back to back), where it mostly measures the queue: "
         f"a service that is 10 % slower keeps every request waiting 10 % longer. To see a tail of its own "
@@ -396,7 +398,7 @@ def render(results: ThroughputResults, started: dt.datetime) -> str:
                     VARIANTS[name].label,
                     f"{results.fixed_rate_p(name, 0.5):.1f}",
                     f"{results.fixed_rate_p(name, 0.99):.1f}",
-                    f"{results.fixed_rate_p(name, 1.0):.1f}",
+                    f"{results.fixed_rate_p(name, 100):.1f}",
                     str(sum(r.requests for r in results.fixed_rounds[name])),
                     str(sum(r.errors for r in results.fixed_rounds[name])),
                 ]

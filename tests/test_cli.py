@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from ha_ai_agent.semconv import MESSAGE_ASSEMBLY, OPENAI_API_CALL, RATE_LIMIT_CHECK
 from testsupport.processes import running_agent
 
 BIN = Path(sys.executable).parent
@@ -33,7 +34,7 @@ def test_ask_prints_answer_and_stage_table_with_relative_data_dir(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert "Kitchen Ceiling Light" in result.stdout
     assert 'tool get_entities({"area": "kitchen"})' in result.stdout
-    for stage in ("rate_limit_check", "message_assembly", "openai_api_call", "total (wall clock)"):
+    for stage in (RATE_LIMIT_CHECK, MESSAGE_ASSEMBLY, OPENAI_API_CALL, "total (wall clock)"):
         assert stage in result.stdout
     # The default data directory is relative to the working directory.
     assert (tmp_path / "data" / "conversations.sqlite3").is_file()
@@ -61,7 +62,7 @@ def test_report_reads_a_running_service(tmp_path: Path) -> None:
         result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", url, "--slowest", "1"], timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("2 chat requests")
-    assert "openai_api_call" in result.stdout and "p95 ms" in result.stdout
+    assert OPENAI_API_CALL in result.stdout and "p95 ms" in result.stdout
     assert "critical path:" in result.stdout
     assert result.stdout.count("critical path:") == 1
 

@@ -14,6 +14,17 @@ from functools import partial
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import (
+    CHAT_SERVER_SPAN,
+    CONVERSATION_MANAGEMENT,
+    MESSAGE_ASSEMBLY,
+    OPENAI_API_CALL,
+    PENDING_PREVIEW_CHECK,
+    RATE_LIMIT_CHECK,
+    SERVICE_NAME,
+    TOKEN_COUNT_RETRIEVAL,
+    TOOL_EXECUTION,
+)
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.metrics import MeterProvider
@@ -40,16 +51,15 @@ from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
-SERVICE = "ha-ai-agent"
 MODEL = "gpt-4o-mini"
 STAGES = (
-    "rate_limit_check",
-    "conversation_management",
-    "pending_preview_check",
-    "message_assembly",
-    "openai_api_call",
-    "tool_execution",
-    "token_count_retrieval",
+    RATE_LIMIT_CHECK,
+    CONVERSATION_MANAGEMENT,
+    PENDING_PREVIEW_CHECK,
+    MESSAGE_ASSEMBLY,
+    OPENAI_API_CALL,
+    TOOL_EXECUTION,
+    TOKEN_COUNT_RETRIEVAL,
 )
 CHATS_PER_WAVE = 3
 # The server span, seven stages (openai_api_call twice) and two LLM spans.
@@ -69,20 +79,20 @@ class SentTraffic:
 
 def _send_chat(tracer: Tracer, fail_tool: bool) -> str:
     """One chat-shaped trace: stages under the server span, an LLM span under each openai_api_call."""
-    with tracer.start_as_current_span("POST /api/v1/chat", kind=SpanKind.SERVER) as server:
+    with tracer.start_as_current_span(CHAT_SERVER_SPAN, kind=SpanKind.SERVER) as server:
         server.set_attribute("http.request.method", "POST")
         server.set_attribute("http.route", "/api/v1/chat")
         server.set_attribute("http.response.status_code", 200)
         for stage in (
-            "rate_limit_check",
-            "conversation_management",
-            "pending_preview_check",
-            "message_assembly",
+            RATE_LIMIT_CHECK,
+            CONVERSATION_MANAGEMENT,
+            PENDING_PREVIEW_CHECK,
+            MESSAGE_ASSEMBLY,
         ):
             with tracer.start_as_current_span(stage):
                 time.sleep(0.002)
         for iteration in (1, 2):
-            with tracer.start_as_current_span("openai_api_call") as call:
+            with tracer.start_as_current_span(OPENAI_API_CALL) as call:
                 call.set_attribute("iteration", iteration)
                 with tracer.start_as_current_span(f"chat {MODEL}", kind=SpanKind.CLIENT) as llm:
                     llm.set_attribute("gen_ai.operation.name", "chat")
@@ -91,12 +101,12 @@ def _send_chat(tracer: Tracer, fail_tool: bool) -> str:
                     llm.set_attribute("gen_ai.usage.output_tokens", 80)
                     time.sleep(0.01)
             if iteration == 1:
-                with tracer.start_as_current_span("tool_execution") as tool:
+                with tracer.start_as_current_span(TOOL_EXECUTION) as tool:
                     tool.set_attribute("tool.name", "get_entities")
                     if fail_tool:
                         tool.set_status(Status(StatusCode.ERROR, "Home Assistant unreachable"))
                     time.sleep(0.003)
-        with tracer.start_as_current_span("token_count_retrieval"):
+        with tracer.start_as_current_span(TOKEN_COUNT_RETRIEVAL):
             time.sleep(0.001)
         return format_trace_id(server.get_span_context().trace_id)
 
@@ -109,7 +119,7 @@ def _counted_at_least(prometheus_url: str, expr: str, expected: int) -> bool:
 @pytest.fixture(scope="module")
 def sent(stack: Stack) -> Iterator[SentTraffic]:
     """Two waves of chat traces and token-usage metrics, sent through the collector, seen in Prometheus."""
-    resource = Resource.create({"service.name": SERVICE})
+    resource = Resource.create({"service.name": SERVICE_NAME})
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(
         SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{stack.collector_otlp_http}/v1/traces"))
@@ -122,7 +132,7 @@ def sent(stack: Stack) -> Iterator[SentTraffic]:
     token_usage = meter_provider.get_meter("tests.e2e").create_histogram("gen_ai.client.token.usage", unit="{token}")
     tracer = tracer_provider.get_tracer("tests.e2e")
     trace_ids: list[str] = []
-    chat_calls = f'sum(traces_span_metrics_calls_total{{service_name="{SERVICE}", span_name="POST /api/v1/chat"}})'
+    chat_calls = f'sum(traces_span_metrics_calls_total{{service_name="{SERVICE_NAME}", span_name="POST /api/v1/chat"}})'
     # Other tests of the session may have sent chats already: count from what Prometheus has now.
     already = finite_values(prometheus_query(stack.prometheus, chat_calls))
     baseline = int(already[0]) if already else 0
@@ -187,7 +197,7 @@ def test_every_trace_reaches_tempo_with_the_same_spans_as_jaeger(
 
 
 def test_tempo_traceql_search_finds_the_chats(tempo_url: str, sent: SentTraffic) -> None:
-    query = f'{{resource.service.name="{SERVICE}" && name="POST /api/v1/chat"}}'
+    query = f'{{resource.service.name="{SERVICE_NAME}" && name="POST /api/v1/chat"}}'
     found = poll(
         lambda: {trace["traceID"].rjust(32, "0") for trace in tempo_search(tempo_url, query)} >= set(sent.trace_ids),
         VISIBLE_TIMEOUT_S,
@@ -239,7 +249,7 @@ def test_every_grafana_query_returns_data(
 
 def test_error_spans_are_counted_per_stage(stack: Stack, sent: SentTraffic) -> None:
     expr = (
-        f'sum by (span_name) (traces_span_metrics_calls_total{{service_name="{SERVICE}", '
+        f'sum by (span_name) (traces_span_metrics_calls_total{{service_name="{SERVICE_NAME}", '
         'status_code="STATUS_CODE_ERROR"})'
     )
     result = poll(
@@ -248,13 +258,13 @@ def test_error_spans_are_counted_per_stage(stack: Stack, sent: SentTraffic) -> N
         interval_s=1.0,
         what="error counts",
     )
-    assert {sample["metric"]["span_name"] for sample in result} == {"tool_execution"}
+    assert {sample["metric"]["span_name"] for sample in result} == {TOOL_EXECUTION}
 
 
 def test_jaeger_monitor_tab_shows_per_operation_latencies(stack: Stack, sent: SentTraffic) -> None:
     now_ms = int(time.time() * 1000)
     params = {
-        "service": SERVICE,
+        "service": SERVICE_NAME,
         "quantile": "0.95",
         "groupByOperation": "true",
         # The Monitor tab shows server spans unless told otherwise; the stages are internal spans.
@@ -277,4 +287,4 @@ def test_jaeger_monitor_tab_shows_per_operation_latencies(stack: Stack, sent: Se
         return operations if set(STAGES) <= operations else None
 
     operations = poll(operations_with_latency, METRICS_TIMEOUT_S, interval_s=1.0, what="SPM latencies of every stage")
-    assert "POST /api/v1/chat" in operations
+    assert CHAT_SERVER_SPAN in operations

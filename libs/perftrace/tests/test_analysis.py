@@ -37,6 +37,7 @@ def test_percentile_interpolates() -> None:
     assert percentile([], 50) == 0.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
     assert percentile([1.0, 2.0, 3.0, 4.0], 100) == 4.0
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5  # any order
 
 
 def test_jaeger_api_payload_becomes_trace_records() -> None:

@@ -7,7 +7,7 @@ from html import escape
 
 from perftrace.analysis import BottleneckReport
 from perftrace.records import SpanRecord, TraceRecord
-from perftrace.tracker import OPERATION_ATTRIBUTE
+from perftrace.semconv import OPERATION_ATTRIBUTE
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2433;background:#f6f7fb}

@@ -17,6 +17,7 @@ from typing import Any
 from perftrace import FollowingTracer
 
 from ha_ai_agent.home.client import HomeAssistantClient, HomeAssistantError
+from ha_ai_agent.semconv import CONTEXT_CACHE_HIT, CONTEXT_SECTION, CONTEXT_SPAN_PREFIX, CONTEXT_STALE
 
 _tracer = FollowingTracer(__name__)
 
@@ -147,7 +148,7 @@ class HomeContext:
     async def _section(self, name: str, fetch: _SharedFetch, refresh: bool) -> str:
         entry = self._cache.get(name)
         hit = not refresh and self._fresh(name)
-        with _tracer.current_span(f"context.{name}", {"context.section": name, "context.cache_hit": hit}) as span:
+        with _tracer.current_span(CONTEXT_SPAN_PREFIX + name, {CONTEXT_SECTION: name, CONTEXT_CACHE_HIT: hit}) as span:
             if hit and entry is not None:
                 return str(entry.value)
             builders = {
@@ -161,7 +162,7 @@ class HomeContext:
             except HomeAssistantError:
                 if entry is None:
                     raise
-                span.set_attribute("context.stale", True)
+                span.set_attribute(CONTEXT_STALE, True)
                 return str(entry.value)
             return text
 

@@ -26,7 +26,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 from perftrace import FollowingTracer
-from perftrace.tracker import OPERATION_ATTRIBUTE
+from perftrace.semconv import OPERATION_ATTRIBUTE
 
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.prompt import TokenBreakdown, TokenBudgetExceeded, build_system_prompt, fit_history
@@ -35,6 +35,35 @@ from ha_ai_agent.chat.tools import TOOL_DEFINITIONS, ToolError, ToolExecutor
 from ha_ai_agent.home.client import HomeAssistantError
 from ha_ai_agent.llm.client import UNAVAILABLE_ERRORS
 from ha_ai_agent.llm.tokens import estimate_message_tokens, estimate_messages_tokens
+from ha_ai_agent.semconv import (
+    CHAT_CONVERSATION_ID,
+    CHAT_CONVERSATION_NEW,
+    CHAT_HISTORY_MESSAGES,
+    CHAT_HISTORY_MESSAGES_KEPT,
+    CHAT_INPUT_TOKENS_ESTIMATE,
+    CHAT_ITERATIONS,
+    CHAT_TOKENS_USED,
+    CHAT_TOOL_CALLS,
+    CHAT_TOTAL_TOKENS_ESTIMATE,
+    CHAT_WITHIN_BUDGET,
+    CONVERSATION_MANAGEMENT,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_TOOL_CALL_ID,
+    GEN_AI_TOOL_NAME,
+    LLM_FINISH_REASON,
+    LLM_ITERATION,
+    LLM_TOOL_CALLS,
+    MESSAGE_ASSEMBLY,
+    OPENAI_API_CALL,
+    PENDING_PREVIEW_CHECK,
+    PREVIEW_ACTION,
+    PREVIEW_PENDING,
+    RATE_LIMIT_CHECK,
+    RATE_LIMIT_LIMITED,
+    SAVE_RESPONSE,
+    TOKEN_COUNT_RETRIEVAL,
+    TOOL_EXECUTION,
+)
 from ha_ai_agent.store.conversations import ConversationStore
 
 _logger = logging.getLogger(__name__)
@@ -179,17 +208,17 @@ class ChatAgent:
         request_span.set_attribute(OPERATION_ATTRIBUTE, f"chat_request_{int(time.time() * 1000)}")
         turn = _Turn(request, user_message=request.message)
 
-        with stage("rate_limit_check") as span:
+        with stage(RATE_LIMIT_CHECK) as span:
             self._check_rate_limit(client, span)
-        with stage("conversation_management") as span:
+        with stage(CONVERSATION_MANAGEMENT) as span:
             await self._load_conversation(turn, span)
-        with stage("pending_preview_check") as span:
+        with stage(PENDING_PREVIEW_CHECK) as span:
             self._apply_pending_preview(turn, span)
-        with stage("message_assembly") as span:
+        with stage(MESSAGE_ASSEMBLY) as span:
             await self._assemble(turn, span)
         for iteration in range(1, self.max_iterations + 1):
             turn.iterations = iteration
-            with stage("openai_api_call", {"llm.iteration": iteration}) as span:
+            with stage(OPENAI_API_CALL, {LLM_ITERATION: iteration}) as span:
                 calls = await self._call_llm(turn, span)
             if not calls:
                 break
@@ -198,17 +227,17 @@ class ChatAgent:
         else:
             turn.answer = f"I stopped after {self.max_iterations} steps without a final answer."
             turn.new_messages.append({"role": "assistant", "content": turn.answer})
-        with stage("token_count_retrieval") as span:
+        with stage(TOKEN_COUNT_RETRIEVAL) as span:
             breakdown = self._count_tokens(turn, span)
-        with stage("save_response"):
+        with stage(SAVE_RESPONSE):
             await self._save(turn)
 
         request_span.set_attributes(
             {
-                "chat.iterations": turn.iterations,
-                "chat.tokens_used": turn.tokens_used,
-                "chat.tool_calls": len(turn.tool_calls),
-                "chat.conversation_id": turn.conversation_id,
+                CHAT_ITERATIONS: turn.iterations,
+                CHAT_TOKENS_USED: turn.tokens_used,
+                CHAT_TOOL_CALLS: len(turn.tool_calls),
+                CHAT_CONVERSATION_ID: turn.conversation_id,
             }
         )
         trace_id = request_span.get_span_context().trace_id
@@ -226,7 +255,7 @@ class ChatAgent:
 
     def _check_rate_limit(self, client: str, span: Span) -> None:
         retry_after = self.rate_limiter.acquire(client)
-        span.set_attribute("rate_limit.limited", retry_after > 0)
+        span.set_attribute(RATE_LIMIT_LIMITED, retry_after > 0)
         if retry_after > 0:
             raise RateLimited(
                 "Rate limit exceeded: too many chat requests, try again later",
@@ -248,15 +277,15 @@ class ChatAgent:
             turn.pending_preview = conversation.pending_preview
         span.set_attributes(
             {
-                "chat.conversation_id": turn.conversation_id,
-                "chat.conversation_new": turn.is_new_conversation,
-                "chat.history_messages": len(turn.history),
+                CHAT_CONVERSATION_ID: turn.conversation_id,
+                CHAT_CONVERSATION_NEW: turn.is_new_conversation,
+                CHAT_HISTORY_MESSAGES: len(turn.history),
             }
         )
 
     def _apply_pending_preview(self, turn: _Turn, span: Span) -> None:
         preview = turn.pending_preview
-        span.set_attribute("preview.pending", preview is not None)
+        span.set_attribute(PREVIEW_PENDING, preview is not None)
         if preview is None:
             return
         word = turn.request.message.strip().lower().rstrip(".!")
@@ -270,7 +299,7 @@ class ChatAgent:
         else:
             return
         turn.clear_preview = True
-        span.set_attribute("preview.action", action)
+        span.set_attribute(PREVIEW_ACTION, action)
 
     async def _assemble(self, turn: _Turn, span: Span) -> None:
         try:
@@ -287,8 +316,8 @@ class ChatAgent:
         turn.new_messages.append({"role": "user", "content": turn.user_message})
         span.set_attributes(
             {
-                "chat.input_tokens_estimate": budget.total_tokens,
-                "chat.history_messages_kept": len(turn.history),
+                CHAT_INPUT_TOKENS_ESTIMATE: budget.total_tokens,
+                CHAT_HISTORY_MESSAGES_KEPT: len(turn.history),
             }
         )
 
@@ -310,7 +339,7 @@ class ChatAgent:
         message = response.choices[0].message
         # Only function tools are offered, so only function calls can come back.
         calls = [c for c in message.tool_calls or [] if isinstance(c, ChatCompletionMessageFunctionToolCall)]
-        span.set_attributes({"llm.tool_calls": len(calls), "llm.finish_reason": response.choices[0].finish_reason})
+        span.set_attributes({LLM_TOOL_CALLS: len(calls), LLM_FINISH_REASON: response.choices[0].finish_reason})
         if calls:
             turn.new_messages.append(
                 {
@@ -337,11 +366,11 @@ class ChatAgent:
         record = ToolCallRecord(id=call.id, name=name, arguments=arguments)
         turn.tool_calls.append(record)
         attributes: dict[str, AttributeValue] = {
-            "gen_ai.operation.name": "execute_tool",
-            "gen_ai.tool.name": name,
-            "gen_ai.tool.call.id": call.id,
+            GEN_AI_OPERATION_NAME: "execute_tool",
+            GEN_AI_TOOL_NAME: name,
+            GEN_AI_TOOL_CALL_ID: call.id,
         }
-        with stage("tool_execution", attributes) as span:
+        with stage(TOOL_EXECUTION, attributes) as span:
             try:
                 result = await self.tools.execute(name, arguments)
             except (ToolError, HomeAssistantError) as error:
@@ -360,8 +389,8 @@ class ChatAgent:
         breakdown = TokenBreakdown(system, history, user, total, self.max_input_tokens, total <= self.max_input_tokens)
         span.set_attributes(
             {
-                "chat.total_tokens_estimate": breakdown.total_tokens,
-                "chat.within_budget": breakdown.within_budget,
+                CHAT_TOTAL_TOKENS_ESTIMATE: breakdown.total_tokens,
+                CHAT_WITHIN_BUDGET: breakdown.within_budget,
             }
         )
         return breakdown

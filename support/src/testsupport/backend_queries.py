@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import yaml
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN, OPENAI_API_CALL
 
 from testsupport.paths import REPO_ROOT
 
@@ -39,7 +40,7 @@ def assert_chat_tree(spans: list[SpanRecord], stages: Iterable[str], backend: st
     """
     by_id = {span.span_id: span for span in spans}
     roots = [span for span in spans if span.parent_id is None or span.parent_id not in by_id]
-    assert [root.name for root in roots] == ["POST /api/v1/chat"], f"{backend}: roots {[r.name for r in roots]}"
+    assert [root.name for root in roots] == [CHAT_SERVER_SPAN], f"{backend}: roots {[r.name for r in roots]}"
     names = [span.name for span in spans]
     stage_names = set(stages)
     for stage in stage_names:
@@ -48,7 +49,7 @@ def assert_chat_tree(spans: list[SpanRecord], stages: Iterable[str], backend: st
         if span.name in stage_names:
             assert span.parent_id == roots[0].span_id, f"{backend}: {span.name}'s parent is not the server span"
         if span.name.startswith("chat "):
-            assert by_id[span.parent_id or ""].name == "openai_api_call", f"{backend}: {span.name} misplaced"
+            assert by_id[span.parent_id or ""].name == OPENAI_API_CALL, f"{backend}: {span.name} misplaced"
     return names
 
 
@@ -192,13 +193,10 @@ def alert_rule_queries() -> list[PanelQuery]:
     return queries
 
 
-SERVER_SPAN = "POST /api/v1/chat"
-
-
 def has_server_span(jaeger_url: str, trace_id: str) -> bool:
     """Whether Jaeger holds the trace with its server span (which ends last, after every stage)."""
     spans = jaeger_trace(jaeger_url, trace_id)
-    return bool(spans) and any(span.name == SERVER_SPAN for span in spans or [])
+    return bool(spans) and any(span.name == CHAT_SERVER_SPAN for span in spans or [])
 
 
 def span_count(jaeger_url: str, trace_id: str) -> int:

@@ -31,13 +31,17 @@ class StageStatistics:
     share: float
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0–100) by linear interpolation; 0.0 for no values."""
-    if not sorted_values:
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0–100) of ``values``, in any order, by linear interpolation; 0.0 for no values.
+
+    The one definition used by the reports, the ``/performance`` page, the benchmarks and the tests.
+    """
+    if not values:
         return 0.0
-    rank = (len(sorted_values) - 1) * q / 100
+    ordered = sorted(values)  # linear when already sorted, as stage_statistics passes them
+    rank = (len(ordered) - 1) * q / 100
     low, high = math.floor(rank), math.ceil(rank)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def stage_statistics(reports: Sequence[PerformanceReport]) -> list[StageStatistics]:

@@ -27,11 +27,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from perftrace.records import SpanRecord
+from perftrace.semconv import FORWARDED_BY_ATTRIBUTE
 
 TRACES_PATH = "/v1/traces"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-FORWARDED_BY_ATTRIBUTE = "telemetry.forwarded_by"
 MAX_NAME_CHARS = 256
 MAX_EVENTS = 32
 MAX_LINKS = 8

@@ -27,11 +27,10 @@ from opentelemetry.util.types import AttributeValue
 from perftrace.decorator import FollowingTracer
 from perftrace.recent import RecentTracesProcessor
 from perftrace.records import TraceRecord
+from perftrace.semconv import OPERATION_ATTRIBUTE
 
 _logger = logging.getLogger("perftrace.performance")
 
-#: Set on the span that stands for one tracked operation, e.g. ``chat_request_1765061925771``.
-OPERATION_ATTRIBUTE = "performance.operation"
 DEFAULT_MAX_REPORTS = 100
 DEFAULT_MAX_ACTIVE_METRICS = 1000
 
