@@ -24,8 +24,9 @@ from pathlib import Path
 
 import httpx
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN
+from perftrace import SpanRecord
 from perftrace.analysis import percentile
-from testsupport.backend_queries import SpanRecord, jaeger_trace, tempo_trace
+from testsupport.backend_queries import jaeger_trace, tempo_trace
 from testsupport.processes import running_agent
 from testsupport.report import (
     Target,

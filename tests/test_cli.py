@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
 from ha_ai_agent.semconv import MESSAGE_ASSEMBLY, OPENAI_API_CALL, RATE_LIMIT_CHECK
 from testsupport.processes import running_agent
+from testsupport.servers import closed_port, serve_in_thread
 
 BIN = Path(sys.executable).parent
 
@@ -67,9 +69,18 @@ def test_report_reads_a_running_service(tmp_path: Path) -> None:
     assert result.stdout.count("critical path:") == 1
 
 
-def test_report_says_when_it_cannot_read(tmp_path: Path) -> None:
-    result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", "http://127.0.0.1:9"], timeout=60)
-    assert result.returncode == 1 and "Could not read traces" in result.stderr
+def test_report_with_no_service_running_says_what_to_do() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", url], timeout=60)
+    assert result.returncode == 1
+    assert f"Nothing answers at {url}" in result.stderr
+    assert "make run" in result.stderr and "--url" in result.stderr and "--jaeger" in result.stderr
+
+
+def test_report_says_when_the_answer_is_not_traces() -> None:
+    with serve_in_thread(FastAPI()) as url:  # answers, but 404 for the traces route
+        result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", url], timeout=60)
+    assert result.returncode == 1 and f"Could not read traces from {url}" in result.stderr
 
 
 def test_failed_start_up_names_the_problem_and_cleans_up(tmp_path: Path) -> None:

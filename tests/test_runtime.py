@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
-from ha_ai_agent.runtime import open_runtime
+from ha_ai_agent.runtime import open_runtime, performance_tracing
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 
 
@@ -16,7 +16,7 @@ async def test_start_up_failing_half_way_undoes_what_it_did(settings: Settings, 
     blocker.write_text("not a directory")
     broken = settings.model_copy(update={"data_dir": blocker})
     with pytest.raises((OSError, sqlite3.Error)):
-        async with open_runtime(broken):
+        async with open_runtime(broken, performance_tracing(broken)):
             pass  # pragma: no cover - never reached
     assert not OpenAIInstrumentor().is_instrumented_by_opentelemetry
 

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 import httpx
+from perftrace import TraceRecord
 from perftrace.cli import add_compare_arguments, add_snapshot_arguments
 from perftrace.logs import configure_logging
 
@@ -68,27 +69,39 @@ async def _ask(question: str, settings: Settings) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace) -> int:
-    from perftrace.analysis import build_report, format_report
+def _fetch_traces(args: argparse.Namespace) -> list[TraceRecord]:
+    """The traces to report on, read through the library's typed models (raises on any failure)."""
     from perftrace.sources import traces_from_jaeger, traces_from_viewer
 
+    if args.jaeger:
+        response = httpx.get(
+            f"{args.jaeger.rstrip('/')}/api/traces",
+            params={"service": args.service, "limit": args.limit, "lookback": args.lookback},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return traces_from_jaeger(response.json())
+    response = httpx.get(f"{args.url.rstrip('/')}/api/v1/performance/traces", params={"limit": args.limit}, timeout=30)
+    response.raise_for_status()
+    return traces_from_viewer(response.json())
+
+
+def _report(args: argparse.Namespace) -> int:
+    from perftrace.analysis import build_report, format_report
+    from pydantic import ValidationError
+
+    source = args.jaeger or args.url
     try:
-        if args.jaeger:
-            response = httpx.get(
-                f"{args.jaeger.rstrip('/')}/api/traces",
-                params={"service": args.service, "limit": args.limit, "lookback": args.lookback},
-                timeout=30,
-            )
-            response.raise_for_status()
-            traces = traces_from_jaeger(response.json())
-        else:
-            response = httpx.get(
-                f"{args.url.rstrip('/')}/api/v1/performance/traces", params={"limit": args.limit}, timeout=30
-            )
-            response.raise_for_status()
-            traces = traces_from_viewer(response.json())
-    except (httpx.HTTPError, ValueError, KeyError) as error:
-        print(f"Could not read traces: {error}", file=sys.stderr)
+        traces = _fetch_traces(args)
+    except httpx.ConnectError:
+        print(
+            f"Nothing answers at {source}. Start the service with `make run` (or `ha-ai-agent serve`), "
+            "or pass --url for a service elsewhere or --jaeger for a Jaeger that holds its traces.",
+            file=sys.stderr,
+        )
+        return 1
+    except (httpx.HTTPError, ValueError, ValidationError) as error:
+        print(f"Could not read traces from {source}: {error}", file=sys.stderr)
         return 1
     print(format_report(build_report(traces, args.service, args.slowest)))
     return 0
@@ -106,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="per-stage percentiles and the critical path of the slowest chats")
     report.add_argument("--url", default="http://127.0.0.1:8030", help="a running service (its trace buffer)")
     report.add_argument("--jaeger", help="read from Jaeger's API at this address instead, e.g. http://localhost:16686")
-    report.add_argument("--service", default="ha-ai-agent", help="the service whose chat traces count")
+    report.add_argument("--service", default=SERVICE_NAME, help="the service whose chat traces count")
     report.add_argument("--limit", type=int, default=100, help="how many recent traces to read")
     report.add_argument("--lookback", default="1h", help="with --jaeger: how far back to search")
     report.add_argument("--slowest", type=int, default=3, help="how many slowest traces to show the path of")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from perftrace import TracingConfig
 from perftrace.browser_export import ExportLimits
-from perftrace.setup import otlp_http_traces_endpoint
+from perftrace.fastapi import BrowserEndpointConfig
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,7 +20,8 @@ from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
 
 # The library's defaults, read from its own config objects so that no number is written twice.
 _TRACING = TracingConfig(service_name=SERVICE_NAME)
-_EXPORT = ExportLimits()
+_BROWSER = BrowserEndpointConfig()
+_EXPORT = _BROWSER.limits
 
 
 class Settings(BaseSettings):
@@ -58,14 +59,15 @@ class Settings(BaseSettings):
 
     shim_forward_endpoint: str | None = Field(
         None,
-        description="OTLP/HTTP traces URL the browser shim forwards to; default from OTEL_EXPORTER_OTLP_*",
+        description="OTLP/HTTP traces URL the browser shim forwards to; default from OTEL_EXPORTER_OTLP_* (none with "
+        "gRPC: then set it, e.g. http://otel-collector:4318/v1/traces)",
     )
     shim_max_body_bytes: int = Field(_EXPORT.max_body_bytes, ge=1024)
     shim_max_spans: int = Field(_EXPORT.max_spans, ge=1)
     shim_max_attributes: int = Field(_EXPORT.max_attributes_per_span, ge=1)
     shim_max_attribute_chars: int = Field(_EXPORT.max_attribute_chars, ge=16)
-    shim_rate_limit_per_minute: int = Field(600, ge=1)
-    shim_forward_timeout_seconds: float = Field(2.0, gt=0)
+    shim_rate_limit_per_minute: int = Field(_BROWSER.rate_limit_per_minute, ge=1)
+    shim_forward_timeout_seconds: float = Field(_BROWSER.forward_timeout_seconds, gt=0)
     shim_service_names: list[str] = Field([BROWSER_SERVICE_NAME], description="resource service.name a browser may use")
 
     @field_validator("jaeger_url", "ha_url", "openai_base_url", "shim_forward_endpoint")
@@ -83,23 +85,18 @@ class Settings(BaseSettings):
         """No API key and no OpenAI-compatible server configured: answer with the embedded responder."""
         return self.openai_api_key is None and self.openai_base_url is None
 
-    def shim_forward_url(self) -> str | None:
-        """Where the browser shim forwards spans: the setting, else the SDK's OTLP/HTTP traces endpoint.
-
-        With a gRPC exporter there is no OTLP/HTTP address to derive; set
-        ``HA_AGENT_SHIM_FORWARD_ENDPOINT`` (e.g. ``http://otel-collector:4318/v1/traces``).
-        """
-        return self.shim_forward_endpoint or otlp_http_traces_endpoint()
-
-    def export_limits(self) -> ExportLimits:
-        """What one browser export through the shim may contain."""
-        return ExportLimits(
-            max_body_bytes=self.shim_max_body_bytes,
-            max_spans=self.shim_max_spans,
-            max_attributes_per_span=self.shim_max_attributes,
-            max_attribute_chars=self.shim_max_attribute_chars,
-            allowed_services=frozenset(self.shim_service_names),
-            forwarded_by=SERVICE_NAME,
+    def browser_endpoint(self) -> BrowserEndpointConfig:
+        """How the browser shim treats exports (which service names it accepts is ``shim_service_names``)."""
+        return BrowserEndpointConfig(
+            limits=ExportLimits(
+                max_body_bytes=self.shim_max_body_bytes,
+                max_spans=self.shim_max_spans,
+                max_attributes_per_span=self.shim_max_attributes,
+                max_attribute_chars=self.shim_max_attribute_chars,
+            ),
+            forward_url=self.shim_forward_endpoint,
+            forward_timeout_seconds=self.shim_forward_timeout_seconds,
+            rate_limit_per_minute=self.shim_rate_limit_per_minute,
         )
 
     def tracing(self) -> TracingConfig:

@@ -10,22 +10,22 @@ import httpx
 from openai import AsyncOpenAI
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from perftrace import TracingHandle, setup_tracing
-from perftrace.logs import enable_log_correlation
-from perftrace.tracker import PerformanceTracker, install_tracker
+from perftrace import PerformanceTracker, TracingHandle, get_tracker
+from perftrace.fastapi import PerformanceTracing
+from perftrace.ratelimit import SlidingWindowRateLimiter
 
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.pipeline import ChatAgent
-from ha_ai_agent.chat.rate_limit import SlidingWindowRateLimiter
 from ha_ai_agent.chat.tools import ToolExecutor
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.client import HomeAssistantClient
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.llm.client import create_llm_client
-from ha_ai_agent.semconv import SERVICE_NAME
 from ha_ai_agent.store.conversations import ConversationStore
 
 DEMO_HOME_URL = "http://demo-home"
+#: Requests that would only fill the trace buffer: health probes and the chat page's files.
+UNTRACED_URLS = ("/health", "/static/.*", "/favicon.ico")
 
 
 @dataclass
@@ -39,13 +39,18 @@ class Runtime:
     home: HomeAssistantClient
     llm: AsyncOpenAI
     agent: ChatAgent
-    shim_http: httpx.AsyncClient
-    shim_limiter: SlidingWindowRateLimiter
 
-    @property
-    def service_name(self) -> str:
-        """The ``service.name`` of this process's spans."""
-        return str(self.tracing.provider.resource.attributes.get("service.name", SERVICE_NAME))
+
+def performance_tracing(settings: Settings) -> PerformanceTracing:
+    """The tracing library as this service uses it: its settings, the browser app's spans, the chat page link."""
+    return PerformanceTracing(
+        config=settings.tracing(),
+        browser_service_names=settings.shim_service_names,
+        browser=settings.browser_endpoint(),
+        jaeger_url=settings.jaeger_url,
+        links=(("chat", "/"),),
+        untraced_urls=UNTRACED_URLS,
+    )
 
 
 def _home_client(settings: Settings) -> HomeAssistantClient:
@@ -57,18 +62,14 @@ def _home_client(settings: Settings) -> HomeAssistantClient:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, performance: PerformanceTracing) -> AsyncIterator[Runtime]:
     """Start tracing, open the store and the clients; close all of it, tracing flushed last.
 
     Each resource registers its closer as soon as it is open, so a start-up that fails half way (an
     unwritable data directory, say) still flushes tracing and removes the instrumentation it installed.
     """
     async with AsyncExitStack() as stack:
-        tracing = setup_tracing(settings.tracing())
-        stack.callback(tracing.shutdown)
-        enable_log_correlation(tracing.provider)
-        service_name = str(tracing.provider.resource.attributes.get("service.name", SERVICE_NAME))
-        tracker = install_tracker(tracing.recent, service_name, max_reports=settings.recent_traces)
+        tracing = await stack.enter_async_context(performance.running())
         OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
         stack.callback(OpenAIInstrumentor().uninstrument)
         store = ConversationStore(settings.database_path, tracing.provider)
@@ -96,8 +97,4 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             max_input_tokens=settings.max_input_tokens,
             max_iterations=settings.max_iterations,
         )
-        # Not instrumented: forwarding the browser's spans must not make spans of its own.
-        shim_http = httpx.AsyncClient(timeout=settings.shim_forward_timeout_seconds)
-        stack.push_async_callback(shim_http.aclose)
-        shim_limiter = SlidingWindowRateLimiter(settings.shim_rate_limit_per_minute, 60.0)
-        yield Runtime(settings, tracing, tracker, store, home, llm, agent, shim_http, shim_limiter)
+        yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent)

@@ -154,14 +154,6 @@ def test_collector_down_is_a_quick_503(settings: Settings) -> None:
         assert client.post("/api/v1/chat", json={"message": "What devices are in the kitchen?"}).status_code == 200
 
 
-def test_forward_url_derives_from_the_sdk_variables(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert settings.shim_forward_url() is None
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
-    assert settings.shim_forward_url() == "http://collector:4318/v1/traces"
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-    assert settings.shim_forward_url() is None
-
-
 CONTENT_TYPES = st.sampled_from(
     ["application/json", "application/x-protobuf", "text/plain", "", "application/json; charset=utf-8"]
 ) | st.text(max_size=40)

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from ha_ai_agent.semconv import CHAT_SERVER_SPAN, OPENAI_API_CALL, SERVICE_NAME, STAGES
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN, OPENAI_API_CALL, SERVICE_NAME, STAGES, TOOL_EXECUTION
+from perftrace import SpanRecord
 from testsupport.backend_queries import (
-    SpanRecord,
     assert_chat_tree,
     finite_values,
     jaeger_trace,
@@ -103,7 +103,7 @@ def test_every_chat_is_the_same_trace_in_tempo(stack: Stack, tempo_url: str, cha
         assert_stage_tree(in_tempo, chat, "tempo")
         in_jaeger = jaeger_trace(stack.jaeger_query, chat.trace_id) or []
         assert {span.span_id for span in in_tempo} == {span.span_id for span in in_jaeger}
-    query = '{resource.service.name="ha-ai-agent" && name="tool_execution"}'
+    query = f'{{resource.service.name="{SERVICE_NAME}" && name="{TOOL_EXECUTION}"}}'
     found = {trace["traceID"].rjust(32, "0") for trace in tempo_search(tempo_url, query)}
     assert {chat.trace_id for chat in chats} <= found
 

@@ -52,8 +52,9 @@ def check_label(label: str, operator: str, value: str, source: str) -> None:
         check_span_name(value, operator, source)
 
 
-@pytest.mark.parametrize("query", all_queries(), ids=lambda q: q.source)
-def test_grafana_queries_use_only_names_the_service_defines(query: PanelQuery) -> None:
+@pytest.mark.parametrize("grafana_query", all_queries(), ids=lambda q: q.source)
+def test_grafana_queries_use_only_names_the_service_defines(grafana_query: PanelQuery) -> None:
+    query = grafana_query
     target = query.target
     expr = str(target.get("expr") or "")
     for label, operator, value in PROMQL_MATCHER.findall(expr):

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.test.globals_test import reset_trace_globals
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 from perftrace import TracingConfig, setup_tracing
+from perftrace.setup import otlp_http_traces_endpoint
 from testsupport.servers import silent_port
 
 
@@ -172,3 +173,13 @@ def test_ratio_bounds(ratio: str, expected: int, monkeypatch: pytest.MonkeyPatch
             kept += span.get_span_context().trace_flags.sampled
     assert kept == expected
     handle.shutdown()
+
+
+def test_otlp_http_traces_endpoint_follows_the_sdk_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert otlp_http_traces_endpoint() is None
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
+    assert otlp_http_traces_endpoint() == "http://collector:4318/v1/traces"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:4318/custom")
+    assert otlp_http_traces_endpoint() == "http://traces:4318/custom"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    assert otlp_http_traces_endpoint() is None

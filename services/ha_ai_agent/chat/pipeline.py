@@ -26,11 +26,11 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 from perftrace import FollowingTracer
+from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
 from perftrace.semconv import OPERATION_ATTRIBUTE
 
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.prompt import TokenBreakdown, TokenBudgetExceeded, build_system_prompt, fit_history
-from ha_ai_agent.chat.rate_limit import SlidingWindowRateLimiter, retry_after_header
 from ha_ai_agent.chat.tools import TOOL_DEFINITIONS, ToolError, ToolExecutor
 from ha_ai_agent.home.client import HomeAssistantError
 from ha_ai_agent.llm.client import UNAVAILABLE_ERRORS
