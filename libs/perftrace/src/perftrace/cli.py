@@ -1,6 +1,6 @@
 """``perftrace snapshot`` and ``perftrace compare``: the commands any service's CLI can delegate to.
 
-Fetching uses only the standard library (``urllib``), so the commands work with the core install.
+Fetching uses the standard library (``urllib``); reading Jaeger needs the ``fastapi`` extra (``perftrace.sources``).
 Exit codes of ``compare``: 0 done, 1 a stage got slower than ``--fail-if-slower`` allows, 2 unreadable input.
 """
 
@@ -22,7 +22,6 @@ from perftrace.compare import compare
 from perftrace.compare_report import comparison_to_json, format_markdown, format_text
 from perftrace.records import TraceRecord
 from perftrace.snapshot import SnapshotError, read_snapshot, snapshot_from_json, snapshot_to_json, write_snapshot
-from perftrace.sources import traces_from_jaeger
 
 EXIT_SLOWER, EXIT_UNREADABLE = 1, 2
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -62,6 +61,8 @@ def jaeger_traces(
     jaeger: str, service: str, window: tuple[float, float], limit: int, tags: dict[str, str] | None = None
 ) -> list[TraceRecord]:
     """Traces of ``service`` that Jaeger's query API holds for the window (epoch seconds)."""
+    from perftrace.sources import traces_from_jaeger  # the fastapi extra: its models are pydantic's
+
     payload = _get_json(
         f"{jaeger.rstrip('/')}/api/traces",
         {
@@ -132,7 +133,7 @@ def run_compare(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"Could not read traces: {error}", file=sys.stderr)
         return EXIT_UNREADABLE
-    result = compare(before, after, service, resamples=args.resamples, seed=args.seed)
+    result = compare(before, after, service, confidence=args.confidence, resamples=args.resamples, seed=args.seed)
     gate = args.fail_if_slower / 100 if args.fail_if_slower is not None else None
     if args.format == "json":
         print(json.dumps({**comparison_to_json(result), "slower_than_gate": result.slower_than(gate) if gate else []}))
@@ -173,6 +174,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser, service: str | None) 
     parser.add_argument("--limit", type=int, default=1000, help="with --jaeger: at most this many traces per side")
     parser.add_argument("--fail-if-slower", type=float, metavar="PCT", help="exit 1 if a stage is surely PCT %% slower")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--confidence", type=float, default=0.95, help="simultaneous confidence of the intervals")
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples per stage and statistic")
     parser.add_argument("--seed", type=int, default=0, help="seed of the resampling (results are reproducible)")
     parser.set_defaults(handler=run_compare)

@@ -21,12 +21,12 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from perftrace.records import SpanRecord, TraceRecord, attribute_map
 
-SNAPSHOT_FORMAT = "perftrace.snapshot"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_FORMAT: Final = "perftrace.snapshot"
+SNAPSHOT_VERSION: Final = 1
 _STATUSES = ("UNSET", "OK", "ERROR")
 
 
