@@ -54,7 +54,7 @@
     const max = Math.max(...requests.map((r) => Math.max(r.total, r.parts.reduce((a, b) => a + b, 0))));
     const y = (v) => bottom - (v / max) * (bottom - top);
     const step = (right - left) / requests.length, width = Math.max(1, step * 0.8);
-    const root = svg(container, 900, 250);
+    const root = svg(container, 900, bottom + 36 + Math.ceil(stages.length / 4) * 14);
     for (const f of [0, 0.5, 1]) {
       el("line", { x1: left, x2: right, y1: y(max * f), y2: y(max * f), stroke: "#e3e6ef" }, root);
       el("text", { x: left - 6, y: y(max * f) + 4, "text-anchor": "end", class: "axis" }, root, fmt(max * f));
@@ -74,7 +74,7 @@
     el("text", { x: right, y: bottom + 16, "text-anchor": "end", class: "axis" }, root, new Date(last.t).toLocaleTimeString());
     stages.forEach((s, i) => {
       const g = el("g", { class: "legend" }, root);
-      const lx = left + (i % 5) * 165, ly = bottom + 30 + Math.floor(i / 5) * 14;
+      const lx = left + (i % 4) * 205, ly = bottom + 30 + Math.floor(i / 4) * 14;
       el("rect", { x: lx, y: ly - 9, width: 10, height: 10, fill: color(i) }, g);
       el("text", { x: lx + 14, y: ly, class: "axis" }, g, s.name);
     });
