@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from perftrace.compare import NO_CLEAR_CHANGE, REQUEST, SLOWER, TOO_FEW, compare
+from perftrace.compare import FASTER, NO_CLEAR_CHANGE, REQUEST, SLOWER, TOO_FEW, compare
 from perftrace.synthetic import SERVICE, STAGES, synthetic_traces
 
 
@@ -47,3 +47,14 @@ def test_a_stage_with_too_few_calls_gets_no_interval_and_no_verdict() -> None:
 
     assert {s.verdict for s in result.stages} == {TOO_FEW}
     assert result.slower_than(0.0) == []
+
+
+def test_a_sure_change_of_a_few_microseconds_gets_no_verdict_unless_the_floor_is_lowered() -> None:
+    tiny = (("tiny", 0.01), ("model_call", 50.0))
+    before, after = synthetic_traces(100, seed=10, stages=tiny), synthetic_traces(100, 11, {"tiny": 0.7}, tiny)
+
+    def verdict(min_effect_ms: float) -> str:
+        return next(s.verdict for s in compare(before, after, min_effect_ms=min_effect_ms).stages if s.name == "tiny")
+
+    assert verdict(0.1) == NO_CLEAR_CHANGE  # the default floor
+    assert verdict(0.0) == FASTER

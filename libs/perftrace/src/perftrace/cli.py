@@ -133,7 +133,15 @@ def run_compare(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"Could not read traces: {error}", file=sys.stderr)
         return EXIT_UNREADABLE
-    result = compare(before, after, service, confidence=args.confidence, resamples=args.resamples, seed=args.seed)
+    result = compare(
+        before,
+        after,
+        service,
+        confidence=args.confidence,
+        resamples=args.resamples,
+        seed=args.seed,
+        min_effect_ms=args.min_effect_ms,
+    )
     gate = args.fail_if_slower / 100 if args.fail_if_slower is not None else None
     if args.format == "json":
         print(json.dumps({**comparison_to_json(result), "slower_than_gate": result.slower_than(gate) if gate else []}))
@@ -175,6 +183,9 @@ def add_compare_arguments(parser: argparse.ArgumentParser, service: str | None) 
     parser.add_argument("--fail-if-slower", type=float, metavar="PCT", help="exit 1 if a stage is surely PCT %% slower")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     parser.add_argument("--confidence", type=float, default=0.95, help="simultaneous confidence of the intervals")
+    parser.add_argument(
+        "--min-effect-ms", type=float, default=0.1, help="smaller changes get no verdict (default 0.1 ms)"
+    )
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples per stage and statistic")
     parser.add_argument("--seed", type=int, default=0, help="seed of the resampling (results are reproducible)")
     parser.set_defaults(handler=run_compare)

@@ -5,8 +5,10 @@ calls, p50 and p95 before and after, and the relative change of each with a boot
 interval. The intervals are simultaneous: with ``confidence=0.95`` all of a comparison's intervals
 cover their true changes together 95 % of the time (Bonferroni over every stage and statistic), so
 comparing two runs of the same code flags no stage in at least 95 % of comparisons, however many
-stages there are. A stage is *slower* when an interval lies wholly above zero, *faster* when one
-lies wholly below, and otherwise shows *no clear change*.
+stages there are. A stage is *slower* when an interval lies wholly above zero by at least
+``min_effect_ms`` (default 0.1 ms), *faster* when one lies wholly below by as much, and otherwise shows
+*no clear change*. The floor is there because two processes of the same code differ by microseconds
+(memory layout, caches): a 10 µs stage that is surely 8 % faster is real and of no use to anyone.
 
 The bootstrap is exact and cheap: the k-th smallest of n values drawn with replacement is the value at
 index ``floor(n * U)`` where ``U`` is the k-th smallest of n uniforms, which is Beta(k, n - k + 1)
@@ -43,6 +45,14 @@ class Change:
     low: float | None
     high: float | None
 
+    def surely_slower(self, fraction: float, min_effect_ms: float) -> bool:
+        """Whether the whole interval is above ``fraction`` and its low end at least ``min_effect_ms`` slower."""
+        return self.low is not None and self.low > fraction and self.low * self.before_ms >= min_effect_ms
+
+    def surely_faster(self, min_effect_ms: float) -> bool:
+        """Whether the whole interval is below zero by at least ``min_effect_ms``."""
+        return self.high is not None and self.high < 0 and -self.high * self.before_ms >= min_effect_ms
+
 
 @dataclass(frozen=True)
 class StageComparison:
@@ -66,11 +76,16 @@ class Comparison:
     confidence: float
     resamples: int
     seed: int
+    min_effect_ms: float
     stages: list[StageComparison] = field(default_factory=list)
 
     def slower_than(self, fraction: float) -> list[str]:
         """Stages whose p50 or p95 got slower by more than ``fraction`` with the whole interval above it."""
-        return [s.name for s in self.stages if any(c.low is not None and c.low > fraction for c in s.changes.values())]
+        return [
+            s.name
+            for s in self.stages
+            if any(c.surely_slower(fraction, self.min_effect_ms) for c in s.changes.values())
+        ]
 
 
 @dataclass
@@ -143,12 +158,12 @@ def _change(before: list[float], after: list[float], q: float, alpha: float, res
     )
 
 
-def _verdict(changes: dict[str, Change]) -> str:
+def _verdict(changes: dict[str, Change], min_effect_ms: float) -> str:
     if any(c.low is None for c in changes.values()):
         return TOO_FEW
-    if any(c.low is not None and c.low > 0 for c in changes.values()):
+    if any(c.surely_slower(0.0, min_effect_ms) for c in changes.values()):
         return SLOWER
-    if any(c.high is not None and c.high < 0 for c in changes.values()):
+    if any(c.surely_faster(min_effect_ms) for c in changes.values()):
         return FASTER
     return NO_CLEAR_CHANGE
 
@@ -162,6 +177,7 @@ def compare(
     resamples: int = 2000,
     seed: int = 0,
     min_calls: int = 5,
+    min_effect_ms: float = 0.1,
 ) -> Comparison:
     """Compare the operations among ``before`` and ``after`` stage by stage.
 
@@ -173,6 +189,7 @@ def compare(
         resamples: bootstrap resamples per stage and statistic.
         seed: seeds the resampling; the same inputs and seed give the same result.
         min_calls: a stage with fewer calls on either side gets no interval ("too few calls").
+        min_effect_ms: a change whose interval reaches closer to zero than this many ms gets no verdict.
     """
     b, a = _collect(before, service_name), _collect(after, service_name)
     names = [REQUEST] + [n for n in dict.fromkeys([*b.durations, *a.durations]) if n != REQUEST]
@@ -197,9 +214,9 @@ def compare(
                 calls_before=len(before_ms),
                 calls_after=len(after_ms),
                 changes=changes,
-                verdict=_verdict(changes),
+                verdict=_verdict(changes, min_effect_ms),
                 path_share_before=b.path_ms.get(name, 0.0) / b.path_total_ms if b.path_total_ms else 0.0,
                 path_share_after=a.path_ms.get(name, 0.0) / a.path_total_ms if a.path_total_ms else 0.0,
             )
         )
-    return Comparison(b.requests, a.requests, confidence, resamples, seed, stages)
+    return Comparison(b.requests, a.requests, confidence, resamples, seed, min_effect_ms, stages)

@@ -29,7 +29,8 @@ def _heading(comparison: Comparison) -> str:
     return (
         f"{comparison.requests_before} requests before, {comparison.requests_after} after; "
         f"{comparison.confidence * 100:.0f}% simultaneous bootstrap intervals "
-        f"({comparison.resamples} resamples, seed {comparison.seed})"
+        f"({comparison.resamples} resamples, seed {comparison.seed}); changes under "
+        f"{comparison.min_effect_ms:g} ms get no verdict"
     )
 
 

@@ -82,4 +82,5 @@ class ComparisonModel(BaseModel):
     confidence: float
     resamples: int
     seed: int
+    min_effect_ms: float
     stages: list[StageComparisonModel]
