@@ -58,22 +58,28 @@ def _get_json(url: str, params: dict[str, Any]) -> Any:
 
 
 def jaeger_traces(
-    jaeger: str, service: str, window: tuple[float, float], limit: int, tags: dict[str, str] | None = None
+    jaeger: str, service: str, window: tuple[float, float], limit: int, version: str | None = None
 ) -> list[TraceRecord]:
-    """Traces of ``service`` that Jaeger's query API holds for the window (epoch seconds)."""
+    """Traces of ``service`` that Jaeger's query API holds for the window (epoch seconds).
+
+    With ``version``, only those whose ``service`` process has that ``service.version``: Jaeger's tag
+    search does not look at resource attributes, so the traces are split here.
+    """
     from perftrace.sources import traces_from_jaeger  # the fastapi extra: its models are pydantic's
 
-    payload = _get_json(
-        f"{jaeger.rstrip('/')}/api/traces",
-        {
-            "service": service,
-            "start": int(window[0] * 1e6),
-            "end": int(window[1] * 1e6),
-            "limit": limit,
-            "tags": json.dumps(tags) if tags else None,
-        },
-    )
+    params = {"service": service, "start": int(window[0] * 1e6), "end": int(window[1] * 1e6), "limit": limit}
+    payload = _get_json(f"{jaeger.rstrip('/')}/api/traces", params)
+    if version is not None:
+        payload = {"data": [t for t in payload.get("data") or [] if _has_version(t, service, version)]}
     return traces_from_jaeger(payload)
+
+
+def _has_version(trace: dict[str, Any], service: str, version: str) -> bool:
+    return any(
+        process.get("serviceName") == service
+        and any(t.get("key") == "service.version" and str(t.get("value")) == version for t in process.get("tags") or [])
+        for process in (trace.get("processes") or {}).values()
+    )
 
 
 def snapshot_document(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,9 +120,7 @@ def _inputs(args: argparse.Namespace) -> tuple[list[TraceRecord], list[TraceReco
         raise SnapshotError("give BEFORE and AFTER snapshot files, or --jaeger with windows or versions")
     if args.versions:
         window = (time.time() - args.since, time.time())
-        sides = [
-            jaeger_traces(args.jaeger, args.service, window, args.limit, {"service.version": v}) for v in args.versions
-        ]
+        sides = [jaeger_traces(args.jaeger, args.service, window, args.limit, v) for v in args.versions]
     elif args.before_window and args.after_window:
         sides = [
             jaeger_traces(args.jaeger, args.service, w, args.limit) for w in (args.before_window, args.after_window)
