@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import httpx
-from ha_ai_agent.semconv import BROWSER_SERVICE_NAME
+from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
 from perftrace.analysis import percentile
 from perftrace.browser_export import ExportLimits, prepare_export, span_records
 from testsupport.processes import running_agent
@@ -80,7 +80,7 @@ def browser_export(spans: int, trace_number: int = 1) -> dict[str, object]:
 
 def spans_per_second(rounds: int, exports_per_round: int, spans: int) -> dict[str, float]:
     """Median spans/s of the route's CPU work, per encoding."""
-    limits = ExportLimits()
+    limits = ExportLimits(allowed_services=frozenset({BROWSER_SERVICE_NAME}), forwarded_by=SERVICE_NAME)
     as_json = json.dumps(browser_export(spans)).encode()
     checked = prepare_export("/v1/traces", "application/json", None, as_json, limits)
     assert not hasattr(checked, "status_code"), checked

@@ -139,7 +139,7 @@ class BottleneckReport:
 
 
 def build_report(traces: Sequence[TraceRecord], service_name: str | None, slowest: int = 3) -> BottleneckReport:
-    """Reports of the chat traces among ``traces``, their stage statistics and the slowest ones' paths."""
+    """Reports of the operations among ``traces``, their stage statistics and the slowest ones' paths."""
     pairs = [(r, t) for t in traces if (r := report_from_trace(t, service_name)) is not None]
     pairs.sort(key=lambda pair: pair[0].total_duration, reverse=True)
     return BottleneckReport(
@@ -152,9 +152,9 @@ def build_report(traces: Sequence[TraceRecord], service_name: str | None, slowes
 def format_report(report: BottleneckReport) -> str:
     """The report as plain text."""
     if not report.requests:
-        return "No chat requests found."
+        return "No requests found (no span with performance.operation among the traces read)."
     lines = [
-        f"{report.requests} chat requests",
+        f"{report.requests} requests",
         "",
         f"{'stage':<26}{'calls':>7}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'share':>8}",
     ]

@@ -29,6 +29,8 @@ from perftrace.recent import RecentTracesProcessor
 
 #: Where browsers post their spans; the shim's only accepted path is ``OTLP_PREFIX + TRACES_PATH``.
 OTLP_PREFIX = "/otlp"
+#: The path browsers export to (what a browser app's OTLP exporter is given as its URL).
+BROWSER_TRACES_PATH = OTLP_PREFIX + TRACES_PATH
 #: Where ``PerformanceTracing.mount`` leaves, on ``app.state``, how the route finds the running endpoint.
 STATE_KEY = "perftrace_browser"
 COLLECTOR_RETRY_AFTER_SECONDS = "5"
@@ -130,7 +132,7 @@ def running_endpoint(request: Request) -> BrowserEndpoint | None:
 router = APIRouter(tags=["otlp"])
 
 
-@router.post(OTLP_PREFIX + TRACES_PATH)
+@router.post(BROWSER_TRACES_PATH)
 async def receive_traces(request: Request) -> Response:
     """Accept a browser's OTLP/HTTP trace export (protobuf or JSON, optionally gzip)."""
     endpoint = running_endpoint(request)
@@ -142,4 +144,4 @@ async def receive_traces(request: Request) -> Response:
 @router.api_route(OTLP_PREFIX + "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 async def unknown_otlp_path(path: str) -> Response:
     """Only traces are accepted from browsers."""
-    return _error(404, f"unknown OTLP path {OTLP_PREFIX}/{path[:100]}; browsers export traces to /otlp/v1/traces")
+    return _error(404, f"unknown OTLP path {OTLP_PREFIX}/{path[:100]}; browsers export traces to {BROWSER_TRACES_PATH}")

@@ -1,5 +1,7 @@
 """Response models of the JSON performance routes, shared by the routes and every reader of them.
 
+The stages route answers with ``perftrace.analysis.StageStatistics`` itself (a dataclass FastAPI serializes).
+
 ``TraceModel.from_record`` is what the routes send; ``TraceModel.to_record`` is how a reader (the
 ``perftrace.sources`` functions, a report command) turns the JSON back into a ``TraceRecord``.
 """
@@ -122,21 +124,3 @@ class ReportModel(BaseModel):
     timestamp: float
     trace_id: str | None = None
     metrics: list[MetricModel]
-
-
-class StageStatisticsModel(BaseModel):
-    """Latency of one stage over the kept requests, in milliseconds (``share``: of the requests' time).
-
-    ``StageStatisticsModel.model_validate(stats)`` reads a ``perftrace.analysis.StageStatistics``.
-    """
-
-    model_config = ConfigDict(from_attributes=True)
-
-    name: str
-    count: int
-    errors: int
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    mean_ms: float
-    share: float

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
-from perftrace.analysis import build_report
-from perftrace.fastapi.models import ReportModel, StageStatisticsModel, TraceModel
+from perftrace.analysis import StageStatistics, build_report
+from perftrace.fastapi.models import ReportModel, TraceModel
 from perftrace.fastapi.page import render_performance_page
 from perftrace.setup import TracingHandle
 from perftrace.tracker import PerformanceTracker
@@ -60,13 +60,13 @@ async def reports(state: Running) -> object:
 
 
 @router.get(f"{API_PREFIX}/stages")
-async def stages(state: Running) -> list[StageStatisticsModel]:
+async def stages(state: Running) -> list[StageStatistics]:
     """p50/p95/p99 per stage over the kept requests: the same figures as the table on the page.
 
     Reports made by hand with ``create_report`` are in the reports route only.
     """
     report = build_report(state.handle.recent.traces(), state.service_name)
-    return [StageStatisticsModel.model_validate(s) for s in report.stages]
+    return report.stages
 
 
 @router.get(f"{API_PREFIX}/traces")
