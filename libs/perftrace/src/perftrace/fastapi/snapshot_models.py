@@ -1,10 +1,10 @@
-"""Models of the snapshot and compare routes: the ``perftrace.snapshot`` document and a comparison, typed."""
+"""Models of the snapshot and compare routes (the compare route answers with ``perftrace.compare.Comparison``)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from perftrace.fastapi.models import SpanModel
 from perftrace.records import TraceRecord
@@ -44,43 +44,3 @@ class CompareRequest(BaseModel):
 
     before: dict[str, object]
     after: dict[str, object]
-
-
-class ChangeModel(BaseModel):
-    """One statistic before and after; ``change``, ``low``, ``high`` as fractions (0.3 = 30 % slower)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    before_ms: float
-    after_ms: float
-    change: float | None
-    low: float | None
-    high: float | None
-
-
-class StageComparisonModel(BaseModel):
-    """One stage (or ``request``) compared."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    name: str
-    calls_before: int
-    calls_after: int
-    changes: dict[str, ChangeModel]
-    verdict: str
-    path_share_before: float
-    path_share_after: float
-
-
-class ComparisonModel(BaseModel):
-    """``perftrace.compare.compare``'s result."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    requests_before: int
-    requests_after: int
-    confidence: float
-    resamples: int
-    seed: int
-    min_effect_ms: float
-    stages: list[StageComparisonModel]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from perftrace.compare import compare
+from perftrace.compare import Comparison, compare
 from perftrace.fastapi.routes import API_PREFIX, Running
-from perftrace.fastapi.snapshot_models import CompareRequest, ComparisonModel, SnapshotModel
+from perftrace.fastapi.snapshot_models import CompareRequest, SnapshotModel
 from perftrace.snapshot import Snapshot, SnapshotError, snapshot_from_json
 
 router = APIRouter(tags=["performance"])
@@ -21,14 +21,13 @@ async def snapshot(state: Running) -> SnapshotModel:
 
 
 @router.post(f"{API_PREFIX}/compare")
-def compare_snapshots(body: CompareRequest, state: Running) -> ComparisonModel:
+def compare_snapshots(body: CompareRequest, state: Running) -> Comparison:
     """Two snapshots compared stage by stage (what ``perftrace compare`` prints); a 400 names the bad field.
 
     A plain ``def``: the bootstrap takes a fraction of a second of CPU, which belongs in the thread pool.
     """
     before, after = _read(body.before, "before"), _read(body.after, "after")
-    result = compare(before.traces, after.traces, before.service_name or state.service_name)
-    return ComparisonModel.model_validate(result)
+    return compare(before.traces, after.traces, before.service_name or state.service_name)
 
 
 def _read(document: object, side: str) -> Snapshot:
