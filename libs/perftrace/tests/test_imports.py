@@ -10,6 +10,9 @@ CORE_MODULES = [
     "perftrace",
     "perftrace.analysis",
     "perftrace.browser_export",
+    "perftrace.cli",
+    "perftrace.compare",
+    "perftrace.compare_report",
     "perftrace.decorator",
     "perftrace.logs",
     "perftrace.otlp_json",
@@ -18,6 +21,8 @@ CORE_MODULES = [
     "perftrace.records",
     "perftrace.semconv",
     "perftrace.setup",
+    "perftrace.snapshot",
+    "perftrace.synthetic",
     "perftrace.tracker",
 ]
 FORBIDDEN = ("ha_ai_agent", "fastapi", "starlette", "jinja2", "openai", "httpx")

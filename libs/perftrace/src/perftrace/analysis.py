@@ -83,6 +83,7 @@ class PathStep:
     name: str
     service_name: str
     self_ms: float
+    span_id: int = 0
 
 
 def critical_path(trace: TraceRecord) -> list[PathStep]:
@@ -115,7 +116,7 @@ def critical_path(trace: TraceRecord) -> list[PathStep]:
 
     walk(root, root.end_time_unix_nano)
     return [
-        PathStep(s.name, s.service_name, own.get(s.span_id, 0.0) / 1e6)
+        PathStep(s.name, s.service_name, own.get(s.span_id, 0.0) / 1e6, s.span_id)
         for s in sorted(order, key=lambda s: s.start_time_unix_nano)
     ]
 

@@ -19,7 +19,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.trace import Span
 
-from perftrace.fastapi import browser, routes
+from perftrace.fastapi import browser, routes, snapshot_routes
 from perftrace.fastapi.browser import OTLP_PREFIX, BrowserEndpoint, BrowserEndpointConfig
 from perftrace.fastapi.routes import API_PREFIX, PAGE_PATH, RunningTracing
 from perftrace.logs import enable_log_correlation
@@ -119,9 +119,7 @@ class PerformanceTracing:
         # Not instrumented: forwarding the browser's spans must not make spans of its own.
         http = httpx.AsyncClient(timeout=self.browser.forward_timeout_seconds)
         stack.push_async_callback(http.aclose)
-        limits = replace(
-            self.browser.limits, allowed_services=self.browser_service_names, forwarded_by=service_name
-        )
+        limits = replace(self.browser.limits, allowed_services=self.browser_service_names, forwarded_by=service_name)
         return BrowserEndpoint(
             limits=limits,
             forward_url=self.browser.forward_url or otlp_http_traces_endpoint(),
@@ -140,6 +138,7 @@ class PerformanceTracing:
         """Add the page, the JSON routes and (with browser service names) the browser endpoint; trace the app."""
         setattr(app.state, routes.STATE_KEY, lambda: self._running)
         app.include_router(routes.router)
+        app.include_router(snapshot_routes.router)
         app.mount(
             f"{PAGE_PATH}/static", StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static"
         )
