@@ -29,9 +29,9 @@ from tests.helpers import missing_dependency
 
 SEED = 319921411420750843847508919799730964944
 EXAMPLES_PER_OPERATION = 40
-#: The service's (chat, four on conversations, health, the chat page) and the library's (four JSON reads, the
-#: page, the browser-span endpoint).
-OPERATIONS = 13
+#: The service's (chat, four on conversations, health, the chat page) and the library's (five JSON reads, the
+#: compare route, the page, the browser-span endpoint).
+OPERATIONS = 15
 
 
 def require_fuzz_dependencies() -> None:
@@ -74,7 +74,7 @@ def test_every_operation_declares_its_errors_with_the_error_body(client: TestCli
         for code, response in operation["responses"].items()
         if code[0] in "45" and (method, path, code) not in own_bodies
     }
-    assert len(error_schemas) == 40
+    assert len(error_schemas) == 46
     assert set(map(str, error_schemas.values())) == {str({"$ref": "#/components/schemas/ErrorBody"})}
     assert "HTTPValidationError" not in client.get("/openapi.json").json()["components"]["schemas"]
     assert "Retry-After" in paths["/api/v1/chat"]["post"]["responses"]["429"]["headers"]

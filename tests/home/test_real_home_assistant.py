@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.runtime import Runtime
-from ha_ai_agent.telemetry import TraceRecord
+from perftrace import TraceRecord
 from pydantic import SecretStr
 from testsupport.home_assistant import (
     HOME_ASSISTANT_VERSION,

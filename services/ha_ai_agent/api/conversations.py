@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
-from perftrace.fastapi.contract import VALIDATION_ERROR, error_responses
+from perftrace.fastapi.contract import UNREADABLE_BODY, VALIDATION_ERROR, error_responses
 from pydantic import BaseModel, ConfigDict, Field
 
 from ha_ai_agent.api.deps import RuntimeDep
@@ -14,7 +14,6 @@ from ha_ai_agent.store.conversations import MAX_CONVERSATION_ID_CHARS, MAX_PAGE_
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 NOT_FOUND = error_responses({404: "No conversation has this id"}) | VALIDATION_ERROR
 ConversationId = Annotated[str, Path(max_length=MAX_CONVERSATION_ID_CHARS)]
-UNREADABLE_BODY = error_responses({400: "The body is not UTF-8"})
 
 
 class MessageOut(BaseModel):

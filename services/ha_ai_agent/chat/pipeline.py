@@ -25,9 +25,8 @@ from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
-from perftrace import FollowingTracer
+from perftrace import FollowingTracer, mark_operation
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
-from perftrace.semconv import OPERATION_ATTRIBUTE
 
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.prompt import TokenBreakdown, TokenBudgetExceeded, build_system_prompt, fit_history
@@ -205,7 +204,7 @@ class ChatAgent:
         """Run every stage of one request; raises ``ChatError`` subclasses for the caller to map."""
         started = time.perf_counter()
         request_span = trace.get_current_span()
-        request_span.set_attribute(OPERATION_ATTRIBUTE, f"chat_request_{int(time.time() * 1000)}")
+        mark_operation("chat_request")
         turn = _Turn(request, user_message=request.message)
 
         with stage(RATE_LIMIT_CHECK) as span:

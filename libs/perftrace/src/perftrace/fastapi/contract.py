@@ -15,15 +15,28 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from opentelemetry import trace
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+
+from perftrace.current import current_trace_id
 
 TRACE_ID_PATTERN = "^[0-9a-f]{32}$"
 RETRY_AFTER_HEADER = {
     "Retry-After": {"description": "Whole seconds to wait before trying again", "schema": {"type": "integer"}}
 }
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: For a strict model's integer fields: JSON Schema counts ``3.0`` as an integer (equal to 3), so the check does.
+JSON_INTEGRAL = BeforeValidator(_integral)
+#: Largest 64-bit bounds that are floats themselves: a JSON number written just under one cannot round (as a
+#: Python float) to past it, so the schema's bound and the check's agree.
+MAX_UINT64 = 2**64 - 4096
+MAX_INT64 = 2**63 - 1024
 
 
 class ErrorBody(BaseModel):
@@ -33,12 +46,6 @@ class ErrorBody(BaseModel):
     trace_id: str | None = Field(
         None, pattern=TRACE_ID_PATTERN, description="The request's trace id (32 hex digits), when it was traced"
     )
-
-
-def current_trace_id() -> str | None:
-    """The current trace id as 32 hex digits, for error bodies."""
-    context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def error_response(status_code: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -76,6 +83,8 @@ def error_responses(described: Mapping[int, str], *, retry_after: tuple[int, ...
 #: Every route can fail unexpectedly; the answer is an ``ErrorBody`` with the trace id, never the exception.
 SERVER_ERROR = error_responses({500: "Unexpected error; the trace id finds it in the logs and traces"})
 VALIDATION_ERROR = error_responses({422: "The request does not match this operation's schema"})
+#: FastAPI's own answer to a JSON body that is not UTF-8, on every route that takes one.
+UNREADABLE_BODY = error_responses({400: "The body cannot be read (not UTF-8)"})
 
 
 #: The methods an ``Allow`` header can name besides ``OPTIONS`` (which every path answers).

@@ -11,23 +11,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from perftrace.fastapi.contract import JSON_INTEGRAL, MAX_INT64, MAX_UINT64
 
-def _integral(value: Any) -> Any:
-    # JSON Schema counts 3.0 as an integer (and as equal to 3), so the check does too.
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-_INTEGRAL = BeforeValidator(_integral)
+_INTEGRAL = JSON_INTEGRAL
 _UINT32 = Annotated[int, Field(ge=0, le=2**32 - 1), _INTEGRAL]
 # OTLP/JSON writes 64-bit integers as decimal strings (JavaScript numbers lose precision past 2**53).
 _UINT64 = Annotated[
-    Annotated[int, Field(ge=0, le=2**64 - 1)] | Annotated[str, Field(pattern=r"^[0-9]{1,19}$")], _INTEGRAL
+    Annotated[int, Field(ge=0, le=MAX_UINT64)] | Annotated[str, Field(pattern=r"^[0-9]{1,19}$")], _INTEGRAL
 ]
 _INT64 = Annotated[
-    Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | Annotated[str, Field(pattern=r"^-?[0-9]{1,18}$")], _INTEGRAL
+    Annotated[int, Field(ge=-(2**63), le=MAX_INT64)] | Annotated[str, Field(pattern=r"^-?[0-9]{1,18}$")], _INTEGRAL
 ]
 _BASE64 = Annotated[str, Field(pattern=r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")]
 _NONZERO_TRACE_ID = Annotated[

@@ -20,11 +20,12 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.trace import Span
 
-from perftrace.fastapi import browser, routes
+from perftrace.fastapi import browser, routes, snapshot_routes
 from perftrace.fastapi.browser import OTLP_PREFIX, BrowserEndpoint, BrowserEndpointConfig
 from perftrace.fastapi.contract import complete_openapi, document_models, install_contract
 from perftrace.fastapi.otlp_schema import OtlpExportTraceServiceRequest
 from perftrace.fastapi.routes import API_PREFIX, PAGE_PATH, RunningTracing
+from perftrace.fastapi.snapshot_models import CompareRequest
 from perftrace.logs import enable_log_correlation
 from perftrace.ratelimit import SlidingWindowRateLimiter
 from perftrace.setup import TracingConfig, TracingHandle, otlp_http_traces_endpoint, setup_tracing
@@ -122,9 +123,7 @@ class PerformanceTracing:
         # Not instrumented: forwarding the browser's spans must not make spans of its own.
         http = httpx.AsyncClient(timeout=self.browser.forward_timeout_seconds)
         stack.push_async_callback(http.aclose)
-        limits = replace(
-            self.browser.limits, allowed_services=self.browser_service_names, forwarded_by=service_name
-        )
+        limits = replace(self.browser.limits, allowed_services=self.browser_service_names, forwarded_by=service_name)
         return BrowserEndpoint(
             limits=limits,
             forward_url=self.browser.forward_url or otlp_http_traces_endpoint(),
@@ -145,6 +144,9 @@ class PerformanceTracing:
         # The routes declare their errors as ErrorBody; the contract makes every error of the app one.
         install_contract(app)
         app.include_router(routes.router)
+        app.include_router(snapshot_routes.router)
+        # Again in pydantic's own form: FastAPI writes the 64-bit bounds as floats, which a client rounds past.
+        document_models(app, CompareRequest)
         app.mount(
             f"{PAGE_PATH}/static", StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static"
         )
