@@ -8,7 +8,7 @@ makes every HTTP error of the app an ``ErrorBody``, every 405 name all the metho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -106,12 +106,18 @@ def allowed_methods(request: Request) -> list[str]:
     return [*allowed, "OPTIONS"]
 
 
-def _validation_message(error: RequestValidationError) -> str:
+#: Validation problems named in an error's detail; the rest are counted (a large body can have thousands).
+MAX_PROBLEMS_NAMED = 5
+
+
+def describe_problems(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Pydantic's validation errors as one line: ``where: what`` for the first few, then how many more."""
     problems = []
-    for item in error.errors():
+    for item in errors[:MAX_PROBLEMS_NAMED]:
         where = ".".join(str(part) for part in item.get("loc", ()))
         problems.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg", "invalid")))
-    return "; ".join(problems) or "the request is invalid"
+    more = len(errors) - MAX_PROBLEMS_NAMED
+    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "") or "the request is invalid"
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -129,7 +135,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    return error_response(422, _validation_message(error))
+    return error_response(422, describe_problems(error.errors()))
 
 
 def install_contract(app: FastAPI) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from perftrace.fastapi.contract import JSON_INTEGRAL, MAX_INT64, MAX_UINT64
+from perftrace.fastapi.contract import JSON_INTEGRAL, MAX_INT64, MAX_UINT64, describe_problems
 
 _INTEGRAL = JSON_INTEGRAL
 _UINT32 = Annotated[int, Field(ge=0, le=2**32 - 1), _INTEGRAL]
@@ -181,18 +181,9 @@ class OtlpExportTraceServiceRequest(_Otlp):
     resourceSpans: list[OtlpResourceSpans] = []
 
 
-#: Errors named in a refusal; the rest are counted.
-MAX_ERRORS_NAMED = 3
-
-
 def check_export_document(document: Any) -> None:
     """Refuse (``ValueError``, a 400) a JSON export that does not match ``OtlpExportTraceServiceRequest``."""
     try:
         OtlpExportTraceServiceRequest.model_validate(document)
     except ValidationError as error:
-        problems = [
-            f"{'.'.join(str(part) for part in item['loc']) or 'body'}: {item['msg']}" for item in error.errors()
-        ]
-        more = len(problems) - MAX_ERRORS_NAMED
-        named = "; ".join(problems[:MAX_ERRORS_NAMED]) + (f"; and {more} more" if more > 0 else "")
-        raise ValueError(f"does not match the schema: {named}") from None
+        raise ValueError(f"does not match the schema: {describe_problems(error.errors())}") from None
