@@ -1,0 +1,94 @@
+"""Tail sampling on the one box (collector/tail-sampling.yaml, as docker-compose.sampling.yml turns it on).
+
+The real service answers chats with the real openai client talking to the OpenAI-compatible test server, which
+fails, slows down or truncates the chats that ask for it. With the "rest" share at 0 %, Jaeger must hold exactly
+the failed, slow and truncated chats, each whole, and no normal one; span metrics must still count every chat.
+The shares at a configured percentage over 1,000 chats are a row of `make reliability`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pytest
+from testsupport.backend_queries import finite_values, prometheus_query
+from testsupport.processes import poll, running_agent
+from testsupport.sampled_chats import (
+    CHAT_SPAN,
+    SentChat,
+    complete_trace,
+    messages,
+    mixed_kinds,
+    send,
+    service_env_with_test_model,
+)
+from testsupport.stack import AGENT_ENV, BackendUnavailable, Stack, running_stack
+
+from tests.helpers import missing_dependency
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+DECISION_WAIT_S = 2
+SLOW_MS = 1500
+COUNTS = {"normal": 6, "error": 2, "slow": 2, "length": 2, "content_filter": 2}
+KEPT_KINDS = {"error", "slow", "length", "content_filter"}
+COLLECTOR_ENV = {
+    "OTELCOL_SAMPLING_DECISION_WAIT": f"{DECISION_WAIT_S}s",
+    "OTELCOL_SAMPLING_SLOW_MS": str(SLOW_MS - 500),
+    "OTELCOL_SAMPLING_PERCENT": "0",
+    "OTELCOL_SPANMETRICS_FLUSH_INTERVAL": "1s",
+}
+
+
+@pytest.fixture(scope="module")
+def sampling_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of this module's own with the tail-sampling overlay on."""
+    try:
+        with running_stack(tmp_path_factory.mktemp("sampling-stack"), COLLECTOR_ENV, sampling=True) as stack:
+            yield stack
+    except BackendUnavailable as error:
+        missing_dependency(f"observability backends unavailable: {error}")
+
+
+@pytest.fixture(scope="module")
+def sent(sampling_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> list[SentChat]:
+    """Every kind of chat, shuffled, through the real service."""
+    work: Path = tmp_path_factory.mktemp("agent")
+    with service_env_with_test_model() as model_env:
+        env = {**AGENT_ENV, **model_env, "OTEL_EXPORTER_OTLP_ENDPOINT": sampling_stack.collector_otlp_http}
+        with running_agent(work, env) as (url, _), httpx.Client() as client:
+            text = messages(SLOW_MS)
+            return [send(client, url, kind, text[kind]) for kind in mixed_kinds(COUNTS)]
+
+
+def test_every_chat_was_answered_or_failed_as_asked(sent: list[SentChat]) -> None:
+    for chat in sent:
+        assert (chat.status >= 500) == (chat.kind == "error"), chat
+
+
+def test_failed_slow_and_truncated_chats_are_kept_whole_and_the_rest_dropped(
+    sampling_stack: Stack, sent: list[SentChat]
+) -> None:
+    jaeger = sampling_stack.jaeger_query
+    kept = [chat for chat in sent if chat.kind in KEPT_KINDS]
+    for chat in kept:
+        poll(partial(complete_trace, jaeger, chat.trace_id), 30, what=f"{chat.kind} trace {chat.trace_id} whole")
+    # Past the decision wait of the last chat, a normal chat that was going to be kept would be in Jaeger.
+    time.sleep(DECISION_WAIT_S + 3)
+    for chat in sent:
+        if chat.kind not in KEPT_KINDS:
+            assert complete_trace(jaeger, chat.trace_id) is None, f"normal chat {chat.trace_id} was kept"
+
+
+def test_span_metrics_count_every_chat_sampled_or_not(sampling_stack: Stack, sent: list[SentChat]) -> None:
+    query = f'sum(traces_span_metrics_calls_total{{service_name="ha-ai-agent", span_name="{CHAT_SPAN}"}})'
+
+    def counted() -> float | None:
+        values = finite_values(prometheus_query(sampling_stack.prometheus, query))
+        return values[0] if values and values[0] >= len(sent) else None
+
+    assert poll(counted, 60, interval_s=1.0, what="span metrics of every chat") == len(sent)
