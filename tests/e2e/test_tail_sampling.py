@@ -15,11 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from testsupport.backend_queries import finite_values, prometheus_query
 from testsupport.processes import poll, running_agent
 from testsupport.sampled_chats import (
-    CHAT_SPAN,
     SentChat,
+    chat_calls_counted,
     complete_trace,
     messages,
     mixed_kinds,
@@ -85,10 +84,10 @@ def test_failed_slow_and_truncated_chats_are_kept_whole_and_the_rest_dropped(
 
 
 def test_span_metrics_count_every_chat_sampled_or_not(sampling_stack: Stack, sent: list[SentChat]) -> None:
-    query = f'sum(traces_span_metrics_calls_total{{service_name="ha-ai-agent", span_name="{CHAT_SPAN}"}})'
-
-    def counted() -> float | None:
-        values = finite_values(prometheus_query(sampling_stack.prometheus, query))
-        return values[0] if values and values[0] >= len(sent) else None
-
-    assert poll(counted, 60, interval_s=1.0, what="span metrics of every chat") == len(sent)
+    counted = poll(
+        lambda: (calls := chat_calls_counted(sampling_stack.prometheus)) >= len(sent) and calls,
+        60,
+        interval_s=1.0,
+        what="span metrics of every chat",
+    )
+    assert counted == len(sent)

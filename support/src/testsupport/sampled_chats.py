@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import random
 import secrets
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 
-from testsupport.backend_queries import jaeger_trace
+from testsupport.backend_queries import finite_values, jaeger_trace, prometheus_query
 from testsupport.openai_server import create_openai_app
 from testsupport.servers import serve_in_thread
 
@@ -85,3 +86,67 @@ def complete_trace(jaeger_url: str, trace_id: str) -> bool | None:
     ids = {span.span_id for span in spans}
     roots = [span for span in spans if span.parent_id not in ids]
     return any(span.name == CHAT_SPAN for span in spans) and [root.name for root in roots] == [CHAT_SPAN]
+
+
+def send_all(url: str, kinds: list[str], slow_ms: int, workers: int) -> list[SentChat]:
+    """Send one chat per entry of ``kinds`` from ``workers`` threads; every result, in no particular order."""
+    text = messages(slow_ms)
+    pending = list(kinds)
+    lock = threading.Lock()
+    sent: list[SentChat] = []
+
+    def work() -> None:
+        with httpx.Client() as client:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    kind = pending.pop()
+                chat = send(client, url, kind, text[kind])
+                with lock:
+                    sent.append(chat)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sent
+
+
+@dataclass(frozen=True)
+class KeptFigures:
+    """What Jaeger holds of the chats sent: kept and sent per kind, and the kept traces that are not whole."""
+
+    kept: dict[str, int]
+    sent: dict[str, int]
+    incomplete: int
+
+    def share(self, kind: str) -> float:
+        """The share of the chats of ``kind`` that Jaeger holds."""
+        return self.kept.get(kind, 0) / self.sent[kind] if self.sent.get(kind) else 0.0
+
+    def describe(self) -> str:
+        """One line for a report: kept/sent per kind."""
+        return ", ".join(f"{kind} {self.kept.get(kind, 0)}/{count}" for kind, count in sorted(self.sent.items()))
+
+
+def kept_figures(jaeger_url: str, sent: list[SentChat]) -> KeptFigures:
+    """Look every chat's trace up in Jaeger."""
+    kept: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    incomplete = 0
+    for chat in sent:
+        counts[chat.kind] = counts.get(chat.kind, 0) + 1
+        whole = complete_trace(jaeger_url, chat.trace_id)
+        if whole is not None:
+            kept[chat.kind] = kept.get(chat.kind, 0) + 1
+            incomplete += not whole
+    return KeptFigures(kept, counts, incomplete)
+
+
+def chat_calls_counted(prometheus_url: str) -> float:
+    """How many chat requests the span metrics counted (summed over every collector that counts)."""
+    query = f'sum(traces_span_metrics_calls_total{{service_name="ha-ai-agent", span_name="{CHAT_SPAN}"}})'
+    values = finite_values(prometheus_query(prometheus_url, query))
+    return values[0] if values else 0.0
