@@ -32,13 +32,13 @@ from tests.helpers import missing_dependency
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-DECISION_WAIT_S = 2
-SLOW_MS = 1500
+DECISION_WAIT_S = 6  # the latest decision: longer than a slow chat (this test sends no root span)
+SLOW_MS = 3000
 COUNTS = {"normal": 8, "error": 3, "slow": 2, "length": 2, "content_filter": 1}
 KEPT_KINDS = {"error", "slow", "length", "content_filter"}
 GATEWAY_ENV = {
     "OTELCOL_SAMPLING_DECISION_WAIT": f"{DECISION_WAIT_S}s",
-    "OTELCOL_SAMPLING_SLOW_MS": str(SLOW_MS - 500),
+    "OTELCOL_SAMPLING_SLOW_MS": str(SLOW_MS - 1000),
     "OTELCOL_SAMPLING_PERCENT": "0",
     "OTELCOL_SPANMETRICS_FLUSH_INTERVAL": "1s",
 }

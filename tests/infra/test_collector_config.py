@@ -48,15 +48,26 @@ def test_memory_limiter_comes_first_in_every_pipeline(role: str) -> None:
         assert pipeline["processors"][0] == "memory_limiter", name
 
 
-@pytest.mark.parametrize("role", sorted(ALL_ROLES))
+@pytest.mark.parametrize("role", sorted(set(ALL_ROLES) - {"gateway"}))
 def test_every_exporter_queues_on_disk_and_retries(role: str) -> None:
+    """The collector the service sends to keeps everything it accepted on disk, and batches only after the disk."""
     config = merged_config(ALL_ROLES[role])
     assert "file_storage" in config["service"]["extensions"]
     assert ENV_REFERENCE.fullmatch(config["extensions"]["file_storage"]["directory"])
+    assert "batch" not in config.get("processors", {}), "a batch processor holds spans in memory, before the disk"
     for exporter_id, exporter in config["exporters"].items():
         assert exporter["sending_queue"]["enabled"] is True, exporter_id
         assert exporter["sending_queue"]["storage"] == "file_storage", exporter_id
         assert exporter["retry_on_failure"]["enabled"] is True, exporter_id
+
+
+def test_gateway_queues_in_memory_so_sigterm_drains_them() -> None:
+    config = merged_config(ALL_ROLES["gateway"])
+    for exporter_id, exporter in config["exporters"].items():
+        assert exporter["sending_queue"]["enabled"] is True, exporter_id
+        assert exporter["sending_queue"].get("storage") is None, exporter_id
+    kafka = config["receivers"]["kafka"]
+    assert kafka["message_marking"] == {"after": True, "on_error": False}
 
 
 @pytest.mark.parametrize("role", ["one-box", "one-box with sampling", "gateway"])
