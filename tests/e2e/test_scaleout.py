@@ -15,33 +15,27 @@ from functools import partial
 
 import httpx
 import pytest
-from testsupport.processes import poll, running_agent
+from testsupport.processes import poll
 from testsupport.sampled_chats import (
+    DECISION_WAIT_S,
+    KEPT_KINDS,
+    SLOW_MS,
     SentChat,
+    agent_with_test_model,
     chat_calls_counted,
     complete_trace,
-    messages,
     mixed_kinds,
-    send,
-    service_env_with_test_model,
+    sampling_env,
+    send_all,
 )
 from testsupport.scaleout import ScaleOut, running_scaleout
-from testsupport.stack import AGENT_ENV, BackendUnavailable
+from testsupport.stack import BackendUnavailable
 
 from tests.helpers import missing_dependency
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-DECISION_WAIT_S = 6  # the latest decision: longer than a slow chat (this test sends no root span)
-SLOW_MS = 3000
 COUNTS = {"normal": 8, "error": 3, "slow": 2, "length": 2, "content_filter": 1}
-KEPT_KINDS = {"error", "slow", "length", "content_filter"}
-GATEWAY_ENV = {
-    "OTELCOL_SAMPLING_DECISION_WAIT": f"{DECISION_WAIT_S}s",
-    "OTELCOL_SAMPLING_SLOW_MS": str(SLOW_MS - 1000),
-    "OTELCOL_SAMPLING_PERCENT": "0",
-    "OTELCOL_SPANMETRICS_FLUSH_INTERVAL": "1s",
-}
 ACCEPTED = re.compile(r'^otelcol_receiver_accepted_spans(?:_total)?\{[^}]*receiver="kafka"[^}]*\} (\S+)$', re.MULTILINE)
 
 
@@ -49,7 +43,7 @@ ACCEPTED = re.compile(r'^otelcol_receiver_accepted_spans(?:_total)?\{[^}]*receiv
 def layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOut]:
     """Prometheus, Jaeger, Kafka, two gateways and the agent."""
     try:
-        with running_scaleout(tmp_path_factory.mktemp("scaleout"), gateways=2, gateway_env=GATEWAY_ENV) as started:
+        with running_scaleout(tmp_path_factory.mktemp("scaleout"), gateways=2, gateway_env=sampling_env(0)) as started:
             yield started
     except BackendUnavailable as error:
         missing_dependency(f"scale-out backends unavailable: {error}")
@@ -58,11 +52,8 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOut]:
 @pytest.fixture(scope="module")
 def sent(layout: ScaleOut, tmp_path_factory: pytest.TempPathFactory) -> list[SentChat]:
     """Every kind of chat, shuffled, through the real service sending to the agent."""
-    with service_env_with_test_model() as model_env:
-        env = {**AGENT_ENV, **model_env, "OTEL_EXPORTER_OTLP_ENDPOINT": layout.stack.collector_otlp_http}
-        with running_agent(tmp_path_factory.mktemp("agent"), env) as (url, _), httpx.Client() as client:
-            text = messages(SLOW_MS)
-            return [send(client, url, kind, text[kind]) for kind in mixed_kinds(COUNTS)]
+    with agent_with_test_model(tmp_path_factory.mktemp("agent"), layout.stack.collector_otlp_http) as url:
+        return send_all(url, mixed_kinds(COUNTS), SLOW_MS, workers=1)
 
 
 def test_kept_traces_are_whole_and_normal_ones_dropped(layout: ScaleOut, sent: list[SentChat]) -> None:

@@ -13,41 +13,34 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
-import httpx
 import pytest
-from testsupport.processes import poll, running_agent
+from testsupport.processes import poll
 from testsupport.sampled_chats import (
+    DECISION_WAIT_S,
+    KEPT_KINDS,
+    SLOW_MS,
     SentChat,
+    agent_with_test_model,
     chat_calls_counted,
     complete_trace,
-    messages,
     mixed_kinds,
-    send,
-    service_env_with_test_model,
+    sampling_env,
+    send_all,
 )
-from testsupport.stack import AGENT_ENV, BackendUnavailable, Stack, running_stack
+from testsupport.stack import BackendUnavailable, Stack, running_stack
 
 from tests.helpers import missing_dependency
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-DECISION_WAIT_S = 6  # the latest decision: longer than a slow chat (this test sends no root span)
-SLOW_MS = 3000
 COUNTS = {"normal": 6, "error": 2, "slow": 2, "length": 2, "content_filter": 2}
-KEPT_KINDS = {"error", "slow", "length", "content_filter"}
-COLLECTOR_ENV = {
-    "OTELCOL_SAMPLING_DECISION_WAIT": f"{DECISION_WAIT_S}s",
-    "OTELCOL_SAMPLING_SLOW_MS": str(SLOW_MS - 1000),
-    "OTELCOL_SAMPLING_PERCENT": "0",
-    "OTELCOL_SPANMETRICS_FLUSH_INTERVAL": "1s",
-}
 
 
 @pytest.fixture(scope="module")
 def sampling_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack of this module's own with the tail-sampling overlay on."""
     try:
-        with running_stack(tmp_path_factory.mktemp("sampling-stack"), COLLECTOR_ENV, sampling=True) as stack:
+        with running_stack(tmp_path_factory.mktemp("sampling-stack"), sampling_env(0), sampling=True) as stack:
             yield stack
     except BackendUnavailable as error:
         missing_dependency(f"observability backends unavailable: {error}")
@@ -57,11 +50,8 @@ def sampling_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def sent(sampling_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> list[SentChat]:
     """Every kind of chat, shuffled, through the real service."""
     work: Path = tmp_path_factory.mktemp("agent")
-    with service_env_with_test_model() as model_env:
-        env = {**AGENT_ENV, **model_env, "OTEL_EXPORTER_OTLP_ENDPOINT": sampling_stack.collector_otlp_http}
-        with running_agent(work, env) as (url, _), httpx.Client() as client:
-            text = messages(SLOW_MS)
-            return [send(client, url, kind, text[kind]) for kind in mixed_kinds(COUNTS)]
+    with agent_with_test_model(work, sampling_stack.collector_otlp_http) as url:
+        return send_all(url, mixed_kinds(COUNTS), SLOW_MS, workers=1)
 
 
 def test_every_chat_was_answered_or_failed_as_asked(sent: list[SentChat]) -> None:

@@ -13,16 +13,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testsupport.processes import poll, running_agent
+from testsupport.processes import poll
 from testsupport.reliability_results import Outcome, record
 from testsupport.sampled_chats import (
+    DECISION_WAIT_S,
+    SLOW_MS,
+    agent_with_test_model,
     chat_calls_counted,
     kept_figures,
     mixed_kinds,
+    sampling_env,
     send_all,
-    service_env_with_test_model,
 )
-from testsupport.stack import AGENT_ENV, BackendUnavailable, Stack, running_stack
+from testsupport.stack import BackendUnavailable, Stack, running_stack
 
 from tests.helpers import missing_dependency
 
@@ -30,36 +33,25 @@ pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(180
 
 PERCENT = 10.0
 TOLERANCE_PP = 3.0
-DECISION_WAIT_S = 6  # the latest decision: longer than a slow chat (this test sends no root span)
-SLOW_MS = 3000
 WORKERS = 8
 COUNTS = {"normal": 700, "error": 80, "slow": 60, "length": 80, "content_filter": 80}
-KEPT_KINDS = ("error", "slow", "length", "content_filter")
-COLLECTOR_ENV = {
-    "OTELCOL_SAMPLING_DECISION_WAIT": f"{DECISION_WAIT_S}s",
-    "OTELCOL_SAMPLING_SLOW_MS": str(SLOW_MS - 1000),
-    "OTELCOL_SAMPLING_PERCENT": str(PERCENT),
-    "OTELCOL_SPANMETRICS_FLUSH_INTERVAL": "1s",
-}
 
 
 @pytest.fixture(scope="module")
 def sampling_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The one-box stack with the tail-sampling overlay."""
     try:
-        with running_stack(tmp_path_factory.mktemp("sampling-shares"), COLLECTOR_ENV, sampling=True) as stack:
+        with running_stack(tmp_path_factory.mktemp("sampling-shares"), sampling_env(PERCENT), sampling=True) as stack:
             yield stack
     except BackendUnavailable as error:
         missing_dependency(str(error))
 
 
 def test_sampling_keeps_what_matters_and_the_configured_share(sampling_stack: Stack, tmp_path: Path) -> None:
-    with service_env_with_test_model() as model_env:
-        env = {**AGENT_ENV, **model_env, "OTEL_EXPORTER_OTLP_ENDPOINT": sampling_stack.collector_otlp_http}
-        with running_agent(tmp_path, env) as (url, _):
-            started = time.monotonic()
-            sent = send_all(url, mixed_kinds(COUNTS), SLOW_MS, WORKERS)
-            seconds = time.monotonic() - started
+    with agent_with_test_model(tmp_path, sampling_stack.collector_otlp_http) as url:
+        started = time.monotonic()
+        sent = send_all(url, mixed_kinds(COUNTS), SLOW_MS, WORKERS)
+        seconds = time.monotonic() - started
     time.sleep(DECISION_WAIT_S + 5)  # every trace decided
     figures = kept_figures(sampling_stack.jaeger_query, sent)
     counted = poll(
@@ -69,12 +61,7 @@ def test_sampling_keeps_what_matters_and_the_configured_share(sampling_stack: St
         what="span metrics of every chat",
     )
     normal_pp = figures.share("normal") * 100
-    passed = (
-        all(figures.share(kind) == 1.0 for kind in KEPT_KINDS)
-        and abs(normal_pp - PERCENT) <= TOLERANCE_PP
-        and figures.incomplete == 0
-        and counted == len(sent)
-    )
+    passed = figures.meets(PERCENT, TOLERANCE_PP, counted)
     record(
         Outcome(
             "13 tail sampling, one box",

@@ -18,12 +18,15 @@ from testsupport.chat_load import ChatLoad, ChatResult
 from testsupport.processes import poll, running_agent
 from testsupport.reliability_results import Outcome, record
 from testsupport.sampled_chats import (
+    DECISION_WAIT_S,
+    SLOW_MS,
+    agent_with_test_model,
     chat_calls_counted,
-    complete_trace,
     kept_figures,
+    look_up,
     mixed_kinds,
+    sampling_env,
     send_all,
-    service_env_with_test_model,
 )
 from testsupport.scaleout import ScaleOut, running_scaleout
 from testsupport.stack import AGENT_ENV, BackendUnavailable
@@ -32,24 +35,17 @@ from tests.helpers import missing_dependency
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-DECISION_WAIT_S = 6  # the latest decision: longer than a slow chat (the sampling test sends no root span)
 AFTER_ROOT_S = 1  # the fault tests' chats have their server span as root: decided this long after it arrives
-SLOW_MS = 3000
 COUNTS = {"normal": 700, "error": 80, "slow": 60, "length": 80, "content_filter": 80}
-KEPT_KINDS = ("error", "slow", "length", "content_filter")
 PERCENT = 10.0
 TOLERANCE_PP = 3.0
 WORKERS = 4
 SETTLE_S = DECISION_WAIT_S + 10
-BASE_ENV = {
-    "OTELCOL_SAMPLING_DECISION_WAIT": f"{DECISION_WAIT_S}s",
-    "OTELCOL_SAMPLING_AFTER_ROOT_WAIT": f"{AFTER_ROOT_S}s",
-    "OTELCOL_SPANMETRICS_FLUSH_INTERVAL": "1s",
-}
+AFTER_ROOT_ENV = {"OTELCOL_SAMPLING_AFTER_ROOT_WAIT": f"{AFTER_ROOT_S}s"}
 
 
 def layout_or_skip(log_dir: Path, percent: float) -> Iterator[ScaleOut]:
-    env = {**BASE_ENV, "OTELCOL_SAMPLING_PERCENT": str(percent), "OTELCOL_SAMPLING_SLOW_MS": str(SLOW_MS - 1000)}
+    env = {**sampling_env(percent), **AFTER_ROOT_ENV}
     try:
         with running_scaleout(log_dir, gateways=2, gateway_env=env) as layout:
             yield layout
@@ -60,7 +56,9 @@ def layout_or_skip(log_dir: Path, percent: float) -> Iterator[ScaleOut]:
 def missing_traces(layout: ScaleOut, results: list[ChatResult]) -> list[ChatResult]:
     """The answered chats whose trace is not whole in Jaeger, once every decision is made."""
     time.sleep(SETTLE_S)
-    return [r for r in results if r.trace_id and not complete_trace(layout.stack.jaeger_query, r.trace_id)]
+    answered = [r for r in results if r.trace_id]
+    found = look_up(layout.stack.jaeger_query, [r.trace_id or "" for r in answered])
+    return [r for r, whole in zip(answered, found, strict=True) if not whole]
 
 
 def under_load(
@@ -87,21 +85,14 @@ def sampling_layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleO
 
 def test_two_gateways_sample_like_the_one_box(sampling_layout: ScaleOut, tmp_path: Path) -> None:
     layout = sampling_layout
-    with service_env_with_test_model() as model_env:
-        env = {**AGENT_ENV, **model_env, "OTEL_EXPORTER_OTLP_ENDPOINT": layout.stack.collector_otlp_http}
-        with running_agent(tmp_path, env) as (url, _):
-            sent = send_all(url, mixed_kinds(COUNTS), SLOW_MS, 8)
+    with agent_with_test_model(tmp_path, layout.stack.collector_otlp_http) as url:
+        sent = send_all(url, mixed_kinds(COUNTS), SLOW_MS, 8)
     time.sleep(SETTLE_S)
     figures = kept_figures(layout.stack.jaeger_query, sent)
     poll(lambda: chat_calls_counted(layout.stack.prometheus) >= len(sent), 60, interval_s=1.0, what="span metrics")
     total = chat_calls_counted(layout.stack.prometheus)
     normal_pp = figures.share("normal") * 100
-    passed = (
-        all(figures.share(kind) == 1.0 for kind in KEPT_KINDS)
-        and abs(normal_pp - PERCENT) <= TOLERANCE_PP
-        and figures.incomplete == 0
-        and total == len(sent)
-    )
+    passed = figures.meets(PERCENT, TOLERANCE_PP, total)
     record(
         Outcome(
             "14 tail sampling, scale-out (2 gateways, Kafka)",
@@ -189,7 +180,8 @@ def test_kafka_down_30_s_loses_nothing(keep_all: ScaleOut, tmp_path: Path) -> No
     missing = missing_traces(keep_all, results)
     if missing:  # the agent's queue may still be draining: give it a while before counting a loss
         time.sleep(30)
-        missing = [r for r in missing if not complete_trace(keep_all.stack.jaeger_query, r.trace_id or "")]
+        found = look_up(keep_all.stack.jaeger_query, [r.trace_id or "" for r in missing])
+        missing = [r for r, whole in zip(missing, found, strict=True) if not whole]
     record(
         Outcome(
             "15 Kafka down 30 s",

@@ -11,17 +11,26 @@ import random
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from testsupport.backend_queries import finite_values, jaeger_trace, prometheus_query
 from testsupport.openai_server import create_openai_app
+from testsupport.processes import running_agent
 from testsupport.servers import serve_in_thread
+from testsupport.stack import AGENT_ENV
 
 QUESTION = "What devices are in the kitchen?"
 CHAT_SPAN = "POST /api/v1/chat"
+SLOW_MS = 3000  # a slow chat's model answer; the "slow" policy's threshold is 1 s less
+#: The latest decision: these chats carry the test's traceparent, so no root span ever comes; longer than a slow chat.
+DECISION_WAIT_S = 6
+KEPT_KINDS = frozenset({"error", "slow", "length", "content_filter"})
+LOOKUP_THREADS = 8
 #: The parent span every chat's server span claims: it is never exported, so a complete trace has one root.
 CALLER_SPAN_ID = "00f067aa0ba902b7"
 
@@ -44,6 +53,25 @@ class SentChat:
     kind: str
     trace_id: str
     status: int
+
+
+def sampling_env(percent: float) -> dict[str, str]:
+    """The collector settings of the sampling tests: their decision wait, slow threshold and share of the rest."""
+    return {
+        "OTELCOL_SAMPLING_DECISION_WAIT": f"{DECISION_WAIT_S}s",
+        "OTELCOL_SAMPLING_SLOW_MS": str(SLOW_MS - 1000),
+        "OTELCOL_SAMPLING_PERCENT": str(percent),
+        "OTELCOL_SPANMETRICS_FLUSH_INTERVAL": "1s",
+    }
+
+
+@contextmanager
+def agent_with_test_model(work_dir: Path, collector_otlp_http: str) -> Iterator[str]:
+    """The real service (compose's SDK settings) answering with the test model, exporting to the collector."""
+    with service_env_with_test_model() as model_env:
+        env = {**AGENT_ENV, **model_env, "OTEL_EXPORTER_OTLP_ENDPOINT": collector_otlp_http}
+        with running_agent(work_dir, env) as (url, _):
+            yield url
 
 
 @contextmanager
@@ -126,9 +154,25 @@ class KeptFigures:
         """The share of the chats of ``kind`` that Jaeger holds."""
         return self.kept.get(kind, 0) / self.sent[kind] if self.sent.get(kind) else 0.0
 
+    def meets(self, percent: float, tolerance_pp: float, counted: float) -> bool:
+        """Every error, slow and stopped chat kept; the rest within tolerance of percent; all whole; all counted."""
+        sent = sum(self.sent.values())
+        return (
+            all(self.share(kind) == 1.0 for kind in KEPT_KINDS if kind in self.sent)
+            and abs(self.share("normal") * 100 - percent) <= tolerance_pp
+            and self.incomplete == 0
+            and counted == sent
+        )
+
     def describe(self) -> str:
         """One line for a report: kept/sent per kind."""
         return ", ".join(f"{kind} {self.kept.get(kind, 0)}/{count}" for kind, count in sorted(self.sent.items()))
+
+
+def look_up(jaeger_url: str, trace_ids: list[str]) -> list[bool | None]:
+    """complete_trace for each id, several requests at a time (a thousand one by one take minutes)."""
+    with ThreadPoolExecutor(max_workers=LOOKUP_THREADS) as pool:
+        return list(pool.map(lambda trace_id: complete_trace(jaeger_url, trace_id), trace_ids))
 
 
 def kept_figures(jaeger_url: str, sent: list[SentChat]) -> KeptFigures:
@@ -136,9 +180,8 @@ def kept_figures(jaeger_url: str, sent: list[SentChat]) -> KeptFigures:
     kept: dict[str, int] = {}
     counts: dict[str, int] = {}
     incomplete = 0
-    for chat in sent:
+    for chat, whole in zip(sent, look_up(jaeger_url, [chat.trace_id for chat in sent]), strict=True):
         counts[chat.kind] = counts.get(chat.kind, 0) + 1
-        whole = complete_trace(jaeger_url, chat.trace_id)
         if whole is not None:
             kept[chat.kind] = kept.get(chat.kind, 0) + 1
             incomplete += not whole
