@@ -93,6 +93,8 @@ def start_collector_like(
             "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['grpc']}",
             "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['health']}",
             "OTELCOL_METRICS_PORT": str(ports["metrics"]),
+            # Its own queue files: two collectors cannot share one file_storage directory.
+            "OTELCOL_STORAGE_DIR": str(work_dir / "otelcol-second-queue"),
             **overrides,
         }
     )
