@@ -112,7 +112,7 @@ def complete_trace(jaeger_url: str, trace_id: str) -> bool | None:
     if not spans:
         return None
     ids = {span.span_id for span in spans}
-    roots = [span for span in spans if span.parent_id not in ids]
+    roots = [span for span in spans if span.parent_span_id not in ids]
     return any(span.name == CHAT_SPAN for span in spans) and [root.name for root in roots] == [CHAT_SPAN]
 
 
