@@ -64,8 +64,9 @@ chromium:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
-# Jaeger, Prometheus and the collector, built from the Go module proxy into a cache outside the clone
-# (Tempo is refused by our module proxy: see docs/stack.md).
+# Jaeger, Prometheus, the three collector distributions and the Compose CLI, built from the Go module proxy, and
+# Kafka's jars from Maven Central, into a cache outside the clone (Tempo is refused by our module proxy: see
+# docs/stack.md).
 backends: $(DEV_STAMP)
 	$(BIN)/python scripts/build_backends.py
 

@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
-"""Build the observability backends that the end-to-end tests run, at the versions docker-compose.yml pins.
+"""Build the observability backends that the end-to-end tests run, at the versions the compose files pin.
 
 Docker cannot run on our machines, so the tests start the same programs as plain processes. This script
-builds them from the Go module proxy into a cache kept outside the clone and never rebuilds what is there:
+builds them from the Go module proxy (Kafka: from Maven Central) into a cache kept outside the clone and never
+rebuilds what is there:
 
     ${HA_AGENT_BACKENDS_DIR:-${XDG_CACHE_HOME:-~/.cache}/ha-ai-agent/backends}/<name>-<version>/<binary>
 
-Versions come from one place, the image tags in docker-compose.yml, plus its ``x-backend-builds`` block for
-what a tag alone cannot say (the Go module version holding the Jaeger v2 release). tests/infra checks both.
+Versions come from one place, the image tags in docker-compose.yml and docker-compose.scale.yml, plus the
+``x-backend-builds`` block for what a tag alone cannot say. tests/infra checks both.
 
 * jaeger: ``cmd/jaeger`` of github.com/jaegertracing/jaeger. Its v2 tags are no Go versions for that module
   path; the Go version holding the release commit is ``x-backend-builds.jaeger-go-module-version``.
-* otelcol: the OpenTelemetry Collector Builder (ocb) at the collector version, given
-  collector/builder-config.yaml.
+* otelcol, otelcol-agent, otelcol-gateway: the OpenTelemetry Collector Builder (ocb) at the collector version,
+  each given its own manifest (collector/builder-config.yaml, builder-agent.yaml, builder-gateway.yaml).
 * prometheus: ``cmd/prometheus`` of github.com/prometheus/prometheus (Go version v0.3XX.Y for 3.XX.Y).
+* compose: the Docker Compose CLI (``./cmd`` of github.com/docker/compose/v2 at
+  ``x-backend-builds.compose-cli-version``), which tests/infra runs as ``docker-compose config --quiet``.
+* kafka: the broker's jars (``org.apache.kafka:kafka_2.13`` and ``kafka-tools`` at the apache/kafka tag) copied
+  by ``mvn dependency:copy-dependencies`` from scripts/poms/kafka/pom.xml; run on the machine's Java 17.
 
-Jaeger and Prometheus carry replace directives (and Prometheus a go.work), so ``go install module@version``
-refuses them: the module is downloaded with ``go mod download`` and built from a writable copy.
+Jaeger, Prometheus and Compose carry replace or exclude directives (and Prometheus a go.work), so
+``go install module@version`` refuses them: the module is downloaded with ``go mod download`` and built from a
+writable copy.
 
 Tempo is pinned in compose but never built here: the module proxy of our workplace refuses
 github.com/grafana/tempo (AGPL, on its not-to-use list). The tests use a Tempo binary only when
@@ -48,7 +54,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-BUILDER_CONFIG = REPO_ROOT / "collector" / "builder-config.yaml"
+# Every compose file the project ships; the base file first. Their image tags are the backend versions.
+COMPOSE_FILES = (COMPOSE_FILE, REPO_ROOT / "docker-compose.sampling.yml", REPO_ROOT / "docker-compose.scale.yml")
+KAFKA_POM = REPO_ROOT / "scripts" / "poms" / "kafka" / "pom.xml"
 
 BACKENDS_DIR_ENV = "HA_AGENT_BACKENDS_DIR"
 BUILD_TIMEOUT_SECONDS = 60 * 60
@@ -59,13 +67,21 @@ COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"
 JAEGER_IMAGE = "jaegertracing/jaeger"
 PROMETHEUS_IMAGE = "prom/prometheus"
 TEMPO_IMAGE = "grafana/tempo"
+KAFKA_IMAGE = "apache/kafka"
 
 JAEGER_MODULE = "github.com/jaegertracing/jaeger"
 PROMETHEUS_MODULE = "github.com/prometheus/prometheus"
+COMPOSE_MODULE = "github.com/docker/compose/v2"
 BUILDER_MODULE = "go.opentelemetry.io/collector/cmd/builder"
-COLLECTOR_BINARY = "otelcol-ha-ai-agent"
+#: Each collector distribution: its builder manifest (whose dist.name is the binary's name).
+COLLECTOR_MANIFESTS = {
+    "otelcol": REPO_ROOT / "collector" / "builder-config.yaml",
+    "otelcol-agent": REPO_ROOT / "collector" / "builder-agent.yaml",
+    "otelcol-gateway": REPO_ROOT / "collector" / "builder-gateway.yaml",
+}
+KAFKA_JARS = "libs"
 
-BACKEND_NAMES = ("jaeger", "otelcol", "prometheus")
+BACKEND_NAMES = ("jaeger", *COLLECTOR_MANIFESTS, "prometheus", "compose", "kafka")
 
 
 class BuildError(RuntimeError):
@@ -85,6 +101,8 @@ class PinnedVersions:
     jaeger_go_module_version: str
     prometheus: str
     tempo: str
+    compose_cli: str
+    kafka: str
 
 
 @dataclass(frozen=True)
@@ -101,7 +119,7 @@ class Backend:
         return cache_root / f"{self.name}-{self.version}"
 
     def binary(self, cache_root: Path) -> Path:
-        """The path of the built program."""
+        """The path of the built program (for Kafka: the directory of its jars)."""
         return self.directory(cache_root) / self.binary_name
 
     def stamp_record(self) -> dict[str, str]:
@@ -118,21 +136,41 @@ def cache_root() -> Path:
     return Path(xdg).expanduser() / "ha-ai-agent" / "backends"
 
 
+def compose_text() -> str:
+    """Every compose file the project ships, one after the other (the tags of all of them pin versions)."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in COMPOSE_FILES)
+
+
 def read_pinned_versions(compose_text: str) -> PinnedVersions:
-    """Read the image tags and the x-backend-builds block of docker-compose.yml (no YAML library needed)."""
+    """Read the image tags and the x-backend-builds block of the compose files (no YAML library needed)."""
     tags = dict(re.findall(r"^\s*image:\s*[\"']?([\w./-]+):([\w.+-]+)[\"']?\s*$", compose_text, re.MULTILINE))
-    jaeger_module = re.search(r"^\s*jaeger-go-module-version:\s*[\"']?([\w.+-]+)", compose_text, re.MULTILINE)
-    missing = [image for image in (COLLECTOR_IMAGE, JAEGER_IMAGE, PROMETHEUS_IMAGE, TEMPO_IMAGE) if image not in tags]
-    if missing or jaeger_module is None:
-        what = ", ".join(missing + ([] if jaeger_module else ["x-backend-builds.jaeger-go-module-version"]))
-        raise SetupError(f"docker-compose.yml does not pin: {what}")
+    extras = dict(re.findall(r"^\s*([\w-]+-version):\s*[\"']?([\w.+-]+)", compose_text, re.MULTILINE))
+    images = (COLLECTOR_IMAGE, JAEGER_IMAGE, PROMETHEUS_IMAGE, TEMPO_IMAGE, KAFKA_IMAGE)
+    missing = [image for image in images if image not in tags]
+    missing += [
+        f"x-backend-builds.{key}" for key in ("jaeger-go-module-version", "compose-cli-version") if key not in extras
+    ]
+    if missing:
+        raise SetupError(f"the compose files do not pin: {', '.join(missing)}")
     return PinnedVersions(
         collector=tags[COLLECTOR_IMAGE],
         jaeger=tags[JAEGER_IMAGE],
-        jaeger_go_module_version=jaeger_module.group(1),
+        jaeger_go_module_version=extras["jaeger-go-module-version"],
         prometheus=tags[PROMETHEUS_IMAGE].removeprefix("v"),
         tempo=tags[TEMPO_IMAGE],
+        compose_cli=extras["compose-cli-version"].removeprefix("v"),
+        kafka=tags[KAFKA_IMAGE],
     )
+
+
+def manifest_binary_name(manifest: Path) -> str:
+    """dist.name of a builder manifest: the name of the binary ocb writes."""
+    match = re.search(
+        r"^dist:\s*\n(?:\s+.*\n)*?\s+name:\s*([\w.-]+)", manifest.read_text(encoding="utf-8"), re.MULTILINE
+    )
+    if match is None:
+        raise SetupError(f"{manifest} has no dist.name")
+    return match.group(1)
 
 
 def prometheus_go_version(release: str) -> str:
@@ -144,12 +182,22 @@ def prometheus_go_version(release: str) -> str:
 
 
 def planned_backends(versions: PinnedVersions) -> dict[str, Backend]:
-    """The backends with their cache identity; the collector's also depends on the builder manifest."""
-    manifest_digest = hashlib.sha256(BUILDER_CONFIG.read_bytes()).hexdigest()[:16]
+    """The backends with their cache identity (a collector's includes its manifest's digest, Kafka's the pom's)."""
+    collectors = {
+        name: Backend(
+            name,
+            versions.collector,
+            manifest_binary_name(manifest),
+            hashlib.sha256(manifest.read_bytes()).hexdigest()[:16],
+        )
+        for name, manifest in COLLECTOR_MANIFESTS.items()
+    }
     return {
         "jaeger": Backend("jaeger", versions.jaeger, "jaeger", versions.jaeger_go_module_version),
-        "otelcol": Backend("otelcol", versions.collector, COLLECTOR_BINARY, manifest_digest),
+        **collectors,
         "prometheus": Backend("prometheus", versions.prometheus, "prometheus"),
+        "compose": Backend("compose", versions.compose_cli, "docker-compose"),
+        "kafka": Backend("kafka", versions.kafka, KAFKA_JARS, hashlib.sha256(KAFKA_POM.read_bytes()).hexdigest()[:16]),
     }
 
 
@@ -266,29 +314,62 @@ def build_collector(backend: Backend, work_dir: Path, output: Path, log_path: Pa
     # ocb runs `go get` and `go mod tidy` on the sources it generates: they must be allowed to write go.mod.
     env["GOFLAGS"] = "-buildvcs=false -trimpath"
     run_logged(["go", "install", f"{BUILDER_MODULE}@v{backend.version}"], work_dir, env, log_path, "ocb install")
-    shutil.copyfile(BUILDER_CONFIG, work_dir / "builder-config.yaml")
+    shutil.copyfile(COLLECTOR_MANIFESTS[backend.name], work_dir / "builder-config.yaml")
     run_logged(
         [str(work_dir / "bin" / "builder"), "--config=builder-config.yaml"],
         work_dir,
         env,
         log_path,
-        "ocb build",
+        f"ocb build {backend.name}",
     )
-    built = work_dir / "otelcol-dist" / COLLECTOR_BINARY
+    built = work_dir / "otelcol-dist" / backend.binary_name
     if not built.is_file():
         raise BuildError(f"ocb finished but {built} is missing; log: {log_path}")
     shutil.copyfile(built, output)
     output.chmod(0o755)
 
 
-BUILDERS = {"jaeger": build_jaeger, "otelcol": build_collector, "prometheus": build_prometheus}
-VERSION_COMMANDS = {"jaeger": ["version"], "otelcol": ["--version"], "prometheus": ["--version"]}
+def build_compose(backend: Backend, work_dir: Path, output: Path, log_path: Path) -> None:
+    """The Compose CLI: ``./cmd`` of the module copy (its go.mod has exclude directives, so no ``go install``)."""
+    env = go_environment(work_dir)
+    source = download_module(COMPOSE_MODULE, f"v{backend.version}", work_dir, env, log_path)
+    ldflags = f"-w -X {COMPOSE_MODULE}/internal.Version=v{backend.version}"
+    run_logged(["go", "build", "-ldflags", ldflags, "-o", str(output), "./cmd"], source, env, log_path, "compose")
+
+
+def fetch_kafka(backend: Backend, work_dir: Path, output: Path, log_path: Path) -> None:
+    """Kafka's jars from Maven Central (the project's own pom), into ``output``; Maven's repository stays in ~/.m2."""
+    if shutil.which("mvn") is None:
+        raise BuildError("Maven (`mvn`) is not on PATH; install Maven and Java 17 to fetch Kafka")
+    command = [
+        "mvn", "--batch-mode", "--quiet", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
+        f"-Dkafka.version={backend.version}", "-DincludeScope=runtime", f"-DoutputDirectory={output}",
+    ]  # fmt: skip
+    run_logged(command, work_dir, dict(os.environ), log_path, "mvn kafka")
+
+
+BUILDERS = {
+    "jaeger": build_jaeger,
+    **dict.fromkeys(COLLECTOR_MANIFESTS, build_collector),
+    "prometheus": build_prometheus,
+    "compose": build_compose,
+    "kafka": fetch_kafka,
+}
+
+
+def version_command(name: str, binary: Path) -> list[str]:
+    """The command that makes a built backend print its version."""
+    if name == "kafka":
+        return ["java", "-cp", f"{binary}/*", "kafka.Kafka", "--version"]
+    if name in ("jaeger", "compose"):
+        return [str(binary), "version"]
+    return [str(binary), "--version"]
 
 
 def reported_version(name: str, binary: Path) -> str:
     """Run the program's own version command; the built version must appear in what it prints."""
     completed = subprocess.run(
-        [str(binary), *VERSION_COMMANDS[name]],
+        version_command(name, binary),
         capture_output=True,
         text=True,
         timeout=VERSION_CHECK_TIMEOUT_SECONDS,
@@ -300,7 +381,7 @@ def reported_version(name: str, binary: Path) -> str:
 def is_cached(backend: Backend, root: Path) -> bool:
     """A build is cached when its binary exists and its stamp names the same name, version and inputs."""
     stamp = backend.directory(root) / "stamp.json"
-    if not (stamp.is_file() and backend.binary(root).is_file()):
+    if not (stamp.is_file() and backend.binary(root).exists()):
         return False
     try:
         recorded = json.loads(stamp.read_text(encoding="utf-8"))
@@ -366,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if shutil.which("go") is None:
             raise SetupError("the Go toolchain (`go`) is not on PATH; install Go 1.26 or newer")
-        versions = read_pinned_versions(COMPOSE_FILE.read_text(encoding="utf-8"))
+        versions = read_pinned_versions(compose_text())
         backends = planned_backends(versions)
     except (OSError, SetupError) as error:
         log(f"error: {error}")

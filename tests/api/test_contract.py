@@ -2,7 +2,7 @@
 
 A real ``ha-ai-agent serve`` (uvicorn on a loopback port, embedded defaults) is fuzzed through its own
 ``/openapi.json`` with a fixed seed and 40 examples per operation, so the run is repeatable and short; the
-longer run with a fresh seed is row 13 of ``make reliability`` (tests/reliability/test_api_fuzz.py).
+longer run with a fresh seed is row 16 of ``make reliability`` (tests/reliability/test_api_fuzz.py).
 Every operation is fuzzed, the tracing library's included; the rate limits are lifted so that the fuzzer's
 thousands of requests reach the logic behind them (the limits are tested in test_chat and test_otlp).
 """

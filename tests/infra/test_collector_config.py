@@ -1,4 +1,4 @@
-"""The collector config, its builder manifest and the compose image agree on components and versions."""
+"""The collector configs, their builder manifests and the compose image agree on components and versions."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import COMPOSE_FILE
+from .conftest import ALL_ROLES, ROLES_BY_DISTRIBUTION, load_yaml, merged_config
 
 KINDS = ("receivers", "processors", "exporters", "connectors", "extensions")
 ENV_REFERENCE = re.compile(r"\$\{env:[A-Z0-9_]+:-[^}]*\}")
@@ -31,39 +31,87 @@ def used_components(config: dict[str, Any]) -> set[tuple[str, str]]:
     return used
 
 
-def test_every_configured_component_is_used_by_a_pipeline(collector_config: dict[str, Any]) -> None:
-    used = used_components(collector_config)
-    declared = {(kind, name.split("/")[0]) for kind in KINDS for name in collector_config.get(kind, {})}
-    assert declared == used
+def declared_components(config: dict[str, Any]) -> set[tuple[str, str]]:
+    """(kind, type) of every component the config defines (the collector needs a factory for each)."""
+    return {(kind, name.split("/")[0]) for kind in KINDS for name in config.get(kind) or {}}
 
 
-def test_memory_limiter_comes_first_in_every_pipeline(collector_config: dict[str, Any]) -> None:
-    for name, pipeline in collector_config["service"]["pipelines"].items():
+@pytest.mark.parametrize("role", sorted(ALL_ROLES))
+def test_every_configured_component_is_used_by_a_pipeline(role: str) -> None:
+    config = merged_config(ALL_ROLES[role])
+    assert declared_components(config) == used_components(config)
+
+
+@pytest.mark.parametrize("role", sorted(ALL_ROLES))
+def test_memory_limiter_comes_first_in_every_pipeline(role: str) -> None:
+    for name, pipeline in merged_config(ALL_ROLES[role])["service"]["pipelines"].items():
         assert pipeline["processors"][0] == "memory_limiter", name
 
 
-def test_each_backend_exporter_has_its_own_queue_and_retry(collector_config: dict[str, Any]) -> None:
-    for exporter_id, exporter in collector_config["exporters"].items():
+@pytest.mark.parametrize("role", sorted(set(ALL_ROLES) - {"gateway"}))
+def test_every_exporter_queues_on_disk_and_retries(role: str) -> None:
+    """The collector the service sends to keeps everything it accepted on disk, and batches only after the disk."""
+    config = merged_config(ALL_ROLES[role])
+    assert "file_storage" in config["service"]["extensions"]
+    assert ENV_REFERENCE.fullmatch(config["extensions"]["file_storage"]["directory"])
+    assert "batch" not in config.get("processors", {}), "a batch processor holds spans in memory, before the disk"
+    for exporter_id, exporter in config["exporters"].items():
         assert exporter["sending_queue"]["enabled"] is True, exporter_id
+        assert exporter["sending_queue"]["storage"] == "file_storage", exporter_id
         assert exporter["retry_on_failure"]["enabled"] is True, exporter_id
 
 
-def test_every_endpoint_and_listen_address_comes_from_the_environment(
-    collector_config: dict[str, Any],
-) -> None:
-    addresses = [
-        collector_config["extensions"]["health_check"]["endpoint"],
-        *(protocol["endpoint"] for protocol in collector_config["receivers"]["otlp"]["protocols"].values()),
-        *(exporter["endpoint"] for exporter in collector_config["exporters"].values()),
-    ]
+def test_gateway_queues_in_memory_so_sigterm_drains_them() -> None:
+    config = merged_config(ALL_ROLES["gateway"])
+    for exporter_id, exporter in config["exporters"].items():
+        assert exporter["sending_queue"]["enabled"] is True, exporter_id
+        assert exporter["sending_queue"].get("storage") is None, exporter_id
+    kafka = config["receivers"]["kafka"]
+    assert kafka["message_marking"] == {"after": True, "on_error": False}
+
+
+@pytest.mark.parametrize("role", ["one-box", "one-box with sampling", "gateway"])
+def test_span_metrics_see_every_span_before_any_sampling(role: str) -> None:
+    """The span_metrics pipeline has no sampler; sampling happens only on the way to storage."""
+    pipelines = merged_config(ALL_ROLES[role])["service"]["pipelines"]
+    assert pipelines["traces/spanmetrics"]["exporters"] == ["span_metrics"]
+    assert "tail_sampling" not in pipelines["traces/spanmetrics"]["processors"]
+    assert pipelines["traces/spanmetrics"]["receivers"] == pipelines["traces/store"]["receivers"]
+    sampled = "tail_sampling" in pipelines["traces/store"]["processors"]
+    assert sampled == (role != "one-box"), "sampling is off on the one box unless the overlay is added"
+
+
+@pytest.mark.parametrize("role", sorted(ALL_ROLES))
+def test_every_endpoint_and_listen_address_comes_from_the_environment(role: str) -> None:
+    config = merged_config(ALL_ROLES[role])
+    addresses = [config["extensions"]["health_check"]["endpoint"]]
+    if "otlp" in config.get("receivers", {}):
+        addresses += [protocol["endpoint"] for protocol in config["receivers"]["otlp"]["protocols"].values()]
+    for component in (*config["exporters"].values(), *config.get("receivers", {}).values()):
+        addresses += component.get("brokers", [])
+    addresses += [exporter["endpoint"] for exporter in config["exporters"].values() if "endpoint" in exporter]
     for address in addresses:
         assert ENV_REFERENCE.fullmatch(address), address
 
 
-def test_builder_versions_equal_the_collector_image_tag(
-    builder_config: dict[str, Any], build_backends: ModuleType
-) -> None:
-    collector_version = build_backends.read_pinned_versions(COMPOSE_FILE.read_text(encoding="utf-8")).collector
+def test_agent_partitions_by_trace_id_and_gateways_share_one_group() -> None:
+    agent = merged_config(ALL_ROLES["agent"])["exporters"]["kafka"]
+    gateway = merged_config(ALL_ROLES["gateway"])["receivers"]["kafka"]
+    assert agent["partition_traces_by_id"] is True
+    assert gateway["traces"]["topics"] == [agent["traces"]["topic"]]
+    assert gateway["metrics"]["topics"] == [agent["metrics"]["topic"]]
+    assert gateway["group_id"] and "$" not in gateway["group_id"]
+
+
+def manifest(build_backends: ModuleType, distribution: str) -> dict[str, Any]:
+    document: dict[str, Any] = load_yaml(build_backends.COLLECTOR_MANIFESTS[distribution])
+    return document
+
+
+@pytest.mark.parametrize("distribution", sorted(ROLES_BY_DISTRIBUTION))
+def test_builder_versions_equal_the_collector_image_tag(distribution: str, build_backends: ModuleType) -> None:
+    collector_version = build_backends.read_pinned_versions(build_backends.compose_text()).collector
+    builder_config = manifest(build_backends, distribution)
     assert builder_config["dist"]["version"] == collector_version
     for kind in KINDS:
         for entry in builder_config.get(kind, []):
@@ -71,15 +119,16 @@ def test_builder_versions_equal_the_collector_image_tag(
             assert version == f"v{collector_version}", f"{module} is at {version}"
 
 
-def test_builder_manifest_has_exactly_the_components_the_config_uses(
-    collector_config: dict[str, Any], builder_config: dict[str, Any], build_backends: ModuleType
+@pytest.mark.parametrize("distribution", sorted(ROLES_BY_DISTRIBUTION))
+def test_builder_manifest_has_exactly_the_components_the_configs_use(
+    distribution: str, build_backends: ModuleType
 ) -> None:
-    """The built collector says which component types its modules provide; compare with the config's."""
-    pinned = build_backends.read_pinned_versions(COMPOSE_FILE.read_text(encoding="utf-8"))
-    backend = build_backends.planned_backends(pinned)["otelcol"]
+    """The built collector says which component types its modules provide; compare with its configs' (both ways)."""
+    pinned = build_backends.read_pinned_versions(build_backends.compose_text())
+    backend = build_backends.planned_backends(pinned)[distribution]
     root: Path = build_backends.cache_root()
     if not build_backends.is_cached(backend, root):
-        message = "the collector is not built yet: run `make backends` (scripts/build_backends.py)"
+        message = f"{distribution} is not built yet: run `make backends` (scripts/build_backends.py)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
@@ -89,6 +138,10 @@ def test_builder_manifest_has_exactly_the_components_the_config_uses(
     components = yaml.safe_load(listing.stdout)
     built = {(kind, item["name"]) for kind in KINDS for item in components.get(kind) or []}
     built_modules = {item["module"] for kind in KINDS for item in components.get(kind) or []}
+    builder_config = manifest(build_backends, distribution)
     manifest_modules = {" ".join(entry["gomod"].split()) for kind in KINDS for entry in builder_config.get(kind, [])}
     assert built_modules == manifest_modules
-    assert built == used_components(collector_config)
+    used = set().union(
+        *(used_components(merged_config(paths)) for paths in ROLES_BY_DISTRIBUTION[distribution].values())
+    )
+    assert built == used

@@ -1,19 +1,26 @@
-"""docker-compose.yml is valid, complete, and agrees with its configs and the versions the tests build."""
+"""The compose files are valid for the real Compose CLI, complete, and agree with their configs and the builds."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-import jsonschema  # type: ignore[import-untyped,unused-ignore]
+import pytest
 
-from .conftest import COMPOSE_FILE, REPO_ROOT, load_yaml
+from .conftest import REPO_ROOT, load_yaml
 
-COMPOSE_SCHEMA = REPO_ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+#: How the README and docs/stack.md tell users to run the stack: the base file alone, or a layer on top of it.
+COMPOSE_LAYOUTS = {
+    "one box": ("docker-compose.yml",),
+    "one box, tail sampling": ("docker-compose.yml", "docker-compose.sampling.yml"),
+    "scale-out": ("docker-compose.yml", "docker-compose.scale.yml"),
+}
 ENV_DEFAULT = re.compile(r"\$\{(?:env:)?([A-Z0-9_]+):-([^}]*)\}")
 BACKEND_SERVICES = ("otel-collector", "jaeger", "tempo", "prometheus", "grafana")
 
@@ -64,10 +71,60 @@ def assert_names_service_port(compose: dict[str, Any], address: str, where: str)
     assert port in listening_ports(services[host]), f"{where}: {host} does not listen on {port}"
 
 
-def test_compose_file_follows_the_compose_specification(compose: dict[str, Any]) -> None:
-    schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(compose), key=lambda e: list(e.path))
-    assert not errors, "\n".join(f"{list(error.path)}: {error.message}" for error in errors)
+@pytest.fixture(scope="session")
+def compose_cli(build_backends: ModuleType) -> Path:
+    """The Docker Compose CLI that `make backends` builds (it validates files without a Docker engine)."""
+    pinned = build_backends.read_pinned_versions(build_backends.compose_text())
+    backend = build_backends.planned_backends(pinned)["compose"]
+    root: Path = build_backends.cache_root()
+    if not build_backends.is_cached(backend, root):
+        message = "the Compose CLI is not built yet: run `make backends` (scripts/build_backends.py)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    binary: Path = backend.binary(root)
+    return binary
+
+
+def run_compose(compose_cli: Path, files: tuple[str, ...], *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``docker compose -f FILE ... ARGUMENTS`` in the repository, with none of the caller's COMPOSE_* settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("COMPOSE_", "DOCKER_"))}
+    command = [str(compose_cli), "--project-directory", str(REPO_ROOT)]
+    command += [argument for name in files for argument in ("-f", name)]
+    return subprocess.run(
+        [*command, *arguments], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("layout", sorted(COMPOSE_LAYOUTS))
+def test_compose_cli_accepts_every_layout(compose_cli: Path, layout: str) -> None:
+    completed = run_compose(compose_cli, COMPOSE_LAYOUTS[layout], "config", "--quiet")
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_compose_cli_refuses_a_broken_file(compose_cli: Path, tmp_path: Path) -> None:
+    """The check can fail: a healthcheck whose test is a number is refused."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "services:\n  jaeger:\n    image: jaegertracing/jaeger:2.13.0\n    healthcheck:\n      test: 5\n",
+        encoding="utf-8",
+    )
+    completed = run_compose(compose_cli, (str(broken),), "config", "--quiet")
+    assert completed.returncode != 0
+
+
+def test_scale_out_layout_runs_agent_kafka_and_scalable_gateways(compose_cli: Path) -> None:
+    completed = run_compose(compose_cli, COMPOSE_LAYOUTS["scale-out"], "config", "--format", "json")
+    assert completed.returncode == 0, completed.stderr
+    services = json.loads(completed.stdout)["services"]
+    assert "/etc/otelcol/config.yaml" in services["otel-collector"]["command"][0]
+    agent_config = {volume["target"]: volume["source"] for volume in services["otel-collector"]["volumes"]}
+    assert agent_config["/etc/otelcol/config.yaml"].endswith("collector/agent.yaml")
+    gateway = services["otel-gateway"]
+    assert "container_name" not in gateway and not gateway.get("ports"), "a scaled service cannot own names or ports"
+    assert any("tail-sampling.yaml" in argument for argument in gateway["command"])
+    assert services["kafka"]["healthcheck"]["test"]
+    assert services["otel-collector"]["depends_on"]["kafka"]["condition"] == "service_healthy"
 
 
 def test_every_mounted_file_and_build_input_exists(compose: dict[str, Any]) -> None:
@@ -92,12 +149,18 @@ def test_images_are_pinned_and_backends_are_healthchecked(compose: dict[str, Any
             assert service["healthcheck"]["test"], f"{name} has no healthcheck"
 
 
+def expected_condition(service: dict[str, Any]) -> str:
+    """Wait for health where a healthcheck exists, for the exit of a one-shot service, else for its start."""
+    if "healthcheck" in service:
+        return "service_healthy"
+    return "service_completed_successfully" if service.get("restart") == "no" else "service_started"
+
+
 def test_dependencies_wait_for_health_where_a_healthcheck_exists(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for name, service in services.items():
         for dependency, condition in service.get("depends_on", {}).items():
-            expected = "service_healthy" if "healthcheck" in services[dependency] else "service_started"
-            assert condition["condition"] == expected, f"{name} -> {dependency}"
+            assert condition["condition"] == expected_condition(services[dependency]), f"{name} -> {dependency}"
 
 
 def test_published_ports_are_the_documented_ones(compose: dict[str, Any]) -> None:
@@ -143,12 +206,15 @@ def test_every_other_cross_service_address_names_a_compose_service_and_port(comp
 
 
 def test_image_tags_are_the_versions_the_tests_build(compose: dict[str, Any], build_backends: ModuleType) -> None:
-    pinned = build_backends.read_pinned_versions(COMPOSE_FILE.read_text(encoding="utf-8"))
+    pinned = build_backends.read_pinned_versions(build_backends.compose_text())
     planned = build_backends.planned_backends(pinned)
     images = {
         service["image"].rsplit(":", 1)[0]: service["image"].rsplit(":", 1)[1]
         for service in compose["services"].values()
     }
+    scale = load_yaml(REPO_ROOT / "docker-compose.scale.yml")["services"]
+    assert planned["otelcol-gateway"].version == scale["otel-gateway"]["image"].rsplit(":", 1)[1]
+    assert planned["kafka"].version == scale["kafka"]["image"].rsplit(":", 1)[1]
     assert planned["otelcol"].version == images["otel/opentelemetry-collector-contrib"]
     assert planned["jaeger"].version == images["jaegertracing/jaeger"]
     assert f"v{planned['prometheus'].version}" == images["prom/prometheus"]

@@ -1,4 +1,4 @@
-"""Row 13 (issue 16): schemathesis, every check on, a fresh seed and many examples, against the served app.
+"""Row 16 (issue 16): schemathesis, every check on, a fresh seed and many examples, against the served app.
 
 The short run with a fixed seed is part of ``make test`` (tests/api/test_contract.py); this one draws a new
 seed each time, so every ``make reliability`` explores inputs no earlier run tried. The seed is in the row's
@@ -37,7 +37,7 @@ def test_fuzzing_with_a_fresh_seed_finds_no_failure(tmp_path: Path) -> None:
     passed = run.failure_count == 0 and not run.errors and run.operations_tested == run.operations_selected
     record(
         Outcome(
-            "13 API fuzzing (schemathesis)",
+            "16 API fuzzing (schemathesis)",
             f"`st run --checks all`, {EXAMPLES_PER_OPERATION} examples per operation, a fresh seed, against "
             "`ha-ai-agent serve` with embedded defaults, rate limits lifted; every operation, the library's too",
             "failures of any check (0): server errors, undocumented statuses or headers, responses off the "

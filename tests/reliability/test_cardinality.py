@@ -20,7 +20,7 @@ from testsupport.backend_queries import prometheus_query
 from testsupport.otlp_payloads import JSON_HEADERS, json_export
 from testsupport.processes import poll, running_agent
 from testsupport.reliability_results import Outcome, record
-from testsupport.stack import COLLECTOR_CONFIG, Stack
+from testsupport.stack import COLLECTOR_CONFIGS, Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -36,7 +36,7 @@ ENV = {
 
 
 def configured_limit() -> int:
-    config = yaml.safe_load(COLLECTOR_CONFIG.read_text(encoding="utf-8"))
+    config = yaml.safe_load(COLLECTOR_CONFIGS["one-box"][0].read_text(encoding="utf-8"))
     return int(config["connectors"]["span_metrics"]["aggregation_cardinality_limit"])
 
 

@@ -5,9 +5,10 @@ OTELCOL_MEMORY_SPIKE_LIMIT_MIB, variables the config reads) and backends that ac
 answer, as a stalled Jaeger or Tempo would: whatever the burst brings must wait in the collector's memory.
 (With healthy backends the collector passes spans on faster than this 2-core machine can make them, and its
 heap never gets near any limit.) Its resident memory is sampled from /proc during the burst. Pass: it stays
-within the limit plus a margin, the collector is alive afterwards, it refused spans (its own
-otelcol_receiver_refused_spans counter) with 503, the service's SDK retried them (its log names the 503), and
-no chat failed.
+within the limit plus a margin, the collector is alive afterwards, no chat failed, and the burst went somewhere
+safe: since issue 12 the sending queues are on disk, so the burst waits there (otelcol_exporter_queue_size); a
+queue full on disk, or a heap at the limit, refuses spans (otelcol_receiver_refused_spans) with 503, which the
+service's SDK retries (its log names the 503).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ ENV = {
 }
 RETRY_LINE = re.compile(r"Transient error Service Unavailable encountered while exporting spans? batch, retrying")
 REFUSED = re.compile(r"^otelcol_receiver_refused_spans(?:_total)?\{[^}]*\} (\S+)$", re.MULTILINE)
+QUEUED = re.compile(r'^otelcol_exporter_queue_size\{[^}]*exporter="otlp_grpc/jaeger"[^}]*\} (\S+)$', re.MULTILINE)
 
 
 @pytest.fixture
@@ -64,6 +66,11 @@ def rss_mib(pid: int) -> float:
 def refused_spans(metrics_url: str) -> float:
     """The collector's own count of spans its receivers refused (e.g. by the memory_limiter)."""
     return sum(float(value) for value in REFUSED.findall(httpx.get(metrics_url, timeout=5).text))
+
+
+def queued_requests(metrics_url: str) -> float:
+    """Requests waiting in the Jaeger exporter's sending queue (on disk)."""
+    return sum(float(value) for value in QUEUED.findall(httpx.get(metrics_url, timeout=5).text))
 
 
 def test_burst_keeps_the_collector_within_its_memory_limit(
@@ -97,26 +104,28 @@ def test_burst_keeps_the_collector_within_its_memory_limit(
             time.sleep(3)
             retries = len(RETRY_LINE.findall(managed.log_path.read_text(encoding="utf-8", errors="replace")))
             refused = refused_spans(metrics_url) if alive else 0.0
+            queued = queued_requests(metrics_url) if alive else 0.0
     collector_log = collector.log_path.read_text(encoding="utf-8", errors="replace")
     steady_rate = len(steady_results) / STEADY_SECONDS
     burst_rate = len(burst_results) / burst_seconds
     failed = sum(r.status != 200 for r in steady_results + burst_results)
     peak = max(samples, default=0.0)
-    passed = alive and peak <= LIMIT_MIB + MARGIN_MIB and failed == 0 and refused > 0 and retries > 0
+    held_safely = (refused > 0 and retries > 0) or queued > 0
+    passed = alive and peak <= LIMIT_MIB + MARGIN_MIB and failed == 0 and held_safely
     record(
         Outcome(
             "6 collector burst",
             f"chats at {steady_rate:.1f}/s for {STEADY_SECONDS:.0f} s, then {burst_rate:.1f}/s "
             f"({burst_rate / steady_rate:.1f}x) for {burst_seconds:.0f} s; collector memory_limiter "
             f"{LIMIT_MIB} MiB (spike {SPIKE_MIB}), its backends stalled",
-            f"collector RSS ≤ limit + {MARGIN_MIB} MiB; alive; refuses with 503; the SDK retries; 0 failed chats",
-            f"peak RSS {peak:.0f} MiB; alive: {alive}; {refused:.0f} spans refused; {retries} SDK retries "
-            f"after a 503; {failed} failed chats",
+            f"collector RSS ≤ limit + {MARGIN_MIB} MiB; alive; 0 failed chats; the burst queued on disk, or "
+            "refused with 503 and retried by the SDK",
+            f"peak RSS {peak:.0f} MiB; alive: {alive}; {queued:.0f} requests queued on disk at the end; "
+            f"{refused:.0f} spans refused; {retries} SDK retries after a 503; {failed} failed chats",
             passed,
         )
     )
     assert alive, collector_log[-4000:]
     assert peak <= LIMIT_MIB + MARGIN_MIB, peak
-    assert refused > 0, "the burst never reached the memory_limiter: nothing was refused"
-    assert retries > 0, "the SDK never retried a 503"
+    assert held_safely, "the burst was neither queued on disk nor refused and retried"
     assert failed == 0

@@ -1,10 +1,11 @@
 """Fault 1: the collector is SIGKILLed in the middle of a steady chat load and restarted 20 s later.
 
 Pass: no chat fails; chat p99 during the outage is at most 1.05x the p99 before it; spans reach Jaeger again
-within 15 s of the restart. The spans lost during the outage are counted here by comparing, trace by trace,
-the service's own buffer with Jaeger, and by the service itself: the SDK's counters
-(``otel.sdk.processor.span.processed`` / ``otel.sdk.exporter.span.exported`` with ``error.type``), read from
-Prometheus.
+within 15 s of the restart; no span is lost (issue 12): the service runs with the SDK queue and export timeout
+that compose ships (testsupport.stack.AGENT_ENV), which hold an outage of about 30 s, and the collector keeps
+what it accepted on disk. The spans lost are counted here by comparing, trace by trace, the service's own buffer
+with Jaeger, and by the service itself: the SDK's counters (``otel.sdk.processor.span.processed`` /
+``otel.sdk.exporter.span.exported`` with ``error.type``), read from Prometheus.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from testsupport.chat_load import ChatLoad, ChatResult, between
 from testsupport.collector_control import CollectorController
 from testsupport.processes import running_agent
 from testsupport.reliability_results import Outcome, record
-from testsupport.stack import Stack
+from testsupport.stack import AGENT_ENV, Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -39,6 +40,8 @@ EXPORT_FAILURE_MARKS = ("dropping", "Failed to export", "Transient error")
 ENV = {
     "OTEL_SERVICE_NAME": SERVICE_NAME,
     "OTEL_BSP_SCHEDULE_DELAY": "500",
+    "OTEL_BSP_MAX_QUEUE_SIZE": AGENT_ENV["OTEL_BSP_MAX_QUEUE_SIZE"],
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": AGENT_ENV["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"],
     # A model call of 200 ms makes a chat ~0.4 s, so the p99 compares the service, not scheduler noise.
     "HA_AGENT_LLM_LATENCY_MS": "200",
     "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000",
@@ -130,16 +133,17 @@ def test_collector_killed_and_restarted_under_load(reliability_stack: Stack, tmp
     )
     record(
         Outcome(
-            "1 dropped spans counted by the service",
-            "the same outage",
-            "a counter or endpoint of the service (not one log line per span)",
-            f"service counts {sum(service_count.values()):.0f} spans lost {service_count}; this test counts "
-            f"{lost} of {sum(produced.values())} spans of {len(produced)} chat traces missing in Jaeger "
-            f"(buffer vs Jaeger, including what the killed collector held); {drop_lines} export-failure log lines",
-            sum(service_count.values()) > 0,
+            "1 spans lost in the outage",
+            "the same outage; SDK queue 20000 spans, traces export timeout 40 s (as compose ships them)",
+            "spans missing in Jaeger (0); the service's own count of lost spans (its otel.sdk.* counters) agrees",
+            f"this test counts {lost} of {sum(produced.values())} spans of {len(produced)} chat traces missing in "
+            f"Jaeger (buffer vs Jaeger); service counts {sum(service_count.values()):.0f} {service_count}; "
+            f"{drop_lines} export-failure log lines",
+            lost == 0 and sum(service_count.values()) == 0,
         )
     )
     assert failed == 0, managed.log_tail()
     assert ratio <= P99_RATIO_LIMIT, (before, during)
     assert recovery <= RECOVERY_LIMIT_SECONDS, recovery
-    assert sum(service_count.values()) > 0, "the service counted no lost span"
+    assert lost == 0, f"{lost} spans lost"
+    assert sum(service_count.values()) == 0, service_count

@@ -1,4 +1,4 @@
-"""Killing the test stack's collector and starting it again with the very same command and environment."""
+"""Killing a process of the test stack (the collector, Jaeger) and starting it again with the same command and env."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ COLLECTOR_NAME = "otel-collector"
 READY_TIMEOUT_SECONDS = 60.0
 
 
-def _collector(stack: Stack) -> ManagedProcess:
-    running = [p for p in stack.processes if p.name == COLLECTOR_NAME and p.process.poll() is None]
-    assert running, "the stack has no running collector"
+def _running(stack: Stack, name: str = COLLECTOR_NAME) -> ManagedProcess:
+    running = [p for p in stack.processes if p.name == name and p.process.poll() is None]
+    assert running, f"the stack has no running {name}"
     return running[-1]
 
 
@@ -30,12 +30,14 @@ def _environment(pid: int) -> dict[str, str]:
     return {key.decode(errors="replace"): value.decode(errors="replace") for key, value in pairs}
 
 
-class CollectorController:
-    """SIGKILL the collector, later restart it; the new process joins the stack (so it is stopped at the end)."""
+class ProcessController:
+    """SIGKILL one process of the stack, later restart it; the new process joins the stack (stopped at the end)."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, name: str, ready_url: str) -> None:
         self._stack = stack
-        victim = _collector(stack)
+        self._name = name
+        self._ready_url = ready_url
+        victim = _running(stack, name)
         # /proc keeps what the stack started it with; read it while the process is alive.
         self._command = [str(arg) for arg in victim.process.args]  # type: ignore[union-attr]
         self._env = _environment(victim.process.pid)
@@ -49,21 +51,28 @@ class CollectorController:
         self._victim.process.wait(timeout=10)
 
     def restart(self) -> None:
-        """Start the collector again on the same ports and wait until its health check answers."""
+        """Start the process again on the same ports and wait until its health check answers."""
         self._restarts += 1
-        log_path = self._stack.log_dir / f"{COLLECTOR_NAME}-restart{self._restarts}.log"
+        log_path = self._stack.log_dir / f"{self._name}-restart{self._restarts}.log"
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
                 self._command, stdout=log_file, stderr=subprocess.STDOUT, env=self._env, cwd=self._cwd
             )
-        self._victim = ManagedProcess(COLLECTOR_NAME, process, log_path)
+        self._victim = ManagedProcess(self._name, process, log_path)
         self._stack.processes.append(self._victim)
         poll(
-            lambda: httpx.get(self._stack.collector_health, timeout=2.0).is_success,
+            lambda: httpx.get(self._ready_url, timeout=2.0).is_success,
             READY_TIMEOUT_SECONDS,
             interval_s=0.1,
-            what="restarted collector healthy",
+            what=f"restarted {self._name} healthy",
         )
+
+
+class CollectorController(ProcessController):
+    """SIGKILL the stack's collector (the agent, in the scale-out layout), later restart it."""
+
+    def __init__(self, stack: Stack) -> None:
+        super().__init__(stack, COLLECTOR_NAME, stack.collector_health)
 
 
 @contextlib.contextmanager
@@ -75,7 +84,7 @@ def start_collector_like(
     It exports to the same backends unless ``overrides`` say otherwise. Yields the process, its OTLP/HTTP
     endpoint and the URL of its own Prometheus metrics; stops it at the end.
     """
-    model = _collector(stack)
+    model = _running(stack)
     env = _environment(model.process.pid)
     ports = {name: free_port() for name in ("http", "grpc", "health", "metrics")}
     env.update(
@@ -84,6 +93,8 @@ def start_collector_like(
             "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['grpc']}",
             "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['health']}",
             "OTELCOL_METRICS_PORT": str(ports["metrics"]),
+            # Its own queue files: two collectors cannot share one file_storage directory.
+            "OTELCOL_STORAGE_DIR": str(work_dir / "otelcol-second-queue"),
             **overrides,
         }
     )

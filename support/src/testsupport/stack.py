@@ -2,8 +2,9 @@
 
 Prometheus, Jaeger and the collector (and Tempo, when HA_AGENT_TEMPO_BIN names a binary) are started from the
 binaries that scripts/build_backends.py builds, with the repository's own config files; every listen
-address is a free loopback port passed through the environment variables those files read. Logs go to
-one directory and their tails are printed when something fails.
+address is a free loopback port and every data directory (the collector's queues, Jaeger's Badger files) a
+directory of the stack, passed through the environment variables those files read. Logs go to one directory
+and their tails are printed when something fails.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from testsupport.paths import REPO_ROOT
 from testsupport.processes import ManagedProcess, free_port, poll
 
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_backends.py"
-COLLECTOR_CONFIG = REPO_ROOT / "collector" / "otel-config.yaml"
+COLLECTOR_DIR = REPO_ROOT / "collector"
+#: The config files each collector role runs, in order (later files override earlier ones), as compose runs them.
+COLLECTOR_CONFIGS = {
+    "one-box": (COLLECTOR_DIR / "common.yaml", COLLECTOR_DIR / "otel-config.yaml"),
+    "agent": (COLLECTOR_DIR / "agent.yaml",),
+    "gateway": (COLLECTOR_DIR / "common.yaml", COLLECTOR_DIR / "gateway.yaml", COLLECTOR_DIR / "tail-sampling.yaml"),
+}
+TAIL_SAMPLING_CONFIG = COLLECTOR_DIR / "tail-sampling.yaml"
 JAEGER_CONFIG = REPO_ROOT / "backends" / "jaeger.yaml"
 JAEGER_UI_CONFIG = REPO_ROOT / "backends" / "jaeger-ui.json"
 TEMPO_CONFIG = REPO_ROOT / "backends" / "tempo.yaml"
@@ -39,6 +47,8 @@ PROMETHEUS_CONTAINER_FLAGS = ("--config.file", "--storage.tsdb.path", "--web.lis
 AGENT_ENV = {
     "OTEL_SERVICE_NAME": SERVICE_NAME,
     "OTEL_BSP_SCHEDULE_DELAY": "500",
+    "OTEL_BSP_MAX_QUEUE_SIZE": "20000",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "40",
     "HA_AGENT_LLM_LATENCY_MS": "0",
     "OTEL_METRIC_EXPORT_INTERVAL": "1000",
 }
@@ -78,6 +88,7 @@ class Stack:
     collector_otlp_grpc: str = ""
     collector_health: str = ""
     jaeger_query: str = ""
+    jaeger_health: str = ""
     prometheus: str = ""
     tempo: str | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
@@ -92,7 +103,7 @@ class Stack:
             proc.stop()
 
 
-def _start(stack: Stack, name: str, command: list[str], env: dict[str, str], ready_url: str) -> None:
+def start_process(stack: Stack, name: str, command: list[str], env: dict[str, str], ready_url: str) -> None:
     """Start one process with its output in the log directory and wait until ready_url answers 2xx."""
     log_path = stack.log_dir / f"{name}.log"
     with log_path.open("wb") as log_file:
@@ -136,7 +147,8 @@ def prometheus_compose_flags() -> list[str]:
     return [flag for flag in command if not flag.startswith(PROMETHEUS_CONTAINER_FLAGS)]
 
 
-def _start_prometheus(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
+def start_prometheus(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
+    """Start Prometheus on the ``prometheus`` port, scraping the collector and Jaeger ports of ``ports``."""
     config = render_prometheus_config(
         stack.log_dir / "prometheus.yml",
         ports["prometheus"],
@@ -151,7 +163,7 @@ def _start_prometheus(stack: Stack, binary: Path, ports: dict[str, int]) -> None
         f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
         *prometheus_compose_flags(),
     ]
-    _start(stack, "prometheus", command, {}, f"{stack.prometheus}/-/ready")
+    start_process(stack, "prometheus", command, {}, f"{stack.prometheus}/-/ready")
 
 
 def start_jaeger(stack: Stack, binary: Path, ports: dict[str, int], name: str = "jaeger") -> str:
@@ -166,9 +178,13 @@ def start_jaeger(stack: Stack, binary: Path, ports: dict[str, int], name: str = 
         "JAEGER_OTLP_GRPC_LISTEN": f"127.0.0.1:{ports['jaeger_otlp_grpc']}",
         "JAEGER_OTLP_HTTP_LISTEN": f"127.0.0.1:{ports['jaeger_otlp_http']}",
         "PROMETHEUS_URL": stack.prometheus,
+        "JAEGER_BADGER_DIR": str(stack.log_dir / f"{name}-badger"),
     }
     command = [str(binary), f"--config={JAEGER_CONFIG}"]
-    _start(stack, name, command, env, f"http://127.0.0.1:{ports['jaeger_health']}/status")
+    health = f"http://127.0.0.1:{ports['jaeger_health']}/status"
+    start_process(stack, name, command, env, health)
+    if name == "jaeger":
+        stack.jaeger_health = health
     return f"http://127.0.0.1:{ports['jaeger_query']}"
 
 
@@ -184,28 +200,52 @@ def _start_tempo(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
     }
     stack.tempo = f"http://127.0.0.1:{ports['tempo_http']}"
     command = [str(binary), f"-config.file={TEMPO_CONFIG}", "-config.expand-env=true"]
-    _start(stack, "tempo", command, env, f"{stack.tempo}/ready")
+    start_process(stack, "tempo", command, env, f"{stack.tempo}/ready")
 
 
-def _start_collector(stack: Stack, binary: Path, ports: dict[str, int], overrides: Mapping[str, str]) -> None:
-    env = {
-        "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['collector_health']}",
-        "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['collector_otlp_grpc']}",
-        "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['collector_otlp_http']}",
+def collector_command(binary: Path, role: str, sampling: bool = False) -> list[str]:
+    """The collector of ``role`` with its config files (and the tail-sampling overlay, for a one box with it on)."""
+    configs = list(COLLECTOR_CONFIGS[role])
+    if sampling and TAIL_SAMPLING_CONFIG not in configs:
+        configs.append(TAIL_SAMPLING_CONFIG)
+    return [str(binary), *(f"--config={config}" for config in configs)]
+
+
+def collector_own_env(queue_dir: Path, health_port: int, metrics_port: int) -> dict[str, str]:
+    """A collector's own addresses and the directory of its persistent queues."""
+    return {
+        "OTELCOL_STORAGE_DIR": str(queue_dir),
+        "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{health_port}",
         "OTELCOL_METRICS_HOST": "127.0.0.1",
-        "OTELCOL_METRICS_PORT": str(ports["collector_metrics"]),
+        "OTELCOL_METRICS_PORT": str(metrics_port),
+    }
+
+
+def collector_backend_env(stack: Stack, ports: Mapping[str, int]) -> dict[str, str]:
+    """Where a collector that writes to the backends (one box, gateway) finds them."""
+    return {
         "JAEGER_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['jaeger_otlp_grpc']}",
         # Without Tempo this port has no listener: the Tempo exporter retries on its own queue, which also
         # shows that one backend down does not hold the other one up.
         "TEMPO_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['tempo_otlp_grpc']}",
         "PROMETHEUS_OTLP_ENDPOINT": f"{stack.prometheus}/api/v1/otlp",
+    }
+
+
+def _start_collector(
+    stack: Stack, binary: Path, ports: dict[str, int], overrides: Mapping[str, str], sampling: bool
+) -> None:
+    env = {
+        **collector_own_env(stack.log_dir / "otelcol-queue", ports["collector_health"], ports["collector_metrics"]),
+        "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['collector_otlp_grpc']}",
+        "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['collector_otlp_http']}",
+        **collector_backend_env(stack, ports),
         **overrides,
     }
     stack.collector_otlp_http = f"http://127.0.0.1:{ports['collector_otlp_http']}"
     stack.collector_otlp_grpc = f"127.0.0.1:{ports['collector_otlp_grpc']}"
     stack.collector_health = f"http://127.0.0.1:{ports['collector_health']}/"
-    command = [str(binary), f"--config={COLLECTOR_CONFIG}"]
-    _start(stack, "otel-collector", command, env, stack.collector_health)
+    start_process(stack, "otel-collector", collector_command(binary, "one-box", sampling), env, stack.collector_health)
 
 
 PORT_NAMES = (
@@ -227,22 +267,25 @@ PORT_NAMES = (
 
 
 @contextlib.contextmanager
-def running_stack(log_dir: Path, collector_env: Mapping[str, str] | None = None) -> Iterator[Stack]:
+def running_stack(
+    log_dir: Path, collector_env: Mapping[str, str] | None = None, sampling: bool = False
+) -> Iterator[Stack]:
     """Build (or find) the backends, start them in dependency order, yield their addresses, stop them all.
 
-    collector_env sets more of the variables that collector/otel-config.yaml reads (or overrides the addresses),
-    for a test that needs the pipeline tuned differently from the session's stack.
+    collector_env sets more of the variables that the collector configs read (or overrides the addresses),
+    for a test that needs the pipeline tuned differently from the session's stack; ``sampling`` adds
+    collector/tail-sampling.yaml, as docker-compose.sampling.yml does.
     """
     binaries = built_backends()
     tempo_binary = os.environ.get(TEMPO_BIN_ENV)
     ports = {name: free_port() for name in PORT_NAMES}
     stack = Stack(log_dir=log_dir)
     try:
-        _start_prometheus(stack, binaries["prometheus"], ports)
+        start_prometheus(stack, binaries["prometheus"], ports)
         stack.jaeger_query = start_jaeger(stack, binaries["jaeger"], ports)
         if tempo_binary:
             _start_tempo(stack, Path(tempo_binary), ports)
-        _start_collector(stack, binaries["otelcol"], ports, collector_env or {})
+        _start_collector(stack, binaries["otelcol"], ports, collector_env or {}, sampling)
         yield stack
     except BaseException:
         print(f"\nbackend logs ({log_dir}):\n{stack.log_tails()}", file=sys.stderr)
