@@ -56,16 +56,6 @@ class _Otlp(BaseModel):
     # Strict: the schema's types are the accepted types. Unknown fields are ignored, as OTLP readers do.
     model_config = ConfigDict(strict=True)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nulls(cls, data: Any) -> Any:
-        # Optional fields may be left out, never null: the converter reads a present field as a value.
-        if isinstance(data, dict):
-            nulls = sorted(key for key, value in data.items() if value is None and key in cls.model_fields)
-            if nulls:
-                raise ValueError(f"{', '.join(nulls)} must not be null")
-        return data
-
 
 class OtlpArrayValue(_Otlp):
     """An array attribute value."""
@@ -89,6 +79,16 @@ class OtlpAnyValue(_Otlp):
     bytesValue: _BASE64 | SkipJsonSchema[None] = None
     arrayValue: OtlpArrayValue | SkipJsonSchema[None] = None
     kvlistValue: OtlpKeyValueList | SkipJsonSchema[None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        # Optional fields may be left out, never null: the converter reads a present field as a value.
+        if isinstance(data, dict):
+            nulls = sorted(key for key, value in data.items() if value is None and key in cls.model_fields)
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)} must not be null")
+        return data
 
 
 class OtlpKeyValue(_Otlp):
