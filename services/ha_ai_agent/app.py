@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from perftrace.fastapi.contract import SERVER_ERROR, document_limits, error_response, install_contract
 
 from ha_ai_agent import __version__
 from ha_ai_agent.api import chat, conversations, health, ui
-from ha_ai_agent.api.deps import current_trace_id
 from ha_ai_agent.api.ui import STATIC_DIR
 from ha_ai_agent.chat.pipeline import ChatError
 from ha_ai_agent.config import Settings
@@ -49,14 +49,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _chat_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ChatError)
-    body = {"detail": error.detail, "trace_id": current_trace_id()}
-    return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+    return error_response(error.status_code, error.detail, error.headers)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     # The exception (with its trace id, from log correlation) goes to the log; never to the client.
     _logger.exception("Unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"detail": "Internal server error", "trace_id": current_trace_id()}, status_code=500)
+    return error_response(500, "Internal server error")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,9 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.performance = performance = performance_tracing(settings)
     for module in (chat, conversations, health, ui):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=SERVER_ERROR)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_contract(app)
+    document_limits(app, chat.settings_limits(settings))
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(Exception, _unexpected_error)
     # /performance, its JSON, the browser-span endpoint, and server spans for every other route.

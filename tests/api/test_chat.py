@@ -134,7 +134,7 @@ def test_invalid_bodies_get_4xx_and_store_nothing(client: TestClient, settings: 
     assert client.post("/api/v1/chat", json={"conversation_id": None}).status_code == 422
     assert client.post("/api/v1/chat", json={"message": 42}).status_code == 422
     blank = chat(client, "   ")
-    assert blank.status_code == 400 and "blank" in blank.json()["detail"]
+    assert blank.status_code == 422 and "blank" in blank.json()["detail"]
     too_long = chat(client, "x" * (settings.max_message_chars + 1))
     assert too_long.status_code == 400 and "longer than" in too_long.json()["detail"]
     assert client.get("/api/v1/conversations").json()["total"] == 0

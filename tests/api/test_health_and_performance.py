@@ -80,7 +80,7 @@ def test_performance_page_lists_traces_with_waterfall(client: TestClient, runtim
 
 
 def test_trace_endpoint_errors(client: TestClient) -> None:
-    assert client.get("/api/v1/performance/traces/nothex").status_code == 400
+    assert client.get("/api/v1/performance/traces/nothex").status_code == 422
     assert client.get(f"/api/v1/performance/traces/{'a' * 32}").status_code == 404
 
 

@@ -76,7 +76,7 @@ def test_gzip_protobuf_export_is_accepted(client: TestClient, runtime: Runtime) 
         ({"content-type": "application/x-protobuf"}, b"\xff\xff\xff\xff", 400, "malformed OTLP protobuf"),
         ({"content-type": "application/json", "content-encoding": "gzip"}, b"not gzip", 400, "gzip"),
         (JSON_HEADERS, json.dumps(json_export(trace_id="xyz")).encode(), 400, "traceId"),
-        (JSON_HEADERS, json.dumps(json_export(trace_id="0" * 32)).encode(), 400, "trace id"),
+        (JSON_HEADERS, json.dumps(json_export(trace_id="0" * 32)).encode(), 400, "traceId"),
         (JSON_HEADERS, json.dumps({"resourceSpans": "nope"}).encode(), 400, "list"),
         (JSON_HEADERS, json.dumps(json_export(service=SERVICE_NAME)).encode(), 403, SERVICE_NAME),
         (JSON_HEADERS, json.dumps(json_export(spans=600)).encode(), 413, "spans"),

@@ -80,7 +80,7 @@ def test_three_lines_give_reports_stages_traces_and_the_page(client: TestClient)
 
 
 def test_trace_lookups_say_what_is_wrong(client: TestClient) -> None:
-    assert client.get("/api/v1/performance/traces/not-hex").status_code == 400
+    assert client.get("/api/v1/performance/traces/not-hex").status_code == 422
     assert client.get(f"/api/v1/performance/traces/{TRACE_ID}").status_code == 404
 
 

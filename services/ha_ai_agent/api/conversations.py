@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from perftrace.fastapi.contract import UNREADABLE_BODY, VALIDATION_ERROR, error_responses
+from pydantic import BaseModel, ConfigDict, Field
 
 from ha_ai_agent.api.deps import RuntimeDep
-from ha_ai_agent.store.conversations import Conversation
+from ha_ai_agent.store.conversations import MAX_CONVERSATION_ID_CHARS, MAX_PAGE_LIMIT, MAX_PAGE_OFFSET, Conversation
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+NOT_FOUND = error_responses({404: "No conversation has this id"}) | VALIDATION_ERROR
+ConversationId = Annotated[str, Path(max_length=MAX_CONVERSATION_ID_CHARS)]
 
 
 class MessageOut(BaseModel):
@@ -47,6 +50,8 @@ class ConversationPage(BaseModel):
 class ConversationCreate(BaseModel):
     """A new conversation."""
 
+    model_config = ConfigDict(strict=True)
+
     title: str | None = Field(None, max_length=200)
 
 
@@ -62,9 +67,11 @@ def _out(conversation: Conversation, with_messages: bool) -> ConversationOut:
     )
 
 
-@router.get("", response_model=ConversationPage)
+@router.get("", response_model=ConversationPage, responses=VALIDATION_ERROR)
 async def list_conversations(
-    runtime: RuntimeDep, limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0)
+    runtime: RuntimeDep,
+    limit: int = Query(20, ge=1, le=MAX_PAGE_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_PAGE_OFFSET),
 ) -> ConversationPage:
     """Conversations, most recent first."""
     conversations, total = await runtime.store.list_page(limit, offset)
@@ -73,15 +80,15 @@ async def list_conversations(
     )
 
 
-@router.post("", response_model=ConversationOut, status_code=201)
+@router.post("", response_model=ConversationOut, status_code=201, responses={**UNREADABLE_BODY, **VALIDATION_ERROR})
 async def create_conversation(runtime: RuntimeDep, body: ConversationCreate | None = None) -> ConversationOut:
     """Start an empty conversation."""
     conversation = await runtime.store.create(body.title if body else None)
     return _out(conversation, True)
 
 
-@router.get("/{conversation_id}", response_model=ConversationOut)
-async def get_conversation(conversation_id: str, runtime: RuntimeDep) -> ConversationOut:
+@router.get("/{conversation_id}", response_model=ConversationOut, responses=NOT_FOUND)
+async def get_conversation(conversation_id: ConversationId, runtime: RuntimeDep) -> ConversationOut:
     """One conversation with its messages."""
     conversation = await runtime.store.get(conversation_id)
     if conversation is None:
@@ -89,8 +96,8 @@ async def get_conversation(conversation_id: str, runtime: RuntimeDep) -> Convers
     return _out(conversation, True)
 
 
-@router.delete("/{conversation_id}", status_code=204)
-async def delete_conversation(conversation_id: str, runtime: RuntimeDep) -> Response:
+@router.delete("/{conversation_id}", status_code=204, responses=NOT_FOUND)
+async def delete_conversation(conversation_id: ConversationId, runtime: RuntimeDep) -> Response:
     """Delete a conversation and its messages."""
     if not await runtime.store.delete(conversation_id):
         raise HTTPException(404, f"Conversation {conversation_id} not found")

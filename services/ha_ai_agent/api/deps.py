@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from opentelemetry import trace
 
 from ha_ai_agent.runtime import Runtime
 
@@ -17,12 +16,6 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-def current_trace_id() -> str | None:
-    """The current trace id as 32 hex digits, for error bodies."""
-    context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def client_key(request: Request) -> str:

@@ -17,7 +17,11 @@ CONFIG_PLACEHOLDER = "<!--HA_AGENT_CONFIG-->"
 router = APIRouter(tags=["ui"])
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get(
+    "/",
+    response_class=HTMLResponse,
+    responses={503: {"description": "The page has not been built (`make web`)", "content": {"text/html": {}}}},
+)
 async def index(runtime: RuntimeDep) -> HTMLResponse:
     """The chat page, with its configuration inlined."""
     page = STATIC_DIR / "index.html"

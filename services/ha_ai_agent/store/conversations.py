@@ -20,6 +20,13 @@ from typing import Any
 from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 from opentelemetry.trace import TracerProvider
 
+#: Paging bounds: a page is at most this long, and no offset beyond this is taken (SQLite's integers and
+#: Python's arithmetic are never handed a number from outside that they cannot hold).
+MAX_PAGE_LIMIT = 100
+MAX_PAGE_OFFSET = 1_000_000_000
+#: Longest conversation id a request may name (the store makes 37-character ones).
+MAX_CONVERSATION_ID_CHARS = 200
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY,
@@ -166,7 +173,13 @@ class ConversationStore:
         return result
 
     async def list_page(self, limit: int = 20, offset: int = 0) -> tuple[list[Conversation], int]:
-        """A page of conversations, most recently updated first, and the total count."""
+        """A page of conversations, most recently updated first, and the total count.
+
+        Raises:
+            ValueError: ``limit`` is not in 1..MAX_PAGE_LIMIT or ``offset`` not in 0..MAX_PAGE_OFFSET.
+        """
+        if not (1 <= limit <= MAX_PAGE_LIMIT and 0 <= offset <= MAX_PAGE_OFFSET):
+            raise ValueError(f"limit {limit} or offset {offset} is out of range")
 
         def work(cur: sqlite3.Cursor) -> tuple[list[Conversation], int]:
             total = cur.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]

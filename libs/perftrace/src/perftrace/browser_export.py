@@ -3,7 +3,7 @@
 ``prepare_export`` takes what arrived (path, headers, body) and returns either an ``Export`` ready to
 forward to the collector as OTLP protobuf, or an ``ExportRejected`` with the HTTP status and a message
 saying what is wrong: 404 unknown path, 415 content type or encoding, 413 too large (counted after
-decompression, so a gzip bomb is refused), 400 malformed, 403 a service that browsers may not use.
+decompression, so a gzip bomb is refused), 400 malformed, 403 a service that browsers may not use (or none).
 Nothing here does I/O; the route does.
 
 Limits follow the OTel attribute-limit model: spans over the per-request cap refuse the request (the
@@ -16,7 +16,7 @@ from __future__ import annotations
 import binascii
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +103,7 @@ def _decode_body(body: bytes, content_encoding: str | None, max_bytes: int) -> b
     return data
 
 
-def _parse(data: bytes, media_type: str) -> ExportTraceServiceRequest:
+def _parse(data: bytes, media_type: str, check_json: Callable[[Any], object] | None) -> ExportTraceServiceRequest:
     if media_type == PROTOBUF:
         try:
             return ExportTraceServiceRequest.FromString(data)
@@ -114,6 +114,8 @@ def _parse(data: bytes, media_type: str) -> ExportTraceServiceRequest:
     except (ValueError, RecursionError) as error:
         raise InvalidExport(400, f"malformed JSON: {error}") from None
     try:
+        if check_json is not None:
+            check_json(document)
         return request_from_otlp_json(document)
     except (ValueError, TypeError, AttributeError, OverflowError, RecursionError, binascii.Error) as error:
         raise InvalidExport(400, f"malformed OTLP JSON: {str(error)[:300]}") from None
@@ -163,7 +165,8 @@ def _check_and_rewrite(request: ExportTraceServiceRequest, limits: ExportLimits,
         resource = resource_spans.resource
         service = _service_name(resource.attributes)
         if service is None:
-            raise InvalidExport(400, "resource has no service.name")
+            # Forbidden rather than malformed: OTLP does not require the attribute, browsers may not omit it.
+            raise InvalidExport(403, "a resource without service.name may not send spans through the browser endpoint")
         if service not in limits.allowed_services:
             raise InvalidExport(403, f"service.name {service[:100]!r} may not send spans through the browser endpoint")
         _cap_attributes(resource.attributes, limits, counters)
@@ -200,8 +203,13 @@ def prepare_export(
     content_encoding: str | None,
     body: bytes,
     limits: ExportLimits,
+    check_json: Callable[[Any], object] | None = None,
 ) -> Export | ExportRejected:
-    """Check a browser's OTLP/HTTP export and rewrite it for the collector."""
+    """Check a browser's OTLP/HTTP export and rewrite it for the collector.
+
+    ``check_json``, given, sees a JSON export's document before it is read and refuses it (400) by raising
+    ``ValueError``: the web layer checks it against the schema it publishes.
+    """
     counters = _Counters()
     try:
         if path != TRACES_PATH:
@@ -211,7 +219,7 @@ def prepare_export(
             supported = f"use {PROTOBUF} or {JSON}"
             raise InvalidExport(415, f"content type {media_type or 'none'!r} is not supported; {supported}")
         data = _decode_body(body, content_encoding, limits.max_body_bytes)
-        request = _parse(data, media_type)
+        request = _parse(data, media_type, check_json)
         span_count = _check_and_rewrite(request, limits, counters)
     except InvalidExport as invalid:
         return ExportRejected(invalid.status_code, invalid.message)

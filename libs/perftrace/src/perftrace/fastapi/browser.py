@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from perftrace.browser_export import (
     JSON,
@@ -24,6 +24,8 @@ from perftrace.browser_export import (
     prepare_export,
     span_records,
 )
+from perftrace.fastapi.contract import SERVER_ERROR, error_response, error_responses
+from perftrace.fastapi.otlp_schema import OtlpExportTraceServiceRequest, check_export_document
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
 from perftrace.recent import RecentTracesProcessor
 
@@ -66,10 +68,6 @@ class BrowserEndpoint:
     recent: RecentTracesProcessor
 
 
-def _error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
-
-
 async def _read_bounded(request: Request, max_bytes: int) -> bytes | None:
     """The body, or None as soon as it is longer than ``max_bytes`` (never buffers more)."""
     declared = request.headers.get("content-length")
@@ -93,12 +91,12 @@ async def _forward(endpoint: BrowserEndpoint, url: str, body: bytes, content_typ
     try:
         answer = await endpoint.http.post(url, content=body, headers={"Content-Type": PROTOBUF})
     except httpx.HTTPError:
-        return _error(503, "the trace collector is unreachable", {"Retry-After": COLLECTOR_RETRY_AFTER_SECONDS})
+        return error_response(503, "the trace collector is unreachable", {"Retry-After": COLLECTOR_RETRY_AFTER_SECONDS})
     if answer.status_code in (429, 502, 503, 504):
         retry = answer.headers.get("Retry-After", COLLECTOR_RETRY_AFTER_SECONDS)
-        return _error(503, "the trace collector is busy", {"Retry-After": retry})
+        return error_response(503, "the trace collector is busy", {"Retry-After": retry})
     if answer.status_code >= 300:
-        return _error(502, f"the trace collector refused the export (HTTP {answer.status_code})")
+        return error_response(502, f"the trace collector refused the export (HTTP {answer.status_code})")
     return _accepted(content_type)
 
 
@@ -107,16 +105,21 @@ async def receive_export(request: Request, endpoint: BrowserEndpoint) -> Respons
     client = request.client.host if request.client else "unknown"
     wait = endpoint.limiter.acquire(client)
     if wait > 0:
-        return _error(429, "too many trace exports; slow down", {"Retry-After": retry_after_header(wait)})
+        return error_response(429, "too many trace exports; slow down", {"Retry-After": retry_after_header(wait)})
     max_bytes = endpoint.limits.max_body_bytes
     body = await _read_bounded(request, max_bytes)
     if body is None:
-        return _error(413, f"body is over the {max_bytes}-byte limit")
+        return error_response(413, f"body is over the {max_bytes}-byte limit")
     export = prepare_export(
-        TRACES_PATH, request.headers.get("content-type"), request.headers.get("content-encoding"), body, endpoint.limits
+        TRACES_PATH,
+        request.headers.get("content-type"),
+        request.headers.get("content-encoding"),
+        body,
+        endpoint.limits,
+        check_json=check_export_document,
     )
     if isinstance(export, ExportRejected):
-        return _error(export.status_code, export.message)
+        return error_response(export.status_code, export.message)
     endpoint.recent.add_records(span_records(export.request))
     if endpoint.forward_url is None:
         return _accepted(export.response_content_type)
@@ -129,19 +132,83 @@ def running_endpoint(request: Request) -> BrowserEndpoint | None:
     return source() if source is not None else None
 
 
+EXPORT_ERRORS = error_responses(
+    {
+        400: "The body is not what its headers say (gzip, JSON, OTLP protobuf), or does not match the schema",
+        403: "A resource's service.name is not one browsers may export under",
+        413: "The body (after gzip) is over the byte limit, or the export holds more spans than the limit",
+        415: "The content type is not application/json or application/x-protobuf, or the encoding not gzip",
+        429: "Too many exports from this client",
+        502: "The collector refused the export",
+        503: "Tracing is not running, or the collector is unreachable or busy",
+    },
+    retry_after=(429, 503),
+)
+#: A span as OpenTelemetry JS exports it, for the documentation's example.
+_EXAMPLE_SPAN = {
+    "traceId": "5b8efff798038103d269b633813fc60c",
+    "spanId": "eee19b7ec3c1b174",
+    "name": "api_call",
+    "kind": 3,
+    "startTimeUnixNano": "1764400000000000000",
+    "endTimeUnixNano": "1764400000250000000",
+}
+#: ``requestBody`` of the operation: the route reads the raw body (JSON or protobuf), so FastAPI cannot infer it.
+EXPORT_REQUEST_BODY = {
+    "required": True,
+    "description": "An OTLP/HTTP trace export, optionally `Content-Encoding: gzip`",
+    "content": {
+        JSON: {
+            "schema": {"$ref": f"#/components/schemas/{OtlpExportTraceServiceRequest.__name__}"},
+            "example": {
+                "resourceSpans": [
+                    {
+                        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "browser-app"}}]},
+                        "scopeSpans": [{"spans": [_EXAMPLE_SPAN]}],
+                    }
+                ]
+            },
+        },
+        PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+EXPORT_ACCEPTED: dict[int | str, Any] = {
+    200: {
+        "description": "Accepted: an empty ExportTraceServiceResponse in the request's format",
+        "content": {JSON: {"schema": {"type": "object"}}, PROTOBUF: {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
 router = APIRouter(tags=["otlp"])
 
 
-@router.post(BROWSER_TRACES_PATH)
+@router.post(
+    BROWSER_TRACES_PATH,
+    response_class=Response,
+    responses={**EXPORT_ACCEPTED, **EXPORT_ERRORS, **SERVER_ERROR},
+    openapi_extra={"requestBody": EXPORT_REQUEST_BODY},
+)
 async def receive_traces(request: Request) -> Response:
-    """Accept a browser's OTLP/HTTP trace export (protobuf or JSON, optionally gzip)."""
+    """Accept a browser's OTLP/HTTP trace export (protobuf or JSON, optionally gzip).
+
+    Only paths of this endpoint exist under ``/otlp``: anything else is a 404, another method a 405.
+    """
     endpoint = running_endpoint(request)
     if endpoint is None:
-        return _error(503, "tracing is not running")
+        return error_response(503, "tracing is not running")
     return await receive_export(request, endpoint)
 
 
-@router.api_route(OTLP_PREFIX + "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-async def unknown_otlp_path(path: str) -> Response:
-    """Only traces are accepted from browsers."""
-    return _error(404, f"unknown OTLP path {OTLP_PREFIX}/{path[:100]}; browsers export traces to {BROWSER_TRACES_PATH}")
+def document_endpoint(document: dict[str, Any], limits: ExportLimits) -> None:
+    """Put the running configuration's limits and service names into the operation's documentation."""
+    operation = document["paths"][BROWSER_TRACES_PATH]["post"]
+    names = sorted(limits.allowed_services)
+    operation["description"] = (
+        f"{operation.get('description', '')}\n\nAt most {limits.max_spans} spans and {limits.max_body_bytes} bytes "
+        f"(after gzip) per export (else 413); resources may name the services {', '.join(names)} (else 403). "
+        f"Attributes past {limits.max_attributes_per_span} per span are dropped and values past "
+        f"{limits.max_attribute_chars} characters truncated, both counted."
+    ).strip()
+    example = operation["requestBody"]["content"][JSON]["example"]
+    if names:
+        example["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"] = names[0]

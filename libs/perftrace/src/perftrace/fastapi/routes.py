@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from perftrace.analysis import StageStatistics, build_report
+from perftrace.fastapi.contract import SERVER_ERROR, VALIDATION_ERROR, error_responses
 from perftrace.fastapi.models import ReportModel, TraceModel
 from perftrace.fastapi.page import render_performance_page
 from perftrace.setup import TracingHandle
@@ -20,6 +21,8 @@ API_PREFIX = "/api/v1/performance"
 PAGE_PATH = "/performance"
 #: Where ``PerformanceTracing.mount`` leaves, on ``app.state``, how the routes find the running tracing.
 STATE_KEY = "perftrace"
+#: Most traces one read returns.
+MAX_TRACES_PER_READ = 1000
 
 
 class RunningTracing:
@@ -50,7 +53,9 @@ def running_tracing(request: Request) -> RunningTracing:
 
 
 Running = Annotated[RunningTracing, Depends(running_tracing)]
-router = APIRouter(tags=["performance"])
+TraceId = Annotated[str, Path(pattern="^[0-9a-fA-F]{32}$", description="32 hex digits")]
+NOT_RUNNING = error_responses({503: "Tracing is not running (before the app's lifespan has started it)"})
+router = APIRouter(tags=["performance"], responses={**NOT_RUNNING, **SERVER_ERROR})
 
 
 @router.get(f"{API_PREFIX}/reports", response_model=list[ReportModel])
@@ -69,20 +74,19 @@ async def stages(state: Running) -> list[StageStatistics]:
     return report.stages
 
 
-@router.get(f"{API_PREFIX}/traces")
-async def traces(state: Running, limit: int = Query(100, ge=1, le=1000)) -> list[TraceModel]:
+@router.get(f"{API_PREFIX}/traces", responses=VALIDATION_ERROR)
+async def traces(state: Running, limit: int = Query(100, ge=1, le=MAX_TRACES_PER_READ)) -> list[TraceModel]:
     """The kept traces, newest first."""
     return [TraceModel.from_record(t) for t in state.handle.recent.traces()[::-1][:limit]]
 
 
-@router.get(API_PREFIX + "/traces/{trace_id}")
-async def one_trace(trace_id: str, state: Running) -> TraceModel:
+@router.get(
+    API_PREFIX + "/traces/{trace_id}",
+    responses={**error_responses({404: "No kept trace has this id"}), **VALIDATION_ERROR},
+)
+async def one_trace(trace_id: TraceId, state: Running) -> TraceModel:
     """One kept trace by its 32-hex-digit id."""
-    try:
-        key = int(trace_id, 16)
-    except ValueError:
-        raise HTTPException(400, "trace_id must be 32 hex digits") from None
-    found = state.handle.recent.get_trace(key)
+    found = state.handle.recent.get_trace(int(trace_id, 16))
     if found is None:
         raise HTTPException(404, f"trace {trace_id} is not among the kept traces")
     return TraceModel.from_record(found)

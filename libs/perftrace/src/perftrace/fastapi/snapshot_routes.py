@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from perftrace.compare import Comparison, compare
-from perftrace.fastapi.routes import API_PREFIX, Running
+from perftrace.fastapi.contract import SERVER_ERROR, UNREADABLE_BODY, VALIDATION_ERROR
+from perftrace.fastapi.routes import API_PREFIX, NOT_RUNNING, Running
 from perftrace.fastapi.snapshot_models import CompareRequest, SnapshotModel
-from perftrace.snapshot import Snapshot, SnapshotError, snapshot_from_json
+from perftrace.snapshot import snapshot_from_json
 
-router = APIRouter(tags=["performance"])
+router = APIRouter(tags=["performance"], responses={**NOT_RUNNING, **SERVER_ERROR})
 
 
 @router.get(f"{API_PREFIX}/snapshot")
@@ -20,18 +21,12 @@ async def snapshot(state: Running) -> SnapshotModel:
     return SnapshotModel.from_records(kept, source=source, service_name=state.service_name)
 
 
-@router.post(f"{API_PREFIX}/compare")
+@router.post(f"{API_PREFIX}/compare", responses={**UNREADABLE_BODY, **VALIDATION_ERROR})
 def compare_snapshots(body: CompareRequest, state: Running) -> Comparison:
-    """Two snapshots compared stage by stage (what ``perftrace compare`` prints); a 400 names the bad field.
+    """Two snapshots compared stage by stage (what ``perftrace compare`` prints); a 422 names the bad field.
 
     A plain ``def``: the bootstrap takes a fraction of a second of CPU, which belongs in the thread pool.
     """
-    before, after = _read(body.before, "before"), _read(body.after, "after")
+    # The schema has checked both documents: snapshot_from_json has nothing left to refuse.
+    before, after = snapshot_from_json(body.before.model_dump()), snapshot_from_json(body.after.model_dump())
     return compare(before.traces, after.traces, before.service_name or state.service_name)
-
-
-def _read(document: object, side: str) -> Snapshot:
-    try:
-        return snapshot_from_json(document)
-    except SnapshotError as error:
-        raise HTTPException(400, f"{side} is not a readable snapshot: {error}") from None

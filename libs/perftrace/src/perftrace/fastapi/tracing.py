@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import httpx
@@ -21,7 +22,10 @@ from opentelemetry.trace import Span
 
 from perftrace.fastapi import browser, routes, snapshot_routes
 from perftrace.fastapi.browser import OTLP_PREFIX, BrowserEndpoint, BrowserEndpointConfig
+from perftrace.fastapi.contract import complete_openapi, document_models, install_contract
+from perftrace.fastapi.otlp_schema import OtlpExportTraceServiceRequest
 from perftrace.fastapi.routes import API_PREFIX, PAGE_PATH, RunningTracing
+from perftrace.fastapi.snapshot_models import CompareRequest
 from perftrace.logs import enable_log_correlation
 from perftrace.ratelimit import SlidingWindowRateLimiter
 from perftrace.setup import TracingConfig, TracingHandle, otlp_http_traces_endpoint, setup_tracing
@@ -137,14 +141,21 @@ class PerformanceTracing:
     def mount(self, app: FastAPI) -> None:
         """Add the page, the JSON routes and (with browser service names) the browser endpoint; trace the app."""
         setattr(app.state, routes.STATE_KEY, lambda: self._running)
+        # The routes declare their errors as ErrorBody; the contract makes every error of the app one.
+        install_contract(app)
         app.include_router(routes.router)
         app.include_router(snapshot_routes.router)
+        # Again in pydantic's own form: FastAPI writes the 64-bit bounds as floats, which a client rounds past.
+        document_models(app, CompareRequest)
         app.mount(
             f"{PAGE_PATH}/static", StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static"
         )
         if self.browser_service_names:
             setattr(app.state, browser.STATE_KEY, lambda: self._endpoint)
             app.include_router(browser.router)
+            document_models(app, OtlpExportTraceServiceRequest)
+            limits = replace(self.browser.limits, allowed_services=self.browser_service_names)
+            complete_openapi(app, partial(browser.document_endpoint, limits=limits))
         # The ASGI middleware's own "http send/receive" spans would outnumber a request's real work.
         FastAPIInstrumentor.instrument_app(
             app,
