@@ -91,8 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    # The ASGI middleware's own "http send/receive" spans would outnumber the stages; leave them out.
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls=UNTRACED_URLS, exclude_spans=["receive", "send"], server_request_hook=drop_query_string
-    )
+    if settings.installs_tracing:
+        # The ASGI middleware's own "http send/receive" spans would outnumber the stages; leave them out.
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls=UNTRACED_URLS, exclude_spans=["receive", "send"], server_request_hook=drop_query_string
+        )
     return app

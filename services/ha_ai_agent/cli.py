@@ -21,7 +21,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = Settings(**overrides)
-    configure_logging(settings.log_level)
+    # Tracing off (or left to an agent) installs nothing, not even the trace ids of the log lines.
+    configure_logging(settings.log_level, trace_ids=settings.installs_tracing)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -46,9 +46,15 @@ class Settings(BaseSettings):
     context_ttl_seconds: int = Field(900, ge=0, description="cache lifetime of the devices/helpers sections")
     context_static_ttl_seconds: int = Field(1800, ge=0, description="cache lifetime of areas and services")
 
-    recent_traces: int = Field(100, ge=1)
+    recent_traces: int = Field(
+        100, ge=0, description="traces kept in memory for /performance and the [Performance] line; 0 keeps none"
+    )
     recent_spans_per_trace: int = Field(1000, ge=1)
     shutdown_timeout_seconds: float = Field(5.0, gt=0)
+    builtin_tracing: bool = Field(
+        True, description="false: no tracing of the service's own, left to an agent such as opentelemetry-instrument"
+    )
+    otel_sdk_disabled: bool = Field(False, validation_alias=AliasChoices("OTEL_SDK_DISABLED"))
     jaeger_url: str | None = Field(None, description="public Jaeger UI address, for links from the pages")
 
     shim_forward_endpoint: str | None = Field(
@@ -77,6 +83,15 @@ class Settings(BaseSettings):
     def uses_embedded_llm(self) -> bool:
         """No API key and no OpenAI-compatible server configured: answer with the embedded responder."""
         return self.openai_api_key is None and self.openai_base_url is None
+
+    @property
+    def installs_tracing(self) -> bool:
+        """Whether the service sets up tracing itself: provider, processors, instrumentations, its own spans.
+
+        Not with ``OTEL_SDK_DISABLED=true`` (off means off: nothing is installed, not even no-op wrappers) nor
+        with ``HA_AGENT_BUILTIN_TRACING=false`` (an agent that instruments the process does it instead).
+        """
+        return self.builtin_tracing and not self.otel_sdk_disabled
 
     def shim_forward_url(self) -> str | None:
         """Where the browser shim forwards spans: the setting, else the SDK's OTLP/HTTP traces endpoint.

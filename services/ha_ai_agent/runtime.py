@@ -10,6 +10,7 @@ import httpx
 from openai import AsyncOpenAI
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
 
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.pipeline import ChatAgent
@@ -20,9 +21,10 @@ from ha_ai_agent.home.client import HomeAssistantClient
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.llm.client import create_llm_client
 from ha_ai_agent.store.conversations import ConversationStore
-from ha_ai_agent.telemetry import TracingHandle, setup_tracing
+from ha_ai_agent.telemetry import RecentTracesProcessor, TracingHandle, setup_tracing
 from ha_ai_agent.telemetry.log_correlation import enable_log_correlation
 from ha_ai_agent.telemetry.performance_tracker import PerformanceTracker, install_tracker
+from ha_ai_agent.telemetry.setup import build_resource
 
 DEMO_HOME_URL = "http://demo-home"
 
@@ -55,6 +57,17 @@ def _home_client(settings: Settings) -> HomeAssistantClient:
     return HomeAssistantClient.create(DEMO_HOME_URL, DEMO_TOKEN, settings.ha_timeout_seconds, transport)
 
 
+def _start_tracing(settings: Settings) -> TracingHandle:
+    """Tracing as the settings ask; when the service installs none, a handle whose buffer stays empty."""
+    config = settings.tracing()
+    if settings.installs_tracing:
+        return setup_tracing(config)
+    # Nothing is installed: this provider is never made global and has no processor; the routes that read
+    # the buffer answer with nothing.
+    provider = TracerProvider(resource=build_resource(config))
+    return TracingHandle(provider, RecentTracesProcessor(), None, False, config.shutdown_timeout_millis)
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Start tracing, open the store and the clients; close all of it, tracing flushed last.
@@ -63,19 +76,22 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     unwritable data directory, say) still flushes tracing and removes the instrumentation it installed.
     """
     async with AsyncExitStack() as stack:
-        tracing = setup_tracing(settings.tracing())
+        traced = settings.installs_tracing
+        tracing = _start_tracing(settings)
         stack.callback(tracing.shutdown)
-        enable_log_correlation(tracing.provider)
         service_name = str(tracing.provider.resource.attributes.get("service.name", "ha-ai-agent"))
-        tracker = install_tracker(tracing.recent, service_name, max_reports=settings.recent_traces)
-        OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
-        stack.callback(OpenAIInstrumentor().uninstrument)
-        store = ConversationStore(settings.database_path, tracing.provider)
+        tracker = install_tracker(tracing.recent, service_name, max_reports=max(1, settings.recent_traces))
+        if traced:
+            enable_log_correlation(tracing.provider)
+            OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
+            stack.callback(OpenAIInstrumentor().uninstrument)
+        store = ConversationStore(settings.database_path, tracing.provider, traced=traced)
         store.open()
         stack.callback(store.close)
         home = _home_client(settings)
         stack.push_async_callback(home.aclose)
-        HTTPXClientInstrumentor.instrument_client(home.http, tracer_provider=tracing.provider)
+        if traced:
+            HTTPXClientInstrumentor.instrument_client(home.http, tracer_provider=tracing.provider)
         llm = create_llm_client(
             api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
             base_url=settings.openai_base_url,
@@ -84,7 +100,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             embedded_latency_ms=settings.llm_latency_ms,
         )
         stack.push_async_callback(llm.close)
-        context = HomeContext(home, settings.context_ttl_seconds, settings.context_static_ttl_seconds)
+        context = HomeContext(home, settings.context_ttl_seconds, settings.context_static_ttl_seconds, traced=traced)
         agent = ChatAgent(
             store=store,
             context=context,
@@ -94,6 +110,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             rate_limiter=SlidingWindowRateLimiter(settings.rate_limit_per_minute, 60.0),
             max_input_tokens=settings.max_input_tokens,
             max_iterations=settings.max_iterations,
+            traced=traced,
         )
         # Not instrumented: forwarding the browser's spans must not make spans of its own.
         shim_http = httpx.AsyncClient(timeout=settings.shim_forward_timeout_seconds)

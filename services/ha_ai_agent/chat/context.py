@@ -14,8 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import NoOpTracer, Tracer
+from opentelemetry.util.types import AttributeValue
+
 from ha_ai_agent.home.client import HomeAssistantClient, HomeAssistantError
 from ha_ai_agent.telemetry import FollowingTracer
+from ha_ai_agent.telemetry.decorator import CurrentSpan
 
 _tracer = FollowingTracer(__name__)
 
@@ -91,6 +95,7 @@ class HomeContext:
         home: the Home Assistant client.
         ttl_seconds: lifetime of the sections that change often (devices, helpers and scenes).
         static_ttl_seconds: lifetime of areas and services.
+        traced: False makes no section spans (tracing off, or left to an agent).
     """
 
     def __init__(
@@ -99,7 +104,9 @@ class HomeContext:
         ttl_seconds: float = 900,
         static_ttl_seconds: float = 1800,
         clock: Callable[[], float] = time.monotonic,
+        traced: bool = True,
     ) -> None:
+        self._tracer: Tracer = _tracer if traced else NoOpTracer()
         self.home = home
         self._ttl = {
             "devices": ttl_seconds,
@@ -146,7 +153,8 @@ class HomeContext:
     async def _section(self, name: str, fetch: _SharedFetch, refresh: bool) -> str:
         entry = self._cache.get(name)
         hit = not refresh and self._fresh(name)
-        with _tracer.current_span(f"context.{name}", {"context.section": name, "context.cache_hit": hit}) as span:
+        attributes: dict[str, AttributeValue] = {"context.section": name, "context.cache_hit": hit}
+        with CurrentSpan(self._tracer, f"context.{name}", attributes) as span:
             if hit and entry is not None:
                 return str(entry.value)
             builders = {

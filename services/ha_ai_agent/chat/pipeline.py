@@ -22,7 +22,7 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import NoOpTracer, Span, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
 
 from ha_ai_agent.chat.context import HomeContext
@@ -135,11 +135,6 @@ class _Turn:
         return [{"role": "system", "content": self.system_prompt}, *self.history, *self.new_messages]
 
 
-def stage(name: str, attributes: dict[str, AttributeValue] | None = None) -> CurrentSpan:
-    """A stage span, current while the stage runs; an exception is recorded and marks it ERROR."""
-    return _tracer.current_span(name, attributes)
-
-
 def _parse_arguments(raw: str | None) -> dict[str, Any]:
     try:
         parsed = json.loads(raw or "{}")
@@ -149,7 +144,11 @@ def _parse_arguments(raw: str | None) -> dict[str, Any]:
 
 
 class ChatAgent:
-    """Answers chat messages with the LLM and Home Assistant tools."""
+    """Answers chat messages with the LLM and Home Assistant tools.
+
+    With ``traced`` False it makes no spans and sets no span attributes of its own (tracing off, or left to
+    an agent that instruments the process).
+    """
 
     def __init__(
         self,
@@ -162,7 +161,10 @@ class ChatAgent:
         rate_limiter: SlidingWindowRateLimiter,
         max_input_tokens: int = 16000,
         max_iterations: int = 10,
+        traced: bool = True,
     ) -> None:
+        self._traced = traced
+        self._tracer: Tracer = _tracer if traced else NoOpTracer()
         self.store = store
         self.context = context
         self.tools = tools
@@ -172,24 +174,29 @@ class ChatAgent:
         self.max_input_tokens = max_input_tokens
         self.max_iterations = max_iterations
 
+    def stage(self, name: str, attributes: dict[str, AttributeValue] | None = None) -> CurrentSpan:
+        """A stage span, current while the stage runs; an exception is recorded and marks it ERROR."""
+        return CurrentSpan(self._tracer, name, attributes)
+
     async def chat(self, request: ChatRequest, client: str) -> ChatResult:
         """Run every stage of one request; raises ``ChatError`` subclasses for the caller to map."""
         started = time.perf_counter()
         request_span = trace.get_current_span()
-        request_span.set_attribute(OPERATION_ATTRIBUTE, f"chat_request_{int(time.time() * 1000)}")
+        if self._traced:
+            request_span.set_attribute(OPERATION_ATTRIBUTE, f"chat_request_{int(time.time() * 1000)}")
         turn = _Turn(request, user_message=request.message)
 
-        with stage("rate_limit_check") as span:
+        with self.stage("rate_limit_check") as span:
             self._check_rate_limit(client, span)
-        with stage("conversation_management") as span:
+        with self.stage("conversation_management") as span:
             await self._load_conversation(turn, span)
-        with stage("pending_preview_check") as span:
+        with self.stage("pending_preview_check") as span:
             self._apply_pending_preview(turn, span)
-        with stage("message_assembly") as span:
+        with self.stage("message_assembly") as span:
             await self._assemble(turn, span)
         for iteration in range(1, self.max_iterations + 1):
             turn.iterations = iteration
-            with stage("openai_api_call", {"llm.iteration": iteration}) as span:
+            with self.stage("openai_api_call", {"llm.iteration": iteration}) as span:
                 calls = await self._call_llm(turn, span)
             if not calls:
                 break
@@ -198,19 +205,20 @@ class ChatAgent:
         else:
             turn.answer = f"I stopped after {self.max_iterations} steps without a final answer."
             turn.new_messages.append({"role": "assistant", "content": turn.answer})
-        with stage("token_count_retrieval") as span:
+        with self.stage("token_count_retrieval") as span:
             breakdown = self._count_tokens(turn, span)
-        with stage("save_response"):
+        with self.stage("save_response"):
             await self._save(turn)
 
-        request_span.set_attributes(
-            {
-                "chat.iterations": turn.iterations,
-                "chat.tokens_used": turn.tokens_used,
-                "chat.tool_calls": len(turn.tool_calls),
-                "chat.conversation_id": turn.conversation_id,
-            }
-        )
+        if self._traced:
+            request_span.set_attributes(
+                {
+                    "chat.iterations": turn.iterations,
+                    "chat.tokens_used": turn.tokens_used,
+                    "chat.tool_calls": len(turn.tool_calls),
+                    "chat.conversation_id": turn.conversation_id,
+                }
+            )
         trace_id = request_span.get_span_context().trace_id
         return ChatResult(
             message=turn.answer,
@@ -341,7 +349,7 @@ class ChatAgent:
             "gen_ai.tool.name": name,
             "gen_ai.tool.call.id": call.id,
         }
-        with stage("tool_execution", attributes) as span:
+        with self.stage("tool_execution", attributes) as span:
             try:
                 result = await self.tools.execute(name, arguments)
             except (ToolError, HomeAssistantError) as error:

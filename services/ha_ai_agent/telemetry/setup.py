@@ -56,7 +56,8 @@ class TracingConfig:
     Attributes:
         service_name: used when neither ``OTEL_SERVICE_NAME`` nor ``OTEL_RESOURCE_ATTRIBUTES`` names one.
         service_version: the ``service.version`` resource attribute.
-        recent_traces_max: how many traces the in-memory buffer keeps.
+        recent_traces_max: how many traces the in-memory buffer keeps; 0 keeps none: the buffer is not added
+            to the provider (spans are only exported), so it and every reader of it stay empty.
         recent_spans_per_trace_max: how many spans one kept trace may hold.
         shutdown_timeout_millis: the most that ``shutdown`` waits for the last export.
     """
@@ -244,17 +245,20 @@ def setup_tracing(config: TracingConfig | None = None) -> TracingHandle:
     to it and nothing else changes.
     """
     config = config or TracingConfig()
-    recent = RecentTracesProcessor(config.recent_traces_max, config.recent_spans_per_trace_max)
+    recent = RecentTracesProcessor(max(1, config.recent_traces_max), config.recent_spans_per_trace_max)
+    keep_recent = config.recent_traces_max > 0
     existing = trace.get_tracer_provider()
     if isinstance(existing, TracerProvider):
-        existing.add_span_processor(recent)
+        if keep_recent:
+            existing.add_span_processor(recent)
         return TracingHandle(existing, recent, None, False, config.shutdown_timeout_millis)
 
     resource = build_resource(config)
     meter_provider = build_meter_provider(resource)
     provider = TracerProvider(resource=resource, sampler=build_sampler())
     # The buffer comes first so /performance shows a span even while the exporter is busy.
-    provider.add_span_processor(recent)
+    if keep_recent:
+        provider.add_span_processor(recent)
     exporter = build_exporter(meter_provider)
     if exporter is not None:
         # With the meter provider, and OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true, the SDK counts the spans it
