@@ -28,11 +28,22 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy support/src scripts tests benchmarks
 
+# $(call venv,FOLDER,EXTRAS): a venv with the service (and EXTRAS) and the support package, editable.
+define venv
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/pip install --quiet --upgrade pip
+	$(1)/bin/pip install --quiet -e '.[$(2)]' -e support
+	touch $(1)/.installed
+endef
+
 $(STAMP): pyproject.toml support/pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]' -e support
-	touch $@
+	$(call venv,$(VENV),dev)
+
+# The benchmarks run from a venv of their own with the peers' packages (the `bench` extra), which `make test`
+# must not load.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml support/pyproject.toml
+	$(call venv,$(BENCH_VENV),bench)
 
 $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 	npm --prefix $(WEB) ci --no-audit --no-fund
@@ -59,8 +70,8 @@ backends: $(STAMP)
 reliability: $(STAMP) $(BUNDLE) backends
 	$(BIN)/python scripts/reliability.py
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run_all
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m benchmarks.run_all
 
 clean:
-	rm -rf $(VENV) $(WEB)/node_modules services/ha_ai_agent/static
+	rm -rf $(VENV) $(BENCH_VENV) $(WEB)/node_modules services/ha_ai_agent/static

@@ -83,21 +83,22 @@ def agent_command(port: int) -> list[str]:
 
 @contextmanager
 def running_agent(
-    work_dir: Path, env: dict[str, str] | None = None, log_path: Path | None = None
+    work_dir: Path,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    command: Callable[[int], list[str]] = agent_command,
 ) -> Iterator[tuple[str, ManagedProcess]]:
     """Start the service with embedded defaults (plus ``env``), wait for /health, stop it at the end.
 
     The developer's own ``OTEL_*``, ``HA_AGENT_*``, ``OPENAI_*`` and ``HA_*`` variables are left out, so a
-    test sees only its own.
+    test sees only its own. ``command`` gives the command line for a port (another way of starting it).
     """
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith(ISOLATED_PREFIXES)}
     full_env = {**base, "HA_AGENT_DATA_DIR": str(work_dir / "data"), "HA_AGENT_LLM_LATENCY_MS": "0", **(env or {})}
     log_path = log_path or work_dir / "ha-ai-agent.log"
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            agent_command(port), stdout=log_file, stderr=subprocess.STDOUT, env=full_env, cwd=work_dir
-        )
+        process = subprocess.Popen(command(port), stdout=log_file, stderr=subprocess.STDOUT, env=full_env, cwd=work_dir)
     managed = ManagedProcess("ha-ai-agent", process, log_path)
     url = f"http://127.0.0.1:{port}"
 
