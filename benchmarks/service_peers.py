@@ -8,6 +8,7 @@ service's documented settings (README, Configuration), not benchmark hooks.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -32,8 +33,8 @@ class Peer:
         env: settings on top of the shared ones.
         launcher: ``serve`` (``ha-ai-agent serve``), ``zero-code`` (the same under ``opentelemetry-instrument``)
             or ``logfire`` (``logfire_serve.py``).
-        source: run the service's code from this checkout (its ``services`` folder first on the path) instead
-            of the installed one, e.g. a worktree of another commit.
+        source: run the service's code from this checkout (its ``services`` and ``libs/*/src`` folders first on
+            the path) instead of the installed one, e.g. a worktree of another commit.
     """
 
     label: str
@@ -117,7 +118,8 @@ def peer_env(name: str, peer: Peer, backends: Backends) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     }
     if peer.source is not None:
-        env["PYTHONPATH"] = str(peer.source / "services")
+        folders = [peer.source / "services", *sorted(peer.source.glob("libs/*/src"))]
+        env["PYTHONPATH"] = os.pathsep.join(str(folder) for folder in folders)
     return {**env, **peer.env}
 
 
