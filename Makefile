@@ -3,47 +3,55 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: `make run` installs what running needs; the tests and linters come on top with `make test`.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+LIB := libs/perftrace
 WEB := services/ha_ai_agent/web
 BUNDLE := services/ha_ai_agent/static/app.js
 CHROMIUM ?= /usr/bin/chromium
 WEB_SOURCES := $(wildcard $(WEB)/src/*.ts) $(WEB)/index.html $(WEB)/style.css $(WEB)/build.mjs
 
-.PHONY: run test test-python test-web lint web chromium backends bench reliability clean
+.PHONY: run test test-python test-web lint web chromium backends home-assistant bench reliability clean
 
-run: $(STAMP) $(BUNDLE)
+run: $(RUN_STAMP) $(BUNDLE)
 	$(BIN)/ha-ai-agent serve
 
-# Installs what the tests need (venv, npm packages, Chromium, the real backends), then runs all tests.
-test: $(STAMP) $(BUNDLE) chromium backends lint test-web test-python
+# Installs what the tests need (venv, npm packages, Chromium, the real backends, Home Assistant), then runs all
+# tests of both packages: the tracing library (its own pytest configuration) and the service.
+test: $(DEV_STAMP) $(BUNDLE) chromium backends home-assistant lint test-web test-python
 
-test-python: $(STAMP)
+test-python: $(DEV_STAMP)
+	$(BIN)/pytest $(LIB)
 	$(BIN)/pytest
 
 test-web: $(WEB)/node_modules/.installed
 	npm --prefix $(WEB) test
 
-lint: $(STAMP)
-	$(BIN)/ruff check services support tests benchmarks scripts
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check $(LIB) services support tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/mypy $(LIB)/src $(LIB)/tests
 	$(BIN)/mypy support/src scripts tests benchmarks
 
-# $(call venv,FOLDER,EXTRAS): a venv with the service (and EXTRAS) and the support package, editable.
-define venv
-	$(PYTHON) -m venv $(1)
-	$(1)/bin/pip install --quiet --upgrade pip
-	$(1)/bin/pip install --quiet -e '.[$(2)]' -e support
-	touch $(1)/.installed
-endef
+$(RUN_STAMP): pyproject.toml $(LIB)/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '$(LIB)[fastapi]' -e .
+	touch $@
 
-$(STAMP): pyproject.toml support/pyproject.toml
-	$(call venv,$(VENV),dev)
+$(DEV_STAMP): $(RUN_STAMP) support/pyproject.toml
+	$(BIN)/pip install --quiet -e '$(LIB)[fastapi,dev]' -e '.[dev]' -e support
+	touch $@
 
-# The benchmarks run from a venv of their own with the peers' packages (the `bench` extra), which `make test`
-# must not load.
+# The benchmarks run from a venv of their own with the peers' packages (the `bench` extra: zero-code
+# OpenTelemetry, Logfire, py-spy): logfire brings pytest and pydantic plugins that `make test` must not load.
 BENCH_VENV := .venv-bench
-$(BENCH_VENV)/.installed: pyproject.toml support/pyproject.toml
-	$(call venv,$(BENCH_VENV),bench)
+$(BENCH_VENV)/.installed: pyproject.toml $(LIB)/pyproject.toml support/pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e '$(LIB)[fastapi]' -e '.[bench]' -e support
+	touch $@
 
 $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 	npm --prefix $(WEB) ci --no-audit --no-fund
@@ -63,11 +71,16 @@ chromium:
 
 # Jaeger, Prometheus and the collector, built from the Go module proxy into a cache outside the clone
 # (Tempo is refused by our module proxy: see docs/stack.md).
-backends: $(STAMP)
+backends: $(DEV_STAMP)
 	$(BIN)/python scripts/build_backends.py
 
+# The real Home Assistant the tests run as a peer, installed once into a cache outside the clone
+# (~/.cache/ha-ai-agent/home-assistant/<version>; see docs/home-assistant.md).
+home-assistant: $(DEV_STAMP)
+	$(BIN)/python scripts/install_home_assistant.py
+
 # Faults and abuse on loopback against the real backends (minutes); writes docs/reliability.md.
-reliability: $(STAMP) $(BUNDLE) backends
+reliability: $(DEV_STAMP) $(BUNDLE) backends
 	$(BIN)/python scripts/reliability.py
 
 bench: $(BENCH_VENV)/.installed

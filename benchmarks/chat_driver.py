@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from perftrace.analysis import percentile
 from testsupport.chat_load import QUESTION
-from testsupport.report import percentile
 
 
 @dataclass
@@ -41,12 +41,12 @@ class RoundResult:
     @property
     def p50_ms(self) -> float:
         """Median latency."""
-        return percentile(self.latencies_ms, 0.50)
+        return percentile(self.latencies_ms, 50)
 
     @property
     def p99_ms(self) -> float:
         """99th-percentile latency."""
-        return percentile(self.latencies_ms, 0.99)
+        return percentile(self.latencies_ms, 99)
 
 
 async def send_chat(client: httpx.AsyncClient) -> bool:

@@ -23,14 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from testsupport.report import median, percentile
+from ha_ai_agent.semconv import MESSAGE_ASSEMBLY
+from perftrace.analysis import percentile
+from testsupport.report import median
 
 from benchmarks.chat_driver import RoundResult, drive, drive_at_rate, drive_measured, process_rss_mib
 from benchmarks.chat_throughput_report import render
 from benchmarks.service_peers import PEERS, Peer, running_backends, running_peer
 
 SECTION = "chat_throughput"
-STAGE = "message_assembly"
+STAGE = MESSAGE_ASSEMBLY
 #: Longer than any peer's export schedule (the SDK's default 5 s): Logfire, for one, drops what it has not
 #: exported when the process stops, so the peers idle this long before they are stopped.
 EXPORT_SETTLE_SECONDS = 7.0
@@ -76,9 +78,9 @@ class PeerRun:
         """Median over the rounds of a ``RoundResult`` property (``rps``, ``cpu_ms_per_chat``, ...)."""
         return median([getattr(r, figure) for r in self.rounds])
 
-    def fixed_p(self, fraction: float) -> float:
-        """A percentile over every fixed-rate chat."""
-        return percentile([ms for r in self.fixed for ms in r.latencies_ms], fraction)
+    def fixed_p(self, q: float) -> float:
+        """The q-th percentile (0–100) over every fixed-rate chat."""
+        return percentile([ms for r in self.fixed for ms in r.latencies_ms], q)
 
     @property
     def spans_per_chat(self) -> float:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from perftrace.analysis import percentile
 from testsupport.chat_load import QUESTION
-from testsupport.report import Target, percentile, section_preamble, table, targets_table
+from testsupport.report import Target, section_preamble, table, targets_table
 
 if TYPE_CHECKING:
     from benchmarks.chat_throughput import PeerRun, ThroughputResults
@@ -83,10 +84,10 @@ def targets(results: ThroughputResults) -> list[Target]:
     if floor is not None:
         ratio = ours.median("cpu_ms_per_chat") / floor.median("cpu_ms_per_chat")
         found.append(Target("CPU per chat, ours/SDK floor", ratio, 1.10, "×"))
-    fixed_p99 = ours.fixed_p(0.99) / (off.fixed_p(0.99) or 1)
+    fixed_p99 = ours.fixed_p(99) / (off.fixed_p(99) or 1)
     found += [
         Target("p99 latency, ours/off", ours.median("p99_ms") / off.median("p99_ms"), 1.2, "×"),
-        Target("warm `message_assembly` p50 under load", percentile(results.assembly_under_load_ms, 0.5), 5.0, "ms"),
+        Target("warm `message_assembly` p50 under load", percentile(results.assembly_under_load_ms, 50), 5.0, "ms"),
         Target("p99 at a fixed rate below saturation, ours/off", fixed_p99, 1.2, "×"),
     ]
     return found
@@ -142,15 +143,15 @@ def render(results: ThroughputResults, started: dt.datetime) -> str:
         *table(["peer", "spans per chat"], span_rows(results)),
         "",
         f"Warm `message_assembly` (ours' `/api/v1/performance/reports`, warm-up excluded): p50 "
-        f"{percentile(results.assembly_under_load_ms, 0.5):.2f} ms under load; one client at a time "
-        f"{percentile(results.assembly_sequential_ms, 0.5):.2f} ms. Below saturation, every peer took "
+        f"{percentile(results.assembly_under_load_ms, 50):.2f} ms under load; one client at a time "
+        f"{percentile(results.assembly_sequential_ms, 50):.2f} ms. Below saturation, every peer took "
         f"{results.fixed_rate:.0f} chats/s ({plan.fixed_rate_share:.0%} of what off sustained), "
         f"{plan.fixed_rate_rounds} × {plan.fixed_rate_seconds:.0f} s, open loop, latency from each chat's due time:",
         "",
         *table(
             ["peer", "p50 (ms)", "p99 (ms)", "max (ms)"],
             [
-                [results.peers[name].label, *(f"{run.fixed_p(q):.1f}" for q in (0.5, 0.99, 1.0))]
+                [results.peers[name].label, *(f"{run.fixed_p(q):.1f}" for q in (50, 99, 100))]
                 for name, run in results.runs.items()
             ],
         ),

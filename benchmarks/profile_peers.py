@@ -36,7 +36,6 @@ COMPONENTS = (
     ("instrumentations (ASGI, httpx, sqlite3, GenAI)", "/wrapt/"),
     ("Logfire", "/logfire/"),
     ("our library (buffer, report line, @traced)", "/perftrace/"),
-    ("our library (buffer, report line, @traced)", "/ha_ai_agent/telemetry/"),
     ("logging", "/logging/"),
 )
 OTHER = "the service's own work (FastAPI, openai, SQLite, asyncio, ...)"

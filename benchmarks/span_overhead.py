@@ -21,13 +21,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ha_ai_agent.telemetry import RecentTracesProcessor, traced
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN, MESSAGE_ASSEMBLY
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
+from perftrace import RecentTracesProcessor, traced
 from testsupport.report import Target, median, section_preamble, table, targets_table
 
 from benchmarks.service_heap import longest_full_gc, run_in_subprocess
@@ -184,7 +185,7 @@ def measure_span_costs(rounds: int, traces: int) -> SpanCosts:
 # Full-GC pauses. ---------------------------------------------------------------------------------------
 
 STAGE_ATTRIBUTES: dict[str, AttributeValue] = {
-    "chat.stage": "message_assembly",
+    "chat.stage": MESSAGE_ASSEMBLY,
     "chat.input_tokens_estimate": 1834,
     "chat.history_messages_kept": 4,
     "code.function.name": "ha_ai_agent.chat.pipeline.ChatAgent._assemble",
@@ -194,7 +195,7 @@ STAGE_ATTRIBUTES: dict[str, AttributeValue] = {
 def fill(tracer: Tracer, traces: int = STORED_TRACES) -> None:
     """End ``traces`` traces of 15 spans with stage-like attributes."""
     for _ in range(traces):
-        with tracer.start_as_current_span("POST /api/v1/chat", attributes={"http.route": "/api/v1/chat"}):
+        with tracer.start_as_current_span(CHAT_SERVER_SPAN, attributes={"http.route": "/api/v1/chat"}):
             for index in range(SPANS_PER_TRACE - 1):
                 with tracer.start_as_current_span(f"stage_{index}", attributes=STAGE_ATTRIBUTES):
                     pass

@@ -23,12 +23,14 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-from testsupport.backend_queries import SpanRecord, jaeger_trace, tempo_trace
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN
+from perftrace import SpanRecord
+from perftrace.analysis import percentile
+from testsupport.backend_queries import jaeger_trace, tempo_trace
 from testsupport.processes import running_agent
 from testsupport.report import (
     Target,
     median,
-    percentile,
     replace_section,
     section_preamble,
     table,
@@ -52,7 +54,7 @@ def time_until_visible(lookup: Callable[[], list[SpanRecord] | None], since: flo
             spans = lookup()
         except httpx.HTTPError:
             spans = None
-        if spans and any(span.name == "POST /api/v1/chat" for span in spans):
+        if spans and any(span.name == CHAT_SERVER_SPAN for span in spans):
             return time.monotonic() - since
         time.sleep(POLL_INTERVAL_S)
     raise TimeoutError(f"trace not visible within {VISIBLE_TIMEOUT_S}s")
@@ -103,7 +105,7 @@ def report(delays: dict[str, list[float]], chats: int, bsp_delay_ms: int, starte
     targets = []
     for backend, values in delays.items():
         if values:
-            p95 = percentile(values, 0.95)
+            p95 = percentile(values, 95)
             rows.append(
                 [
                     backend,

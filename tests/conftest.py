@@ -9,38 +9,9 @@ from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.runtime import Runtime
-from ha_ai_agent.telemetry import TracingConfig, TracingHandle, setup_tracing
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.test.globals_test import reset_trace_globals
+from testsupport.otel_fixtures import exported, isolated_otel_env, tracing
 
-_OTEL_VARS_TO_ISOLATE = [name for name in os.environ if name.startswith("OTEL_")]
-
-
-@pytest.fixture(autouse=True)
-def isolated_otel_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No OTEL_* variable of the developer's shell, and a fresh global tracer provider per test."""
-    for name in _OTEL_VARS_TO_ISOLATE:
-        monkeypatch.delenv(name, raising=False)
-    reset_trace_globals()
-    yield
-    reset_trace_globals()
-
-
-@pytest.fixture
-def tracing() -> Iterator[TracingHandle]:
-    """Tracing as the app sets it up (embedded mode), for one test."""
-    handle = setup_tracing(TracingConfig(service_name="test-service"))
-    yield handle
-    handle.shutdown()
-
-
-@pytest.fixture
-def exported(tracing: TracingHandle) -> InMemorySpanExporter:
-    """Every span the test's provider ends, as SDK span objects."""
-    exporter = InMemorySpanExporter()
-    tracing.provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
+__all__ = ["exported", "isolated_otel_env", "tracing"]
 
 
 @pytest.fixture

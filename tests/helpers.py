@@ -8,23 +8,15 @@ from collections.abc import Callable
 from typing import NoReturn
 
 import pytest
-from ha_ai_agent.telemetry import RecentTracesProcessor, TraceRecord
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN, OPENAI_API_CALL, STAGES
+from perftrace import RecentTracesProcessor, TraceRecord
 
-STAGES_IN_ORDER = [
-    "rate_limit_check",
-    "conversation_management",
-    "pending_preview_check",
-    "message_assembly",
-    "openai_api_call",
-    "tool_execution",
-    "openai_api_call",
-    "token_count_retrieval",
-    "save_response",
-]
+#: The stage spans of a chat whose model calls one tool: the LLM runs twice, around the tool.
+STAGES_IN_ORDER = [*STAGES[:6], OPENAI_API_CALL, *STAGES[6:]]
 
 
 def wait_for_trace(
-    recent: RecentTracesProcessor, trace_id: str, root_name: str = "POST /api/v1/chat", timeout: float = 5.0
+    recent: RecentTracesProcessor, trace_id: str, root_name: str = CHAT_SERVER_SPAN, timeout: float = 5.0
 ) -> TraceRecord:
     """The kept trace once its server span has ended (it ends just after the response is sent)."""
     deadline = time.monotonic() + timeout
@@ -39,7 +31,7 @@ def wait_for_trace(
 
 def stage_names(record: TraceRecord) -> list[str]:
     """Names of the server span's direct children, in start order."""
-    server = next(s for s in record.spans if s.name == "POST /api/v1/chat")
+    server = next(s for s in record.spans if s.name == CHAT_SERVER_SPAN)
     return [s.name for s in record.children_of(server.span_id)]
 
 

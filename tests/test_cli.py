@@ -6,7 +6,10 @@ import sys
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
+from ha_ai_agent.semconv import MESSAGE_ASSEMBLY, OPENAI_API_CALL, RATE_LIMIT_CHECK
 from testsupport.processes import running_agent
+from testsupport.servers import closed_port, serve_in_thread
 
 BIN = Path(sys.executable).parent
 
@@ -33,7 +36,7 @@ def test_ask_prints_answer_and_stage_table_with_relative_data_dir(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert "Kitchen Ceiling Light" in result.stdout
     assert 'tool get_entities({"area": "kitchen"})' in result.stdout
-    for stage in ("rate_limit_check", "message_assembly", "openai_api_call", "total (wall clock)"):
+    for stage in (RATE_LIMIT_CHECK, MESSAGE_ASSEMBLY, OPENAI_API_CALL, "total (wall clock)"):
         assert stage in result.stdout
     # The default data directory is relative to the working directory.
     assert (tmp_path / "data" / "conversations.sqlite3").is_file()
@@ -61,14 +64,23 @@ def test_report_reads_a_running_service(tmp_path: Path) -> None:
         result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", url, "--slowest", "1"], timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("2 chat requests")
-    assert "openai_api_call" in result.stdout and "p95 ms" in result.stdout
+    assert OPENAI_API_CALL in result.stdout and "p95 ms" in result.stdout
     assert "critical path:" in result.stdout
     assert result.stdout.count("critical path:") == 1
 
 
-def test_report_says_when_it_cannot_read(tmp_path: Path) -> None:
-    result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", "http://127.0.0.1:9"], timeout=60)
-    assert result.returncode == 1 and "Could not read traces" in result.stderr
+def test_report_with_no_service_running_says_what_to_do() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", url], timeout=60)
+    assert result.returncode == 1
+    assert f"Nothing answers at {url}" in result.stderr
+    assert "make run" in result.stderr and "--url" in result.stderr and "--jaeger" in result.stderr
+
+
+def test_report_says_when_the_answer_is_not_traces() -> None:
+    with serve_in_thread(FastAPI()) as url:  # answers, but 404 for the traces route
+        result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", url], timeout=60)
+    assert result.returncode == 1 and f"Could not read traces from {url}" in result.stderr
 
 
 def test_failed_start_up_names_the_problem_and_cleans_up(tmp_path: Path) -> None:

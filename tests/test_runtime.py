@@ -9,8 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
-from ha_ai_agent.runtime import Runtime, open_runtime
-from ha_ai_agent.telemetry.log_correlation import disable_log_correlation
+from ha_ai_agent.runtime import Runtime, open_runtime, performance_tracing
 from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
@@ -18,6 +17,7 @@ from opentelemetry.instrumentation.logging import LoggingInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from perftrace.logs import disable_log_correlation
 
 
 async def test_start_up_failing_half_way_undoes_what_it_did(settings: Settings, tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ async def test_start_up_failing_half_way_undoes_what_it_did(settings: Settings, 
     blocker.write_text("not a directory")
     broken = settings.model_copy(update={"data_dir": blocker})
     with pytest.raises((OSError, sqlite3.Error)):
-        async with open_runtime(broken):
+        async with open_runtime(broken, performance_tracing(broken)):
             pass  # pragma: no cover - never reached
     assert not OpenAIInstrumentor().is_instrumented_by_opentelemetry
 

@@ -6,33 +6,27 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.trace import Span
 
 from ha_ai_agent import __version__
-from ha_ai_agent.api import chat, conversations, health, otlp, performance, ui
+from ha_ai_agent.api import chat, conversations, health, ui
 from ha_ai_agent.api.deps import current_trace_id
 from ha_ai_agent.api.ui import STATIC_DIR
 from ha_ai_agent.chat.pipeline import ChatError
 from ha_ai_agent.config import Settings
-from ha_ai_agent.runtime import open_runtime
+from ha_ai_agent.runtime import open_runtime, performance_tracing
 
 _logger = logging.getLogger(__name__)
-
-#: Requests that would only fill the trace buffer with the viewer's own reads and the browser's exports.
-UNTRACED_URLS = "/health,/static/.*,/performance,/api/v1/performance/.*,/otlp/.*,/favicon.ico"
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the runtime for the app's lifetime; on exit close it and flush the spans."""
     settings: Settings = app.state.settings
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, app.state.performance) as runtime:
         app.state.runtime = runtime
         # Everything allocated so far lives as long as the process: keep it out of every full GC
         # (37 ms pauses in this process otherwise, measured in docs/performance.md).
@@ -65,35 +59,18 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Internal server error", "trace_id": current_trace_id()}, status_code=500)
 
 
-def drop_query_string(span: Span, scope: dict[str, Any]) -> None:
-    """Keep query strings out of server spans: links carry tokens and e-mail addresses in them.
-
-    The instrumentation records the full URL (``http.url``, ``http.target``; ``url.query`` in the stable
-    conventions); overwrite them with the query-less form. Paths of this API carry no secrets.
-    """
-    if not span.is_recording() or not scope.get("query_string"):
-        return
-    path = str(scope.get("path", ""))
-    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "")
-    span.set_attributes(
-        {"http.target": path, "http.url": f"{scope.get('scheme', 'http')}://{host}{path}", "url.query": "REDACTED"}
-    )
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; nothing is opened until its lifespan starts."""
     settings = settings or Settings()
     app = FastAPI(title="HA AI agent", version=__version__, lifespan=lifespan)
     app.state.settings = settings
-    for module in (chat, conversations, health, otlp, performance, ui):
+    app.state.performance = performance = performance_tracing(settings)
+    for module in (chat, conversations, health, ui):
         app.include_router(module.router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    if settings.installs_tracing:
-        # The ASGI middleware's own "http send/receive" spans would outnumber the stages; leave them out.
-        FastAPIInstrumentor.instrument_app(
-            app, excluded_urls=UNTRACED_URLS, exclude_spans=["receive", "send"], server_request_hook=drop_query_string
-        )
+    # /performance, its JSON, the browser-span endpoint, and server spans for every other route.
+    performance.mount(app)
     return app

@@ -5,13 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
 import httpx
+from perftrace import TraceRecord
+from perftrace.logs import configure_logging
 
 from ha_ai_agent.config import Settings
-from ha_ai_agent.telemetry.log_correlation import configure_logging
+from ha_ai_agent.semconv import SERVICE_NAME
+
+
+def _configure_logging(level: str, trace_ids: bool = True) -> None:
+    configure_logging(level, trace_ids)
+    # One INFO line per outgoing request would bury the stage reports; the spans have those requests.
+    for chatty in ("httpx", "httpx2"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -22,7 +32,7 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = Settings(**overrides)
     # Tracing off (or left to an agent) installs nothing, not even the trace ids of the log lines.
-    configure_logging(settings.log_level, trace_ids=settings.installs_tracing)
+    _configure_logging(settings.log_level, trace_ids=settings.installs_tracing)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -59,27 +69,39 @@ async def _ask(question: str, settings: Settings) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace) -> int:
-    from ha_ai_agent.bottlenecks import build_report, format_report
-    from ha_ai_agent.telemetry.trace_sources import traces_from_jaeger, traces_from_viewer
+def _fetch_traces(args: argparse.Namespace) -> list[TraceRecord]:
+    """The traces to report on, read through the library's typed models (raises on any failure)."""
+    from perftrace.sources import traces_from_jaeger, traces_from_viewer
 
+    if args.jaeger:
+        response = httpx.get(
+            f"{args.jaeger.rstrip('/')}/api/traces",
+            params={"service": args.service, "limit": args.limit, "lookback": args.lookback},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return traces_from_jaeger(response.json())
+    response = httpx.get(f"{args.url.rstrip('/')}/api/v1/performance/traces", params={"limit": args.limit}, timeout=30)
+    response.raise_for_status()
+    return traces_from_viewer(response.json())
+
+
+def _report(args: argparse.Namespace) -> int:
+    from perftrace.analysis import build_report, format_report
+    from pydantic import ValidationError
+
+    source = args.jaeger or args.url
     try:
-        if args.jaeger:
-            response = httpx.get(
-                f"{args.jaeger.rstrip('/')}/api/traces",
-                params={"service": args.service, "limit": args.limit, "lookback": args.lookback},
-                timeout=30,
-            )
-            response.raise_for_status()
-            traces = traces_from_jaeger(response.json())
-        else:
-            response = httpx.get(
-                f"{args.url.rstrip('/')}/api/v1/performance/traces", params={"limit": args.limit}, timeout=30
-            )
-            response.raise_for_status()
-            traces = traces_from_viewer(response.json())
-    except (httpx.HTTPError, ValueError, KeyError) as error:
-        print(f"Could not read traces: {error}", file=sys.stderr)
+        traces = _fetch_traces(args)
+    except httpx.ConnectError:
+        print(
+            f"Nothing answers at {source}. Start the service with `make run` (or `ha-ai-agent serve`), "
+            "or pass --url for a service elsewhere or --jaeger for a Jaeger that holds its traces.",
+            file=sys.stderr,
+        )
+        return 1
+    except (httpx.HTTPError, ValueError, ValidationError) as error:
+        print(f"Could not read traces from {source}: {error}", file=sys.stderr)
         return 1
     print(format_report(build_report(traces, args.service, args.slowest)))
     return 0
@@ -97,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="per-stage percentiles and the critical path of the slowest chats")
     report.add_argument("--url", default="http://127.0.0.1:8030", help="a running service (its trace buffer)")
     report.add_argument("--jaeger", help="read from Jaeger's API at this address instead, e.g. http://localhost:16686")
-    report.add_argument("--service", default="ha-ai-agent", help="the service whose chat traces count")
+    report.add_argument("--service", default=SERVICE_NAME, help="the service whose chat traces count")
     report.add_argument("--limit", type=int, default=100, help="how many recent traces to read")
     report.add_argument("--lookback", default="1h", help="with --jaeger: how far back to search")
     report.add_argument("--slowest", type=int, default=3, help="how many slowest traces to show the path of")
@@ -112,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         return _report(args)
     settings = Settings()
-    configure_logging("WARNING")
+    _configure_logging("WARNING")
     return asyncio.run(_ask(args.question, settings))
 
 

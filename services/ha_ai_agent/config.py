@@ -7,15 +7,21 @@ users already have (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_MODEL``, `
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from perftrace import TracingConfig
+from perftrace.browser_export import ExportLimits
+from perftrace.fastapi import BrowserEndpointConfig
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ha_ai_agent import __version__
-from ha_ai_agent.telemetry import TracingConfig
-from ha_ai_agent.telemetry.forwarding import ExportLimits
+from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
+
+# The library's defaults, read from its own config objects so that no number is written twice.
+_TRACING = TracingConfig(service_name=SERVICE_NAME)
+_BROWSER = BrowserEndpointConfig()
+_EXPORT = _BROWSER.limits
 
 
 class Settings(BaseSettings):
@@ -44,30 +50,34 @@ class Settings(BaseSettings):
     max_input_tokens: int = Field(16000, ge=256)
     max_iterations: int = Field(10, ge=1, le=50)
     context_ttl_seconds: int = Field(900, ge=0, description="cache lifetime of the devices/helpers sections")
-    context_static_ttl_seconds: int = Field(1800, ge=0, description="cache lifetime of areas and services")
+    context_static_ttl_seconds: int = Field(1800, ge=0, description="cache lifetime of the services section")
+    context_areas_ttl_seconds: int = Field(60, ge=0, description="cache lifetime of the areas (area changes seen)")
 
     recent_traces: int = Field(
-        100, ge=0, description="traces kept in memory for /performance and the [Performance] line; 0 keeps none"
+        _TRACING.recent_traces_max,
+        ge=0,
+        description="traces kept in memory for /performance and the [Performance] line; 0 keeps none",
     )
-    recent_spans_per_trace: int = Field(1000, ge=1)
-    shutdown_timeout_seconds: float = Field(5.0, gt=0)
+    recent_spans_per_trace: int = Field(_TRACING.recent_spans_per_trace_max, ge=1)
+    shutdown_timeout_seconds: float = Field(_TRACING.shutdown_timeout_millis / 1000, gt=0)
     builtin_tracing: bool = Field(
-        True, description="false: no tracing of the service's own, left to an agent such as opentelemetry-instrument"
+        _TRACING.enabled,
+        description="false: no tracing of the service's own, left to an agent such as opentelemetry-instrument",
     )
-    otel_sdk_disabled: bool = Field(False, validation_alias=AliasChoices("OTEL_SDK_DISABLED"))
     jaeger_url: str | None = Field(None, description="public Jaeger UI address, for links from the pages")
 
     shim_forward_endpoint: str | None = Field(
         None,
-        description="OTLP/HTTP traces URL the browser shim forwards to; default from OTEL_EXPORTER_OTLP_*",
+        description="OTLP/HTTP traces URL the browser shim forwards to; default from OTEL_EXPORTER_OTLP_* (none with "
+        "gRPC: then set it, e.g. http://otel-collector:4318/v1/traces)",
     )
-    shim_max_body_bytes: int = Field(1_000_000, ge=1024)
-    shim_max_spans: int = Field(512, ge=1)
-    shim_max_attributes: int = Field(64, ge=1)
-    shim_max_attribute_chars: int = Field(1024, ge=16)
-    shim_rate_limit_per_minute: int = Field(600, ge=1)
-    shim_forward_timeout_seconds: float = Field(2.0, gt=0)
-    shim_service_names: list[str] = Field(["ai-automation-ui"], description="resource service.name a browser may use")
+    shim_max_body_bytes: int = Field(_EXPORT.max_body_bytes, ge=1024)
+    shim_max_spans: int = Field(_EXPORT.max_spans, ge=1)
+    shim_max_attributes: int = Field(_EXPORT.max_attributes_per_span, ge=1)
+    shim_max_attribute_chars: int = Field(_EXPORT.max_attribute_chars, ge=16)
+    shim_rate_limit_per_minute: int = Field(_BROWSER.rate_limit_per_minute, ge=1)
+    shim_forward_timeout_seconds: float = Field(_BROWSER.forward_timeout_seconds, gt=0)
+    shim_service_names: list[str] = Field([BROWSER_SERVICE_NAME], description="resource service.name a browser may use")
 
     @field_validator("jaeger_url", "ha_url", "openai_base_url", "shim_forward_endpoint")
     @classmethod
@@ -91,45 +101,29 @@ class Settings(BaseSettings):
         Not with ``OTEL_SDK_DISABLED=true`` (off means off: nothing is installed, not even no-op wrappers) nor
         with ``HA_AGENT_BUILTIN_TRACING=false`` (an agent that instruments the process does it instead).
         """
-        return self.builtin_tracing and not self.otel_sdk_disabled
+        return self.tracing().installs
 
-    def shim_forward_url(self) -> str | None:
-        """Where the browser shim forwards spans: the setting, else the SDK's OTLP/HTTP traces endpoint.
-
-        With a gRPC exporter there is no OTLP/HTTP address to derive; set
-        ``HA_AGENT_SHIM_FORWARD_ENDPOINT`` (e.g. ``http://otel-collector:4318/v1/traces``).
-        """
-        if self.shim_forward_endpoint:
-            return self.shim_forward_endpoint
-        protocol = (
-            os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-            or "http/protobuf"
-        )
-        if protocol.strip().lower() != "http/protobuf":
-            return None
-        if os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-            return os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-            return os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
-        return None
-
-    def export_limits(self) -> ExportLimits:
-        """What one browser export through the shim may contain."""
-        return ExportLimits(
-            max_body_bytes=self.shim_max_body_bytes,
-            max_spans=self.shim_max_spans,
-            max_attributes_per_span=self.shim_max_attributes,
-            max_attribute_chars=self.shim_max_attribute_chars,
-            allowed_services=frozenset(self.shim_service_names),
+    def browser_endpoint(self) -> BrowserEndpointConfig:
+        """How the browser shim treats exports (which service names it accepts is ``shim_service_names``)."""
+        return BrowserEndpointConfig(
+            limits=ExportLimits(
+                max_body_bytes=self.shim_max_body_bytes,
+                max_spans=self.shim_max_spans,
+                max_attributes_per_span=self.shim_max_attributes,
+                max_attribute_chars=self.shim_max_attribute_chars,
+            ),
+            forward_url=self.shim_forward_endpoint,
+            forward_timeout_seconds=self.shim_forward_timeout_seconds,
+            rate_limit_per_minute=self.shim_rate_limit_per_minute,
         )
 
     def tracing(self) -> TracingConfig:
         """The part of the settings the telemetry library needs."""
         return TracingConfig(
-            service_name="ha-ai-agent",
+            service_name=SERVICE_NAME,
             service_version=__version__,
             recent_traces_max=self.recent_traces,
             recent_spans_per_trace_max=self.recent_spans_per_trace,
             shutdown_timeout_millis=int(self.shutdown_timeout_seconds * 1000),
+            enabled=self.builtin_tracing,
         )

@@ -10,23 +10,22 @@ import httpx
 from openai import AsyncOpenAI
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.sdk.trace import TracerProvider
+from perftrace import PerformanceTracker, TracingHandle, get_tracker
+from perftrace.fastapi import PerformanceTracing
+from perftrace.ratelimit import SlidingWindowRateLimiter
 
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.pipeline import ChatAgent
-from ha_ai_agent.chat.rate_limit import SlidingWindowRateLimiter
 from ha_ai_agent.chat.tools import ToolExecutor
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.client import HomeAssistantClient
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.llm.client import create_llm_client
 from ha_ai_agent.store.conversations import ConversationStore
-from ha_ai_agent.telemetry import RecentTracesProcessor, TracingHandle, setup_tracing
-from ha_ai_agent.telemetry.log_correlation import enable_log_correlation
-from ha_ai_agent.telemetry.performance_tracker import PerformanceTracker, install_tracker
-from ha_ai_agent.telemetry.setup import build_resource
 
 DEMO_HOME_URL = "http://demo-home"
+#: Requests that would only fill the trace buffer: health probes and the chat page's files.
+UNTRACED_URLS = ("/health", "/static/.*", "/favicon.ico")
 
 
 @dataclass
@@ -40,13 +39,18 @@ class Runtime:
     home: HomeAssistantClient
     llm: AsyncOpenAI
     agent: ChatAgent
-    shim_http: httpx.AsyncClient
-    shim_limiter: SlidingWindowRateLimiter
 
-    @property
-    def service_name(self) -> str:
-        """The ``service.name`` of this process's spans."""
-        return str(self.tracing.provider.resource.attributes.get("service.name", "ha-ai-agent"))
+
+def performance_tracing(settings: Settings) -> PerformanceTracing:
+    """The tracing library as this service uses it: its settings, the browser app's spans, the chat page link."""
+    return PerformanceTracing(
+        config=settings.tracing(),
+        browser_service_names=settings.shim_service_names,
+        browser=settings.browser_endpoint(),
+        jaeger_url=settings.jaeger_url,
+        links=(("chat", "/"),),
+        untraced_urls=UNTRACED_URLS,
+    )
 
 
 def _home_client(settings: Settings) -> HomeAssistantClient:
@@ -57,32 +61,18 @@ def _home_client(settings: Settings) -> HomeAssistantClient:
     return HomeAssistantClient.create(DEMO_HOME_URL, DEMO_TOKEN, settings.ha_timeout_seconds, transport)
 
 
-def _start_tracing(settings: Settings) -> TracingHandle:
-    """Tracing as the settings ask; when the service installs none, a handle whose buffer stays empty."""
-    config = settings.tracing()
-    if settings.installs_tracing:
-        return setup_tracing(config)
-    # Nothing is installed: this provider is never made global and has no processor; the routes that read
-    # the buffer answer with nothing.
-    provider = TracerProvider(resource=build_resource(config))
-    return TracingHandle(provider, RecentTracesProcessor(), None, False, config.shutdown_timeout_millis)
-
-
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, performance: PerformanceTracing) -> AsyncIterator[Runtime]:
     """Start tracing, open the store and the clients; close all of it, tracing flushed last.
 
     Each resource registers its closer as soon as it is open, so a start-up that fails half way (an
     unwritable data directory, say) still flushes tracing and removes the instrumentation it installed.
     """
     async with AsyncExitStack() as stack:
+        tracing = await stack.enter_async_context(performance.running())
+        # Off (OTEL_SDK_DISABLED=true) or left to an agent: no instrumentation and no span of our own.
         traced = settings.installs_tracing
-        tracing = _start_tracing(settings)
-        stack.callback(tracing.shutdown)
-        service_name = str(tracing.provider.resource.attributes.get("service.name", "ha-ai-agent"))
-        tracker = install_tracker(tracing.recent, service_name, max_reports=max(1, settings.recent_traces))
         if traced:
-            enable_log_correlation(tracing.provider)
             OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
             stack.callback(OpenAIInstrumentor().uninstrument)
         store = ConversationStore(settings.database_path, tracing.provider, traced=traced)
@@ -100,7 +90,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             embedded_latency_ms=settings.llm_latency_ms,
         )
         stack.push_async_callback(llm.close)
-        context = HomeContext(home, settings.context_ttl_seconds, settings.context_static_ttl_seconds, traced=traced)
+        context = HomeContext(
+            home,
+            settings.context_ttl_seconds,
+            settings.context_static_ttl_seconds,
+            areas_ttl_seconds=settings.context_areas_ttl_seconds,
+            traced=traced,
+        )
         agent = ChatAgent(
             store=store,
             context=context,
@@ -112,8 +108,4 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             max_iterations=settings.max_iterations,
             traced=traced,
         )
-        # Not instrumented: forwarding the browser's spans must not make spans of its own.
-        shim_http = httpx.AsyncClient(timeout=settings.shim_forward_timeout_seconds)
-        stack.push_async_callback(shim_http.aclose)
-        shim_limiter = SlidingWindowRateLimiter(settings.shim_rate_limit_per_minute, 60.0)
-        yield Runtime(settings, tracing, tracker, store, home, llm, agent, shim_http, shim_limiter)
+        yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent)

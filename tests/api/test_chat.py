@@ -12,6 +12,15 @@ from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.runtime import Runtime
+from ha_ai_agent.semconv import (
+    CHAT_SERVER_SPAN,
+    CONVERSATION_MANAGEMENT,
+    MESSAGE_ASSEMBLY,
+    OPENAI_API_CALL,
+    PENDING_PREVIEW_CHECK,
+    RATE_LIMIT_CHECK,
+    TOOL_EXECUTION,
+)
 from pydantic import SecretStr
 from testsupport.servers import closed_port, serve_in_thread
 
@@ -51,17 +60,17 @@ def test_kitchen_question_answers_with_tool_and_stage_spans(client: TestClient, 
     record = wait_for_trace(runtime.tracing.recent, metadata["trace_id"])
     assert stage_names(record) == STAGES_IN_ORDER
     by_name = {s.name: s for s in record.spans}
-    server = by_name["POST /api/v1/chat"]
+    server = by_name[CHAT_SERVER_SPAN]
     assert server.kind == "SERVER" and server.parent_span_id == 0
     # The GenAI instrumentation's span sits inside each openai_api_call.
-    llm_calls = record.find("openai_api_call")
+    llm_calls = record.find(OPENAI_API_CALL)
     chats = [s for s in record.spans if s.name.startswith("chat ")]
     assert len(chats) == 2
     assert {c.parent_span_id for c in chats} == {c.span_id for c in llm_calls}
     assert chats[0].attribute("gen_ai.usage.input_tokens") > 0
     assert chats[0].attribute("gen_ai.request.model") == "gpt-4o-mini"
     # Context sections are children of message_assembly, each with its cache outcome.
-    assembly = by_name["message_assembly"]
+    assembly = by_name[MESSAGE_ASSEMBLY]
     sections = [s for s in record.spans if s.name.startswith("context.")]
     assert sorted(s.name for s in sections) == [
         "context.areas",
@@ -137,9 +146,9 @@ def test_unknown_conversation_is_404_with_error_span(client: TestClient, runtime
     body = response.json()
     assert "not found" in body["detail"]
     record = wait_for_trace(runtime.tracing.recent, body["trace_id"])
-    (stage,) = record.find("conversation_management")
+    (stage,) = record.find(CONVERSATION_MANAGEMENT)
     assert stage.status == "ERROR"
-    assert stage_names(record) == ["rate_limit_check", "conversation_management"]
+    assert stage_names(record) == [RATE_LIMIT_CHECK, CONVERSATION_MANAGEMENT]
 
 
 def test_rate_limit_is_429_with_retry_after(settings: Settings) -> None:
@@ -152,7 +161,7 @@ def test_rate_limit_is_429_with_retry_after(settings: Settings) -> None:
         assert 1 <= int(response.headers["Retry-After"]) <= 60
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         record = wait_for_trace(runtime.tracing.recent, response.json()["trace_id"])
-        (stage,) = record.find("rate_limit_check")
+        (stage,) = record.find(RATE_LIMIT_CHECK)
         assert stage.status == "ERROR" and stage.attribute("rate_limit.limited") is True
 
 
@@ -167,7 +176,7 @@ def test_llm_unavailable_is_503_and_stores_nothing(settings: Settings) -> None:
         assert body["detail"] == "The language model is unavailable; try again shortly"
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         record = wait_for_trace(runtime.tracing.recent, body["trace_id"])
-        (call,) = record.find("openai_api_call")
+        (call,) = record.find(OPENAI_API_CALL)
         assert call.status == "ERROR"
         assert client.get("/api/v1/conversations").json()["total"] == 0
 
@@ -200,7 +209,7 @@ def test_home_assistant_down_is_503_with_error_span(settings: Settings) -> None:
         assert "Home Assistant" in response.json()["detail"]
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         record = wait_for_trace(runtime.tracing.recent, response.json()["trace_id"])
-        (assembly,) = record.find("message_assembly")
+        (assembly,) = record.find(MESSAGE_ASSEMBLY)
         assert assembly.status == "ERROR"
         assert client.get("/health").status_code == 503
 
@@ -225,7 +234,7 @@ def test_pending_preview_approve_is_rewritten(client: TestClient, runtime: Runti
     asyncio.run(runtime.store.set_pending_preview(conversation_id, {"summary": "Lights on at sunset"}))
     body = chat(client, "approve", conversation_id=conversation_id).json()
     record = wait_for_trace(runtime.tracing.recent, body["metadata"]["trace_id"])
-    (check,) = record.find("pending_preview_check")
+    (check,) = record.find(PENDING_PREVIEW_CHECK)
     assert check.attribute("preview.action") == "approve"
     stored = client.get(f"/api/v1/conversations/{conversation_id}").json()
     assert stored["pending_preview"] is None
@@ -272,7 +281,7 @@ def test_parallel_tool_calls_are_concurrent_sibling_spans(
         assert "Kitchen Ceiling Light" in body["message"] and "Office Desk Lamp" in body["message"]
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         record = wait_for_trace(runtime.tracing.recent, body["metadata"]["trace_id"])
-        tools = record.find("tool_execution")
+        tools = record.find(TOOL_EXECUTION)
         assert len(tools) == 2
         assert tools[0].parent_span_id == tools[1].parent_span_id
         assert tools[1].start_time_unix_nano < tools[0].end_time_unix_nano  # overlapping, not one after the other
@@ -282,6 +291,6 @@ def test_query_strings_stay_out_of_server_spans(client: TestClient, runtime: Run
     secret = "api_key=sk-canary-123&email=alice%40example.com"
     body = client.post(f"/api/v1/chat?{secret}", json={"message": KITCHEN}).json()
     record = wait_for_trace(runtime.tracing.recent, body["metadata"]["trace_id"])
-    server = next(s for s in record.spans if s.name == "POST /api/v1/chat")
+    server = next(s for s in record.spans if s.name == CHAT_SERVER_SPAN)
     assert server.attribute("http.target") == "/api/v1/chat"
     assert not any("canary" in str(v) or "alice" in str(v) for s in record.spans for v in s.attributes.values())

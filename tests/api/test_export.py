@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN, SERVICE_NAME
 from testsupport.otlp_receiver import otlp_receiver
 
 from tests.helpers import STAGES_IN_ORDER
@@ -20,9 +21,9 @@ def test_otlp_export_to_a_real_receiver_carries_every_stage(
         # Leaving the TestClient ran the lifespan's exit: shutdown flushed the batch processor.
         trace_id = body["metadata"]["trace_id"]
         spans = [s for s in receiver.spans() if s.span.trace_id.hex() == trace_id]
-        assert {s.service_name for s in spans} == {"ha-ai-agent"}
+        assert {s.service_name for s in spans} == {SERVICE_NAME}
         assert spans[0].resource["service.version"]
-        server = next(s.span for s in spans if s.span.name == "POST /api/v1/chat")
+        server = next(s.span for s in spans if s.span.name == CHAT_SERVER_SPAN)
         stages = sorted(
             (s.span for s in spans if s.span.parent_span_id == server.span_id),
             key=lambda span: span.start_time_unix_nano,

@@ -6,8 +6,9 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.runtime import Runtime
-from ha_ai_agent.telemetry.performance_tracker import create_report, end_tracking, start_tracking
+from ha_ai_agent.semconv import MESSAGE_ASSEMBLY, OPENAI_API_CALL, TOOL_EXECUTION
 from opentelemetry import trace
+from perftrace.tracker import create_report, end_tracking, start_tracking
 from testsupport.processes import poll
 
 from tests.helpers import STAGES_IN_ORDER, wait_for_trace
@@ -48,7 +49,7 @@ def test_reports_endpoint_is_export_reports(client: TestClient, runtime: Runtime
     assert all(re.fullmatch(r"chat_request_\d{13}", r["operation"]) for r in reports)
     assert [m["name"] for m in reports[0]["metrics"]] == STAGES_IN_ORDER
     assert reports[0]["total_duration"] >= sum(
-        m["duration"] for m in reports[0]["metrics"] if m["name"] != "tool_execution"
+        m["duration"] for m in reports[0]["metrics"] if m["name"] != TOOL_EXECUTION
     )
     # A report made by hand with the old API is exported, but the stage table covers chat requests only,
     # as the table on /performance does.
@@ -58,8 +59,8 @@ def test_reports_endpoint_is_export_reports(client: TestClient, runtime: Runtime
     assert "legacy_operation" in [r["operation"] for r in client.get("/api/v1/performance/reports").json()]
     stages = {s["name"]: s for s in client.get("/api/v1/performance/stages").json()}
     assert "legacy_stage" not in stages
-    assert stages["openai_api_call"]["count"] == 6
-    assert stages["openai_api_call"]["p50_ms"] <= stages["openai_api_call"]["p99_ms"]
+    assert stages[OPENAI_API_CALL]["count"] == 6
+    assert stages[OPENAI_API_CALL]["p50_ms"] <= stages[OPENAI_API_CALL]["p99_ms"]
 
 
 def test_performance_page_lists_traces_with_waterfall(client: TestClient, runtime: Runtime) -> None:
@@ -72,7 +73,7 @@ def test_performance_page_lists_traces_with_waterfall(client: TestClient, runtim
     html = page.text
     assert f'id="{trace_id}"' in html
     assert "slowest stage" in html
-    for stage in ("message_assembly", "openai_api_call", "tool_execution"):
+    for stage in (MESSAGE_ASSEMBLY, OPENAI_API_CALL, TOOL_EXECUTION):
         assert stage in html
     assert "p95 ms" in html
     assert "http://" not in html.split("<body>")[0]  # nothing loaded from elsewhere

@@ -12,13 +12,14 @@ from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.runtime import Runtime
-from ha_ai_agent.telemetry.forwarding import ExportLimits, ExportRejected, prepare_export
+from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from perftrace.browser_export import ExportLimits, ExportRejected, prepare_export
 from testsupport.otlp_payloads import JSON_HEADERS, TRACE_ID, json_export
 from testsupport.otlp_receiver import otlp_receiver
 from testsupport.servers import closed_port
@@ -26,7 +27,7 @@ from testsupport.servers import closed_port
 URL = "/otlp/v1/traces"
 
 
-def proto_export(service: str = "ai-automation-ui") -> bytes:
+def proto_export(service: str = BROWSER_SERVICE_NAME) -> bytes:
     span = Span(
         trace_id=bytes.fromhex(TRACE_ID),
         span_id=bytes.fromhex("00000000000000aa"),
@@ -51,7 +52,7 @@ def test_json_export_lands_in_the_buffer(client: TestClient, runtime: Runtime) -
     assert response.status_code == 200 and response.json() == {}
     record = runtime.tracing.recent.get_trace(int(TRACE_ID, 16))
     assert record is not None and len(record.spans) == 3
-    assert {s.service_name for s in record.spans} == {"ai-automation-ui"}
+    assert {s.service_name for s in record.spans} == {BROWSER_SERVICE_NAME}
     assert record.spans[0].attribute("ui.action") == "add_user_message"
 
 
@@ -77,7 +78,7 @@ def test_gzip_protobuf_export_is_accepted(client: TestClient, runtime: Runtime) 
         (JSON_HEADERS, json.dumps(json_export(trace_id="xyz")).encode(), 400, "traceId"),
         (JSON_HEADERS, json.dumps(json_export(trace_id="0" * 32)).encode(), 400, "trace id"),
         (JSON_HEADERS, json.dumps({"resourceSpans": "nope"}).encode(), 400, "list"),
-        (JSON_HEADERS, json.dumps(json_export(service="ha-ai-agent")).encode(), 403, "ha-ai-agent"),
+        (JSON_HEADERS, json.dumps(json_export(service=SERVICE_NAME)).encode(), 403, SERVICE_NAME),
         (JSON_HEADERS, json.dumps(json_export(spans=600)).encode(), 413, "spans"),
     ],
 )
@@ -90,8 +91,8 @@ def test_each_error_class_gets_its_status(
 
 
 def test_backend_service_name_is_refused_and_nothing_kept(client: TestClient, runtime: Runtime) -> None:
-    assert post(client, json_export(service="ha-ai-agent")).status_code == 403
-    assert post(client, proto_export("ha-ai-agent"), {"content-type": "application/x-protobuf"}).status_code == 403
+    assert post(client, json_export(service=SERVICE_NAME)).status_code == 403
+    assert post(client, proto_export(SERVICE_NAME), {"content-type": "application/x-protobuf"}).status_code == 403
     assert runtime.tracing.recent.get_trace(int(TRACE_ID, 16)) is None
 
 
@@ -137,8 +138,8 @@ def test_forwards_to_the_collector_as_protobuf(settings: Settings) -> None:
             assert post(client, json_export(spans=2)).status_code == 200
         spans = receiver.spans()
         assert len(spans) == 2
-        assert {s.service_name for s in spans} == {"ai-automation-ui"}
-        assert spans[0].resource["telemetry.forwarded_by"] == "ha-ai-agent"
+        assert {s.service_name for s in spans} == {BROWSER_SERVICE_NAME}
+        assert spans[0].resource["telemetry.forwarded_by"] == SERVICE_NAME
         assert spans[0].span.trace_id.hex() == TRACE_ID
 
 
@@ -151,14 +152,6 @@ def test_collector_down_is_a_quick_503(settings: Settings) -> None:
         assert time.monotonic() - started < 2.0
         # The chat service is unaffected.
         assert client.post("/api/v1/chat", json={"message": "What devices are in the kitchen?"}).status_code == 200
-
-
-def test_forward_url_derives_from_the_sdk_variables(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert settings.shim_forward_url() is None
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
-    assert settings.shim_forward_url() == "http://collector:4318/v1/traces"
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-    assert settings.shim_forward_url() is None
 
 
 CONTENT_TYPES = st.sampled_from(

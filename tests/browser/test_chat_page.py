@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, CHAT_SERVER_SPAN, SERVICE_NAME
 from testsupport.processes import poll, running_agent
 
 from tests.helpers import STAGES_IN_ORDER, missing_dependency
@@ -74,12 +75,12 @@ def test_browser_and_backend_spans_form_one_trace(browser: Any, agent_url: str) 
             return None
         trace: dict[str, Any] = response.json()
         names = {s["name"] for s in trace["spans"]}
-        return trace if {"send_message", "api_call", "POST /api/v1/chat"} <= names else None
+        return trace if {"send_message", "api_call", CHAT_SERVER_SPAN} <= names else None
 
     trace = poll(joined, 15, interval_s=0.2, what="browser and backend spans in one trace")
     spans = trace["spans"]
-    browser_spans = [s for s in spans if s["service_name"] == "ai-automation-ui"]
-    backend_spans = [s for s in spans if s["service_name"] == "ha-ai-agent"]
+    browser_spans = [s for s in spans if s["service_name"] == BROWSER_SERVICE_NAME]
+    backend_spans = [s for s in spans if s["service_name"] == SERVICE_NAME]
     assert {s["name"] for s in browser_spans} == {"send_message", "ui_update", "api_call"}
     assert sorted(s["attributes"].get("ui.action") for s in browser_spans if s["name"] == "ui_update") == [
         "add_assistant_response",
@@ -89,7 +90,7 @@ def test_browser_and_backend_spans_form_one_trace(browser: Any, agent_url: str) 
     assert BACKEND_STAGES <= {s["name"] for s in backend_spans}
     # One trace id for all of them (the endpoint returned them under trace_id), and the links hold:
     api_call = next(s for s in browser_spans if s["name"] == "api_call")
-    server = next(s for s in backend_spans if s["name"] == "POST /api/v1/chat")
+    server = next(s for s in backend_spans if s["name"] == CHAT_SERVER_SPAN)
     send = next(s for s in browser_spans if s["name"] == "send_message")
     assert server["parent_span_id"] == api_call["span_id"]
     assert api_call["parent_span_id"] == send["span_id"] and send["parent_span_id"] is None

@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN, SERVICE_NAME, STAGES, TOOL_EXECUTION
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -30,16 +31,13 @@ from testsupport.backend_queries import finite_values, prometheus_query
 from testsupport.processes import poll
 from testsupport.stack import BackendUnavailable, Stack, running_stack
 
-from tests.helpers import STAGES_IN_ORDER, missing_dependency
+from tests.helpers import missing_dependency
 
 from .grafana_alerts import AlertRule, provisioned_rules
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-SERVICE = "ha-ai-agent"
-CHAT_SPAN = "POST /api/v1/chat"
-STAGES = tuple(dict.fromkeys(STAGES_IN_ORDER))
-SLOW_STAGE = "tool_execution"
+SLOW_STAGE = TOOL_EXECUTION
 CHAT_P95_RULE = "ha-ai-agent-chat-p95-slow"
 STAGE_P95_RULE = "ha-ai-agent-chat-stage-p95-slow"
 ERROR_RULE = "ha-ai-agent-chat-errors"
@@ -93,7 +91,7 @@ def alert_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def tracer_provider(alert_stack: Stack) -> Iterator[TracerProvider]:
     """An SDK tracer provider exporting to the module's collector."""
-    provider = TracerProvider(resource=Resource.create({"service.name": SERVICE}))
+    provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
     provider.add_span_processor(
         BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{alert_stack.collector_otlp_http}/v1/traces"))
     )
@@ -105,7 +103,7 @@ def _send_chat(tracer: Tracer, chat_ms: float, slow_stage_ms: float, failed: boo
     """One chat trace that ended now: the server span and its stages, back to back, with the given durations."""
     end_ns = time.time_ns()
     start_ns = end_ns - int(chat_ms * 1e6)
-    server = tracer.start_span(CHAT_SPAN, kind=SpanKind.SERVER, start_time=start_ns)
+    server = tracer.start_span(CHAT_SERVER_SPAN, kind=SpanKind.SERVER, start_time=start_ns)
     context = trace.set_span_in_context(server)
     cursor_ns = start_ns
     for stage in STAGES:
@@ -119,7 +117,7 @@ def _send_chat(tracer: Tracer, chat_ms: float, slow_stage_ms: float, failed: boo
 
 
 def _chats_counted(prometheus_url: str) -> int:
-    expr = f'sum(traces_span_metrics_calls_total{{service_name="{SERVICE}", span_name="{CHAT_SPAN}"}})'
+    expr = f'sum(traces_span_metrics_calls_total{{service_name="{SERVICE_NAME}", span_name="{CHAT_SERVER_SPAN}"}})'
     values = finite_values(prometheus_query(prometheus_url, expr))
     return int(values[0]) if values else 0
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN, OPENAI_API_CALL, SERVICE_NAME, STAGES, TOOL_EXECUTION
+from perftrace import SpanRecord
 from testsupport.backend_queries import (
-    SpanRecord,
     assert_chat_tree,
     finite_values,
     jaeger_trace,
@@ -21,11 +22,8 @@ from testsupport.backend_queries import (
 from testsupport.processes import ManagedProcess, poll, running_agent
 from testsupport.stack import AGENT_ENV, Stack
 
-from tests.helpers import STAGES_IN_ORDER
-
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
-STAGES = tuple(dict.fromkeys(STAGES_IN_ORDER))  # each stage name once
 QUESTION = "What devices are in the kitchen?"
 CHATS = 3
 VISIBLE_TIMEOUT_S = 30.0
@@ -73,7 +71,7 @@ def chats(agent: Agent) -> list[Chat]:
 def complete(lookup: Callable[[str, str], list[SpanRecord] | None], url: str, trace_id: str) -> list[SpanRecord] | None:
     """The trace once its server span is in: that span ends last, so the stages were exported before it."""
     spans = lookup(url, trace_id)
-    if spans and any(span.name == "POST /api/v1/chat" for span in spans):
+    if spans and any(span.name == CHAT_SERVER_SPAN for span in spans):
         return spans
     return None
 
@@ -81,7 +79,7 @@ def complete(lookup: Callable[[str, str], list[SpanRecord] | None], url: str, tr
 def assert_stage_tree(spans: list[SpanRecord], chat: Chat, backend: str) -> None:
     """The chat tree (``assert_chat_tree``) with as many model calls as the answer reported."""
     names = assert_chat_tree(spans, STAGES, backend)
-    assert names.count("openai_api_call") == chat.body["metadata"]["iterations"], backend
+    assert names.count(OPENAI_API_CALL) == chat.body["metadata"]["iterations"], backend
     assert any(name.startswith("chat ") for name in names), f"{backend}: no LLM span"
 
 
@@ -105,19 +103,19 @@ def test_every_chat_is_the_same_trace_in_tempo(stack: Stack, tempo_url: str, cha
         assert_stage_tree(in_tempo, chat, "tempo")
         in_jaeger = jaeger_trace(stack.jaeger_query, chat.trace_id) or []
         assert {span.span_id for span in in_tempo} == {span.span_id for span in in_jaeger}
-    query = '{resource.service.name="ha-ai-agent" && name="tool_execution"}'
+    query = f'{{resource.service.name="{SERVICE_NAME}" && name="{TOOL_EXECUTION}"}}'
     found = {trace["traceID"].rjust(32, "0") for trace in tempo_search(tempo_url, query)}
     assert {chat.trace_id for chat in chats} <= found
 
 
 def test_jaeger_lists_the_service_and_its_stage_operations(stack: Stack, chats: list[Chat]) -> None:
     def operations() -> set[str] | None:
-        response = httpx.get(f"{stack.jaeger_query}/api/operations", params={"service": "ha-ai-agent"}, timeout=10.0)
+        response = httpx.get(f"{stack.jaeger_query}/api/operations", params={"service": SERVICE_NAME}, timeout=10.0)
         response.raise_for_status()
         names = {operation["name"] for operation in response.json()["data"] or []}
         return names if set(STAGES) <= names else None
 
-    assert "POST /api/v1/chat" in poll(operations, VISIBLE_TIMEOUT_S, what="stage operations in Jaeger")
+    assert CHAT_SERVER_SPAN in poll(operations, VISIBLE_TIMEOUT_S, what="stage operations in Jaeger")
 
 
 def test_llm_token_usage_of_the_service_reaches_prometheus(stack: Stack, chats: list[Chat]) -> None:

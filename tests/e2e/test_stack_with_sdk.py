@@ -14,6 +14,14 @@ from functools import partial
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import (
+    CHAT_SERVER_SPAN,
+    OPENAI_API_CALL,
+    SERVICE_NAME,
+    STAGES,
+    TOKEN_COUNT_RETRIEVAL,
+    TOOL_EXECUTION,
+)
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.metrics import MeterProvider
@@ -22,9 +30,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, format_trace_id
+from perftrace import SpanRecord
 from testsupport.backend_queries import (
     PanelQuery,
-    SpanRecord,
     alert_rule_queries,
     assert_chat_tree,
     dashboard_queries,
@@ -40,17 +48,11 @@ from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
-SERVICE = "ha-ai-agent"
 MODEL = "gpt-4o-mini"
-STAGES = (
-    "rate_limit_check",
-    "conversation_management",
-    "pending_preview_check",
-    "message_assembly",
-    "openai_api_call",
-    "tool_execution",
-    "token_count_retrieval",
-)
+#: The stages this test sends: the service's, up to token counting (nothing is saved here).
+SENT_STAGES = STAGES[: STAGES.index(TOKEN_COUNT_RETRIEVAL) + 1]
+#: The stages before the first model call.
+BEFORE_THE_MODEL = STAGES[: STAGES.index(OPENAI_API_CALL)]
 CHATS_PER_WAVE = 3
 # The server span, seven stages (openai_api_call twice) and two LLM spans.
 SPANS_PER_CHAT = 11
@@ -69,20 +71,15 @@ class SentTraffic:
 
 def _send_chat(tracer: Tracer, fail_tool: bool) -> str:
     """One chat-shaped trace: stages under the server span, an LLM span under each openai_api_call."""
-    with tracer.start_as_current_span("POST /api/v1/chat", kind=SpanKind.SERVER) as server:
+    with tracer.start_as_current_span(CHAT_SERVER_SPAN, kind=SpanKind.SERVER) as server:
         server.set_attribute("http.request.method", "POST")
         server.set_attribute("http.route", "/api/v1/chat")
         server.set_attribute("http.response.status_code", 200)
-        for stage in (
-            "rate_limit_check",
-            "conversation_management",
-            "pending_preview_check",
-            "message_assembly",
-        ):
+        for stage in BEFORE_THE_MODEL:
             with tracer.start_as_current_span(stage):
                 time.sleep(0.002)
         for iteration in (1, 2):
-            with tracer.start_as_current_span("openai_api_call") as call:
+            with tracer.start_as_current_span(OPENAI_API_CALL) as call:
                 call.set_attribute("iteration", iteration)
                 with tracer.start_as_current_span(f"chat {MODEL}", kind=SpanKind.CLIENT) as llm:
                     llm.set_attribute("gen_ai.operation.name", "chat")
@@ -91,12 +88,12 @@ def _send_chat(tracer: Tracer, fail_tool: bool) -> str:
                     llm.set_attribute("gen_ai.usage.output_tokens", 80)
                     time.sleep(0.01)
             if iteration == 1:
-                with tracer.start_as_current_span("tool_execution") as tool:
+                with tracer.start_as_current_span(TOOL_EXECUTION) as tool:
                     tool.set_attribute("tool.name", "get_entities")
                     if fail_tool:
                         tool.set_status(Status(StatusCode.ERROR, "Home Assistant unreachable"))
                     time.sleep(0.003)
-        with tracer.start_as_current_span("token_count_retrieval"):
+        with tracer.start_as_current_span(TOKEN_COUNT_RETRIEVAL):
             time.sleep(0.001)
         return format_trace_id(server.get_span_context().trace_id)
 
@@ -109,7 +106,7 @@ def _counted_at_least(prometheus_url: str, expr: str, expected: int) -> bool:
 @pytest.fixture(scope="module")
 def sent(stack: Stack) -> Iterator[SentTraffic]:
     """Two waves of chat traces and token-usage metrics, sent through the collector, seen in Prometheus."""
-    resource = Resource.create({"service.name": SERVICE})
+    resource = Resource.create({"service.name": SERVICE_NAME})
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(
         SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{stack.collector_otlp_http}/v1/traces"))
@@ -122,7 +119,7 @@ def sent(stack: Stack) -> Iterator[SentTraffic]:
     token_usage = meter_provider.get_meter("tests.e2e").create_histogram("gen_ai.client.token.usage", unit="{token}")
     tracer = tracer_provider.get_tracer("tests.e2e")
     trace_ids: list[str] = []
-    chat_calls = f'sum(traces_span_metrics_calls_total{{service_name="{SERVICE}", span_name="POST /api/v1/chat"}})'
+    chat_calls = f'sum(traces_span_metrics_calls_total{{service_name="{SERVICE_NAME}", span_name="POST /api/v1/chat"}})'
     # Other tests of the session may have sent chats already: count from what Prometheus has now.
     already = finite_values(prometheus_query(stack.prometheus, chat_calls))
     baseline = int(already[0]) if already else 0
@@ -157,9 +154,14 @@ def _whole_trace(
     return spans if spans and len(spans) >= SPANS_PER_CHAT else None
 
 
+def tree(spans: list[SpanRecord]) -> set[tuple[int, int, str]]:
+    """What two backends must agree on: each span's id, parent and name."""
+    return {(s.span_id, s.parent_span_id, s.name) for s in spans}
+
+
 def _assert_chat_tree(spans: list[SpanRecord], backend: str) -> None:
     """The chat tree (``assert_chat_tree``), with exactly the spans this test sent."""
-    names = sorted(assert_chat_tree(spans, STAGES, backend))
+    names = sorted(assert_chat_tree(spans, SENT_STAGES, backend))
     assert len(spans) == SPANS_PER_CHAT, f"{backend}: expected {SPANS_PER_CHAT} spans, got {names}"
 
 
@@ -183,11 +185,11 @@ def test_every_trace_reaches_tempo_with_the_same_spans_as_jaeger(
         _assert_chat_tree(in_tempo, "tempo")
         in_jaeger = jaeger_trace(stack.jaeger_query, trace_id)
         assert in_jaeger is not None
-        assert sorted(in_tempo, key=lambda s: s.span_id) == sorted(in_jaeger, key=lambda s: s.span_id)
+        assert tree(in_tempo) == tree(in_jaeger)
 
 
 def test_tempo_traceql_search_finds_the_chats(tempo_url: str, sent: SentTraffic) -> None:
-    query = f'{{resource.service.name="{SERVICE}" && name="POST /api/v1/chat"}}'
+    query = f'{{resource.service.name="{SERVICE_NAME}" && name="{CHAT_SERVER_SPAN}"}}'
     found = poll(
         lambda: {trace["traceID"].rjust(32, "0") for trace in tempo_search(tempo_url, query)} >= set(sent.trace_ids),
         VISIBLE_TIMEOUT_S,
@@ -239,7 +241,7 @@ def test_every_grafana_query_returns_data(
 
 def test_error_spans_are_counted_per_stage(stack: Stack, sent: SentTraffic) -> None:
     expr = (
-        f'sum by (span_name) (traces_span_metrics_calls_total{{service_name="{SERVICE}", '
+        f'sum by (span_name) (traces_span_metrics_calls_total{{service_name="{SERVICE_NAME}", '
         'status_code="STATUS_CODE_ERROR"})'
     )
     result = poll(
@@ -248,13 +250,13 @@ def test_error_spans_are_counted_per_stage(stack: Stack, sent: SentTraffic) -> N
         interval_s=1.0,
         what="error counts",
     )
-    assert {sample["metric"]["span_name"] for sample in result} == {"tool_execution"}
+    assert {sample["metric"]["span_name"] for sample in result} == {TOOL_EXECUTION}
 
 
 def test_jaeger_monitor_tab_shows_per_operation_latencies(stack: Stack, sent: SentTraffic) -> None:
     now_ms = int(time.time() * 1000)
     params = {
-        "service": SERVICE,
+        "service": SERVICE_NAME,
         "quantile": "0.95",
         "groupByOperation": "true",
         # The Monitor tab shows server spans unless told otherwise; the stages are internal spans.
@@ -274,7 +276,7 @@ def test_jaeger_monitor_tab_shows_per_operation_latencies(stack: Stack, sent: Se
             points = [point.get("gaugeValue", {}).get("doubleValue") for point in metric.get("metricPoints", [])]
             if any(isinstance(value, (int, float)) for value in points):
                 operations.add(labels.get("operation", ""))
-        return operations if set(STAGES) <= operations else None
+        return operations if set(SENT_STAGES) <= operations else None
 
     operations = poll(operations_with_latency, METRICS_TIMEOUT_S, interval_s=1.0, what="SPM latencies of every stage")
-    assert "POST /api/v1/chat" in operations
+    assert CHAT_SERVER_SPAN in operations

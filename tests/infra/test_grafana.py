@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import STAGES_IN_ORDER
+from ha_ai_agent.semconv import STAGES
 
 from .conftest import REPO_ROOT, load_yaml
 
 PROVISIONING = REPO_ROOT / "grafana" / "provisioning"
 DASHBOARDS = sorted((REPO_ROOT / "grafana" / "dashboards").glob("*.json"))
-STAGES = tuple(dict.fromkeys(STAGES_IN_ORDER))  # every stage the service makes, once
 
 
 def datasources() -> dict[str, dict[str, Any]]:

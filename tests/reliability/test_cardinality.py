@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from ha_ai_agent.semconv import SERVICE_NAME
 from testsupport.backend_queries import prometheus_query
 from testsupport.otlp_payloads import JSON_HEADERS, json_export
 from testsupport.processes import poll, running_agent
@@ -28,7 +29,7 @@ SPANS_PER_EXPORT = 500  # under the shim's 512-span cap
 SETTLE_SECONDS = 20.0  # two span-metrics flushes (5 s) plus Prometheus ingestion, with room
 SERIES_QUERY = 'count(traces_span_metrics_calls_total{service_name="ai-automation-ui"})'
 ENV = {
-    "OTEL_SERVICE_NAME": "ha-ai-agent",
+    "OTEL_SERVICE_NAME": SERVICE_NAME,
     "HA_AGENT_LLM_LATENCY_MS": "0",
     "HA_AGENT_SHIM_RATE_LIMIT_PER_MINUTE": "100000",
 }

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import SERVICE_NAME
 from testsupport.chat_load import ChatLoad
 from testsupport.collector_control import start_collector_like
 from testsupport.processes import running_agent
@@ -37,7 +38,7 @@ LIMIT_MIB = 32
 SPIKE_MIB = 8
 MARGIN_MIB = 64  # RSS is more than the Go heap the limiter watches: runtime, stacks, binary pages
 ENV = {
-    "OTEL_SERVICE_NAME": "ha-ai-agent",
+    "OTEL_SERVICE_NAME": SERVICE_NAME,
     "OTEL_BSP_SCHEDULE_DELAY": "200",
     "HA_AGENT_LLM_LATENCY_MS": "100",
     "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000",

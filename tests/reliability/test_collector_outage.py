@@ -15,12 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN, SERVICE_NAME
+from perftrace.analysis import percentile
 from testsupport.backend_queries import has_server_span, prometheus_query, span_count
 from testsupport.chat_load import ChatLoad, ChatResult, between
 from testsupport.collector_control import CollectorController
 from testsupport.processes import running_agent
 from testsupport.reliability_results import Outcome, record
-from testsupport.report import percentile
 from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -36,7 +37,7 @@ FLUSH_WAIT_SECONDS = 10.0
 #: What the SDK's batch processor and OTLP exporter log when a batch is dropped or an export fails.
 EXPORT_FAILURE_MARKS = ("dropping", "Failed to export", "Transient error")
 ENV = {
-    "OTEL_SERVICE_NAME": "ha-ai-agent",
+    "OTEL_SERVICE_NAME": SERVICE_NAME,
     "OTEL_BSP_SCHEDULE_DELAY": "500",
     # A model call of 200 ms makes a chat ~0.4 s, so the p99 compares the service, not scheduler noise.
     "HA_AGENT_LLM_LATENCY_MS": "200",
@@ -64,7 +65,7 @@ def seconds_until_spans_flow(load: ChatLoad, jaeger_url: str, restarted: float) 
 def buffered_span_counts(url: str) -> dict[str, int]:
     """Spans per chat trace in the service's own buffer (every span it recorded, exported or not)."""
     traces: list[dict[str, Any]] = httpx.get(f"{url}/api/v1/performance/traces?limit=1000", timeout=30).json()
-    return {t["trace_id"]: int(t["span_count"]) for t in traces if t["root_name"] == "POST /api/v1/chat"}
+    return {t["trace_id"]: int(t["span_count"]) for t in traces if t["root_name"] == CHAT_SERVER_SPAN}
 
 
 def counted_by_service(prometheus_url: str) -> dict[str, float]:
@@ -76,7 +77,7 @@ def counted_by_service(prometheus_url: str) -> dict[str, float]:
 
 
 def p99_ms(results: list[ChatResult]) -> float:
-    return percentile([r.seconds for r in results], 0.99) * 1000
+    return percentile([r.seconds for r in results], 99) * 1000
 
 
 def test_collector_killed_and_restarted_under_load(reliability_stack: Stack, tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_collector_killed_and_restarted_under_load(reliability_stack: Stack, tmp
     during = p99_ms(between(results, killed, restarted))
     ratio = during / before if before else float("inf")
     medians = [
-        percentile([r.seconds for r in between(results, a, b)], 0.5) * 1000
+        percentile([r.seconds for r in between(results, a, b)], 50) * 1000
         for a, b in ((started + WARMUP_SECONDS, killed), (killed, restarted))
     ]
     passed = failed == 0 and ratio <= P99_RATIO_LIMIT and recovery <= RECOVERY_LIMIT_SECONDS

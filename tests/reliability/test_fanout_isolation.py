@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ha_ai_agent.semconv import SERVICE_NAME
 from testsupport.backend_queries import has_server_span
 from testsupport.chat_load import ChatLoad
 from testsupport.collector_control import start_collector_like
@@ -32,7 +33,7 @@ VISIBLE_WITHIN_SECONDS = 20.0
 #: The ports one Jaeger listens on, as the stack names them.
 JAEGER_PORTS = tuple(name for name in PORT_NAMES if name.startswith("jaeger_"))
 ENV = {
-    "OTEL_SERVICE_NAME": "ha-ai-agent",
+    "OTEL_SERVICE_NAME": SERVICE_NAME,
     "OTEL_BSP_SCHEDULE_DELAY": "200",
     "HA_AGENT_LLM_LATENCY_MS": "100",
     "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000",

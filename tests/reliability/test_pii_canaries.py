@@ -15,6 +15,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import SERVICE_NAME
 from testsupport.backend_queries import has_server_span, raw_trace
 from testsupport.processes import poll, running_agent
 from testsupport.reliability_results import Outcome, record
@@ -30,7 +31,7 @@ CARD_SPACED = "4111 1111 1111 1111"
 CANARIES = {"API key": API_KEY, "bearer token": BEARER, "e-mail": EMAIL, "card number": CARD}
 QUESTION = "What devices are in the kitchen?"
 VISIBLE_TIMEOUT_SECONDS = 30.0
-ENV = {"OTEL_SERVICE_NAME": "ha-ai-agent", "OTEL_BSP_SCHEDULE_DELAY": "500", "HA_AGENT_LLM_LATENCY_MS": "0"}
+ENV = {"OTEL_SERVICE_NAME": SERVICE_NAME, "OTEL_BSP_SCHEDULE_DELAY": "500", "HA_AGENT_LLM_LATENCY_MS": "0"}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import SERVICE_NAME
 from testsupport.backend_queries import has_server_span
 from testsupport.chat_load import ChatLoad, ChatResult, send_chat
 from testsupport.processes import poll, running_agent
@@ -31,7 +32,7 @@ SETTLE_SECONDS = 0.8  # long enough for every request to be accepted, far shorte
 EXIT_LIMIT_SECONDS = 35.0
 VISIBLE_TIMEOUT_SECONDS = 30.0
 BASE_ENV = {
-    "OTEL_SERVICE_NAME": "ha-ai-agent",
+    "OTEL_SERVICE_NAME": SERVICE_NAME,
     "OTEL_BSP_SCHEDULE_DELAY": "500",
     "HA_AGENT_LLM_LATENCY_MS": LLM_LATENCY_MS,
     "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000",

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
 from testsupport.backend_queries import has_server_span, raw_trace
 from testsupport.otlp_payloads import JSON_HEADERS, json_export
 from testsupport.processes import poll, running_agent
@@ -23,11 +24,9 @@ from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(300)]
 
-BROWSER = "ai-automation-ui"
-BACKEND = "ha-ai-agent"
 VISIBLE_TIMEOUT_SECONDS = 30.0
 REFUSED_WAIT_SECONDS = 5.0
-ENV = {"OTEL_SERVICE_NAME": BACKEND, "OTEL_BSP_SCHEDULE_DELAY": "500", "HA_AGENT_LLM_LATENCY_MS": "0"}
+ENV = {"OTEL_SERVICE_NAME": SERVICE_NAME, "OTEL_BSP_SCHEDULE_DELAY": "500", "HA_AGENT_LLM_LATENCY_MS": "0"}
 
 
 def export_now(service: str, trace_id: str, span_id: str) -> bytes:
@@ -55,13 +54,15 @@ def test_browser_endpoint_cannot_inject_backend_spans(reliability_stack: Stack, 
     env = {**ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": reliability_stack.collector_otlp_http}
     with running_agent(tmp_path, env, tmp_path / "agent.log") as (url, _managed):
         shim = f"{url}/otlp/v1/traces"
-        refused = httpx.post(shim, content=export_now(BACKEND, impostor, "00000000000000a1"), headers=JSON_HEADERS)
+        refused = httpx.post(shim, content=export_now(SERVICE_NAME, impostor, "00000000000000a1"), headers=JSON_HEADERS)
         chat = httpx.post(f"{url}/api/v1/chat", json={"message": "What devices are in the kitchen?"}, timeout=30)
         chat_trace = chat.json()["metadata"]["trace_id"]
         poll(lambda: has_server_span(jaeger, chat_trace), VISIBLE_TIMEOUT_SECONDS, what="chat trace in Jaeger")
         backend_before = sorted(services_by_span(jaeger, chat_trace).items())
         accepted = [
-            httpx.post(shim, content=export_now(BROWSER, trace_id, span_id), headers=JSON_HEADERS).status_code
+            httpx.post(
+                shim, content=export_now(BROWSER_SERVICE_NAME, trace_id, span_id), headers=JSON_HEADERS
+            ).status_code
             for trace_id, span_id in ((foreign, "00000000000000b1"), (chat_trace, "00000000000000c1"))
         ]
         poll(lambda: services_by_span(jaeger, foreign), VISIBLE_TIMEOUT_SECONDS, what="foreign-trace span")
@@ -78,7 +79,7 @@ def test_browser_endpoint_cannot_inject_backend_spans(reliability_stack: Stack, 
         for name, service in services_by_span(jaeger, trace_id).items()
         if name.startswith("injected_span")
     }
-    injected_as_backend = sum(service == BACKEND for service in injected.values())
+    injected_as_backend = sum(service == SERVICE_NAME for service in injected.values())
     chat_after = sorted(
         (k, v) for k, v in services_by_span(jaeger, chat_trace).items() if k.startswith("injected") is False
     )
@@ -97,7 +98,7 @@ def test_browser_endpoint_cannot_inject_backend_spans(reliability_stack: Stack, 
             "(a fresh one, a real chat's)",
             "impostor refused and absent from Jaeger; injected spans stay browser spans; chat spans unchanged",
             f"impostor: HTTP {refused.status_code}, {len(impostor_spans)} spans in Jaeger; browser exports: "
-            f"HTTP {accepted}, {len(injected)} in Jaeger, {injected_as_backend} as {BACKEND}; "
+            f"HTTP {accepted}, {len(injected)} in Jaeger, {injected_as_backend} as {SERVICE_NAME}; "
             f"chat trace's backend spans {'unchanged' if chat_after == backend_before else 'CHANGED'}",
             passed,
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ha_ai_agent.semconv import SERVICE_NAME
 from testsupport.backend_queries import has_server_span, raw_trace
 from testsupport.chat_load import send_chat
 from testsupport.processes import ISOLATED_PREFIXES, ManagedProcess, free_port, poll
@@ -36,7 +37,7 @@ def worker_pids(jaeger_url: str, trace_id: str) -> set[str]:
     data = json.loads(raw_trace(jaeger_url, trace_id) or "{}").get("data") or []
     pids = set()
     for process in data[0]["processes"].values() if data else []:
-        if process["serviceName"] == "ha-ai-agent":
+        if process["serviceName"] == SERVICE_NAME:
             pids |= {str(tag["value"]) for tag in process.get("tags", []) if tag["key"] == "process.pid"}
     return pids
 
@@ -53,7 +54,7 @@ def test_every_worker_exports_its_spans(reliability_stack: Stack, tmp_path: Path
         "HA_AGENT_DATA_DIR": str(tmp_path / "data"),
         "HA_AGENT_LLM_LATENCY_MS": "0",
         "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000",
-        "OTEL_SERVICE_NAME": "ha-ai-agent",
+        "OTEL_SERVICE_NAME": SERVICE_NAME,
         "OTEL_BSP_SCHEDULE_DELAY": "500",
         "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "process",
         "OTEL_EXPORTER_OTLP_ENDPOINT": reliability_stack.collector_otlp_http,

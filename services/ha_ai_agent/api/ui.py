@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+from perftrace.fastapi import BROWSER_TRACES_PATH
 
 from ha_ai_agent.api.deps import RuntimeDep
 
@@ -27,7 +28,7 @@ async def index(runtime: RuntimeDep) -> HTMLResponse:
             "work without it.</p>",
             status_code=503,
         )
-    config = {"jaegerUrl": runtime.settings.jaeger_url, "otlpPath": "/otlp/v1/traces"}
+    config = {"jaegerUrl": runtime.settings.jaeger_url, "otlpPath": BROWSER_TRACES_PATH}
     # "</" cannot end the script element early when written as "<\/".
     payload = json.dumps(config).replace("</", "<\\/")
     script = f'<script id="ha-agent-config" type="application/json">{payload}</script>'

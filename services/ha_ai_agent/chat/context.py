@@ -16,10 +16,10 @@ from typing import Any
 
 from opentelemetry.trace import NoOpTracer, Tracer
 from opentelemetry.util.types import AttributeValue
+from perftrace import FollowingTracer
 
 from ha_ai_agent.home.client import HomeAssistantClient, HomeAssistantError
-from ha_ai_agent.telemetry import FollowingTracer
-from ha_ai_agent.telemetry.decorator import CurrentSpan
+from ha_ai_agent.semconv import CONTEXT_CACHE_HIT, CONTEXT_SECTION, CONTEXT_SPAN_PREFIX, CONTEXT_STALE
 
 _tracer = FollowingTracer(__name__)
 
@@ -94,7 +94,10 @@ class HomeContext:
     Args:
         home: the Home Assistant client.
         ttl_seconds: lifetime of the sections that change often (devices, helpers and scenes).
-        static_ttl_seconds: lifetime of areas and services.
+        static_ttl_seconds: lifetime of the services section.
+        areas_ttl_seconds: lifetime of the areas, ``static_ttl_seconds`` when None (an area change made in
+            Home Assistant is seen within it; the tools also re-read the areas at once when asked for an
+            area they do not know).
         traced: False makes no section spans (tracing off, or left to an agent).
     """
 
@@ -104,16 +107,18 @@ class HomeContext:
         ttl_seconds: float = 900,
         static_ttl_seconds: float = 1800,
         clock: Callable[[], float] = time.monotonic,
+        areas_ttl_seconds: float | None = None,
         traced: bool = True,
     ) -> None:
         self._tracer: Tracer = _tracer if traced else NoOpTracer()
         self.home = home
+        areas_ttl = static_ttl_seconds if areas_ttl_seconds is None else areas_ttl_seconds
         self._ttl = {
             "devices": ttl_seconds,
             "helpers_scenes": ttl_seconds,
-            "areas": static_ttl_seconds,
+            "areas": areas_ttl,
             "services": static_ttl_seconds,
-            "_areas": static_ttl_seconds,
+            "_areas": areas_ttl,
         }
         self._clock = clock
         self._cache: dict[str, _Entry] = {}
@@ -137,11 +142,11 @@ class HomeContext:
         value: list[dict[str, Any]] = await self._cached("_areas", self.home.get_areas, refresh)
         return value
 
-    async def area_of(self) -> dict[str, tuple[str, str]]:
-        """entity_id → (area id, area name)."""
+    async def area_of(self, refresh: bool = False) -> dict[str, tuple[str, str]]:
+        """entity_id → (area id, area name); an entity in no area of its own is in its device's area."""
         return {
             entity_id: (str(area.get("id")), str(area.get("name")))
-            for area in await self.areas()
+            for area in await self.areas(refresh)
             for entity_id in area.get("entities") or []
         }
 
@@ -153,8 +158,8 @@ class HomeContext:
     async def _section(self, name: str, fetch: _SharedFetch, refresh: bool) -> str:
         entry = self._cache.get(name)
         hit = not refresh and self._fresh(name)
-        attributes: dict[str, AttributeValue] = {"context.section": name, "context.cache_hit": hit}
-        with CurrentSpan(self._tracer, f"context.{name}", attributes) as span:
+        attributes: dict[str, AttributeValue] = {CONTEXT_SECTION: name, CONTEXT_CACHE_HIT: hit}
+        with self._tracer.start_as_current_span(CONTEXT_SPAN_PREFIX + name, attributes=attributes) as span:
             if hit and entry is not None:
                 return str(entry.value)
             builders = {
@@ -168,7 +173,7 @@ class HomeContext:
             except HomeAssistantError:
                 if entry is None:
                     raise
-                span.set_attribute("context.stale", True)
+                span.set_attribute(CONTEXT_STALE, True)
                 return str(entry.value)
             return text
 

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -24,18 +25,46 @@ from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from opentelemetry import trace
 from opentelemetry.trace import NoOpTracer, Span, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
+from perftrace import FollowingTracer
+from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
+from perftrace.semconv import OPERATION_ATTRIBUTE
 
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.prompt import TokenBreakdown, TokenBudgetExceeded, build_system_prompt, fit_history
-from ha_ai_agent.chat.rate_limit import SlidingWindowRateLimiter, retry_after_header
 from ha_ai_agent.chat.tools import TOOL_DEFINITIONS, ToolError, ToolExecutor
 from ha_ai_agent.home.client import HomeAssistantError
 from ha_ai_agent.llm.client import UNAVAILABLE_ERRORS
 from ha_ai_agent.llm.tokens import estimate_message_tokens, estimate_messages_tokens
+from ha_ai_agent.semconv import (
+    CHAT_CONVERSATION_ID,
+    CHAT_CONVERSATION_NEW,
+    CHAT_HISTORY_MESSAGES,
+    CHAT_HISTORY_MESSAGES_KEPT,
+    CHAT_INPUT_TOKENS_ESTIMATE,
+    CHAT_ITERATIONS,
+    CHAT_TOKENS_USED,
+    CHAT_TOOL_CALLS,
+    CHAT_TOTAL_TOKENS_ESTIMATE,
+    CHAT_WITHIN_BUDGET,
+    CONVERSATION_MANAGEMENT,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_TOOL_CALL_ID,
+    GEN_AI_TOOL_NAME,
+    LLM_FINISH_REASON,
+    LLM_ITERATION,
+    LLM_TOOL_CALLS,
+    MESSAGE_ASSEMBLY,
+    OPENAI_API_CALL,
+    PENDING_PREVIEW_CHECK,
+    PREVIEW_ACTION,
+    PREVIEW_PENDING,
+    RATE_LIMIT_CHECK,
+    RATE_LIMIT_LIMITED,
+    SAVE_RESPONSE,
+    TOKEN_COUNT_RETRIEVAL,
+    TOOL_EXECUTION,
+)
 from ha_ai_agent.store.conversations import ConversationStore
-from ha_ai_agent.telemetry import FollowingTracer
-from ha_ai_agent.telemetry.decorator import CurrentSpan
-from ha_ai_agent.telemetry.performance_tracker import OPERATION_ATTRIBUTE
 
 _logger = logging.getLogger(__name__)
 _tracer = FollowingTracer(__name__)
@@ -174,9 +203,9 @@ class ChatAgent:
         self.max_input_tokens = max_input_tokens
         self.max_iterations = max_iterations
 
-    def stage(self, name: str, attributes: dict[str, AttributeValue] | None = None) -> CurrentSpan:
+    def stage(self, name: str, attributes: dict[str, AttributeValue] | None = None) -> AbstractContextManager[Span]:
         """A stage span, current while the stage runs; an exception is recorded and marks it ERROR."""
-        return CurrentSpan(self._tracer, name, attributes)
+        return self._tracer.start_as_current_span(name, attributes=attributes)
 
     async def chat(self, request: ChatRequest, client: str) -> ChatResult:
         """Run every stage of one request; raises ``ChatError`` subclasses for the caller to map."""
@@ -186,17 +215,17 @@ class ChatAgent:
             request_span.set_attribute(OPERATION_ATTRIBUTE, f"chat_request_{int(time.time() * 1000)}")
         turn = _Turn(request, user_message=request.message)
 
-        with self.stage("rate_limit_check") as span:
+        with self.stage(RATE_LIMIT_CHECK) as span:
             self._check_rate_limit(client, span)
-        with self.stage("conversation_management") as span:
+        with self.stage(CONVERSATION_MANAGEMENT) as span:
             await self._load_conversation(turn, span)
-        with self.stage("pending_preview_check") as span:
+        with self.stage(PENDING_PREVIEW_CHECK) as span:
             self._apply_pending_preview(turn, span)
-        with self.stage("message_assembly") as span:
+        with self.stage(MESSAGE_ASSEMBLY) as span:
             await self._assemble(turn, span)
         for iteration in range(1, self.max_iterations + 1):
             turn.iterations = iteration
-            with self.stage("openai_api_call", {"llm.iteration": iteration}) as span:
+            with self.stage(OPENAI_API_CALL, {LLM_ITERATION: iteration}) as span:
                 calls = await self._call_llm(turn, span)
             if not calls:
                 break
@@ -205,18 +234,18 @@ class ChatAgent:
         else:
             turn.answer = f"I stopped after {self.max_iterations} steps without a final answer."
             turn.new_messages.append({"role": "assistant", "content": turn.answer})
-        with self.stage("token_count_retrieval") as span:
+        with self.stage(TOKEN_COUNT_RETRIEVAL) as span:
             breakdown = self._count_tokens(turn, span)
-        with self.stage("save_response"):
+        with self.stage(SAVE_RESPONSE):
             await self._save(turn)
 
         if self._traced:
             request_span.set_attributes(
                 {
-                    "chat.iterations": turn.iterations,
-                    "chat.tokens_used": turn.tokens_used,
-                    "chat.tool_calls": len(turn.tool_calls),
-                    "chat.conversation_id": turn.conversation_id,
+                    CHAT_ITERATIONS: turn.iterations,
+                    CHAT_TOKENS_USED: turn.tokens_used,
+                    CHAT_TOOL_CALLS: len(turn.tool_calls),
+                    CHAT_CONVERSATION_ID: turn.conversation_id,
                 }
             )
         trace_id = request_span.get_span_context().trace_id
@@ -234,7 +263,7 @@ class ChatAgent:
 
     def _check_rate_limit(self, client: str, span: Span) -> None:
         retry_after = self.rate_limiter.acquire(client)
-        span.set_attribute("rate_limit.limited", retry_after > 0)
+        span.set_attribute(RATE_LIMIT_LIMITED, retry_after > 0)
         if retry_after > 0:
             raise RateLimited(
                 "Rate limit exceeded: too many chat requests, try again later",
@@ -256,15 +285,15 @@ class ChatAgent:
             turn.pending_preview = conversation.pending_preview
         span.set_attributes(
             {
-                "chat.conversation_id": turn.conversation_id,
-                "chat.conversation_new": turn.is_new_conversation,
-                "chat.history_messages": len(turn.history),
+                CHAT_CONVERSATION_ID: turn.conversation_id,
+                CHAT_CONVERSATION_NEW: turn.is_new_conversation,
+                CHAT_HISTORY_MESSAGES: len(turn.history),
             }
         )
 
     def _apply_pending_preview(self, turn: _Turn, span: Span) -> None:
         preview = turn.pending_preview
-        span.set_attribute("preview.pending", preview is not None)
+        span.set_attribute(PREVIEW_PENDING, preview is not None)
         if preview is None:
             return
         word = turn.request.message.strip().lower().rstrip(".!")
@@ -278,7 +307,7 @@ class ChatAgent:
         else:
             return
         turn.clear_preview = True
-        span.set_attribute("preview.action", action)
+        span.set_attribute(PREVIEW_ACTION, action)
 
     async def _assemble(self, turn: _Turn, span: Span) -> None:
         try:
@@ -295,8 +324,8 @@ class ChatAgent:
         turn.new_messages.append({"role": "user", "content": turn.user_message})
         span.set_attributes(
             {
-                "chat.input_tokens_estimate": budget.total_tokens,
-                "chat.history_messages_kept": len(turn.history),
+                CHAT_INPUT_TOKENS_ESTIMATE: budget.total_tokens,
+                CHAT_HISTORY_MESSAGES_KEPT: len(turn.history),
             }
         )
 
@@ -318,7 +347,7 @@ class ChatAgent:
         message = response.choices[0].message
         # Only function tools are offered, so only function calls can come back.
         calls = [c for c in message.tool_calls or [] if isinstance(c, ChatCompletionMessageFunctionToolCall)]
-        span.set_attributes({"llm.tool_calls": len(calls), "llm.finish_reason": response.choices[0].finish_reason})
+        span.set_attributes({LLM_TOOL_CALLS: len(calls), LLM_FINISH_REASON: response.choices[0].finish_reason})
         if calls:
             turn.new_messages.append(
                 {
@@ -345,11 +374,11 @@ class ChatAgent:
         record = ToolCallRecord(id=call.id, name=name, arguments=arguments)
         turn.tool_calls.append(record)
         attributes: dict[str, AttributeValue] = {
-            "gen_ai.operation.name": "execute_tool",
-            "gen_ai.tool.name": name,
-            "gen_ai.tool.call.id": call.id,
+            GEN_AI_OPERATION_NAME: "execute_tool",
+            GEN_AI_TOOL_NAME: name,
+            GEN_AI_TOOL_CALL_ID: call.id,
         }
-        with self.stage("tool_execution", attributes) as span:
+        with self.stage(TOOL_EXECUTION, attributes) as span:
             try:
                 result = await self.tools.execute(name, arguments)
             except (ToolError, HomeAssistantError) as error:
@@ -368,8 +397,8 @@ class ChatAgent:
         breakdown = TokenBreakdown(system, history, user, total, self.max_input_tokens, total <= self.max_input_tokens)
         span.set_attributes(
             {
-                "chat.total_tokens_estimate": breakdown.total_tokens,
-                "chat.within_budget": breakdown.within_budget,
+                CHAT_TOTAL_TOKENS_ESTIMATE: breakdown.total_tokens,
+                CHAT_WITHIN_BUDGET: breakdown.within_budget,
             }
         )
         return breakdown

@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from ha_ai_agent.chat.context import HomeContext
-from ha_ai_agent.home.client import HomeAssistantClient
+from ha_ai_agent.home.client import (
+    HomeAssistantClient,
+    HomeAssistantError,
+    HomeAssistantRejected,
+    HomeAssistantStillWorking,
+)
 
 MAX_ENTITIES = 50
 
@@ -69,22 +74,52 @@ class ToolError(Exception):
     """The model called a tool wrongly (unknown tool, bad arguments)."""
 
 
-def _summary(state: dict[str, Any], area: tuple[str, str] | None) -> dict[str, Any]:
+Area = tuple[str, str]
+
+
+def _summary(state: dict[str, Any], area: Area | None) -> dict[str, Any]:
     attributes = state.get("attributes") or {}
     return {
         "entity_id": state.get("entity_id"),
         "name": attributes.get("friendly_name") or state.get("entity_id"),
         "state": state.get("state"),
         "unit": attributes.get("unit_of_measurement"),
+        "device_class": attributes.get("device_class"),
         "area": area[1] if area else None,
     }
 
 
-def _matches_area(wanted: str, area: tuple[str, str] | None) -> bool:
-    if area is None:
-        return False
-    key = wanted.strip().lower().replace(" ", "_")
-    return key in (area[0].lower(), area[1].lower().replace(" ", "_"))
+def _key(text: str) -> str:
+    return text.strip().lower().replace(" ", "_")
+
+
+def _matches_area(wanted: str, area: Area | None) -> bool:
+    return area is not None and _key(wanted) in (area[0].lower(), _key(area[1]))
+
+
+def _haystack(state: dict[str, Any], area: Area | None) -> str:
+    name = str((state.get("attributes") or {}).get("friendly_name") or "")
+    text = f"{state.get('entity_id', '')} {name} {area[1] if area else ''}".lower()
+    return text.replace("_", " ")
+
+
+def _has_word(haystack: str, word: str) -> bool:
+    """``word`` or its singular ("lights" finds "Kitchen Light") is in the haystack."""
+    return word in haystack or (len(word) > 3 and word.endswith("s") and word[:-1] in haystack)
+
+
+def _targets(entity_id: Any) -> list[str]:
+    if isinstance(entity_id, str):
+        return [e.strip() for e in entity_id.split(",") if e.strip()]
+    return [str(e) for e in entity_id] if isinstance(entity_id, list) else []
+
+
+def _fold(changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last state of each entity a call changed, in the order they first changed."""
+    last: dict[str, dict[str, Any]] = {}
+    for state in changed:
+        last[str(state.get("entity_id"))] = state
+    return list(last.values())
 
 
 class ToolExecutor:
@@ -113,33 +148,44 @@ class ToolExecutor:
             return await self.call_service(domain, service, arguments.get("entity_id"), data)
         raise ToolError(f"unknown tool {name!r}")
 
+    async def _areas_for(self, wanted: str | None) -> dict[str, Area]:
+        """entity_id → area; read again at once when ``wanted`` names an area the cache does not know."""
+        areas = await self.context.area_of()
+        if wanted:
+            known = {(a[0].lower(), _key(a[1])) for a in areas.values()}
+            if not any(_key(wanted) in pair for pair in known):
+                areas = await self.context.area_of(refresh=True)
+        return areas
+
     async def get_entities(
         self, domain: str | None = None, area: str | None = None, search: str | None = None
     ) -> dict[str, Any]:
-        """Entities matching every filter given."""
+        """Entities matching every filter given.
+
+        An area matches the entities in it (their own area or their device's); entities in no area
+        match when their name holds the area's name ("Living Room Window" for ``living_room``).
+        """
         states = await self.home.get_states()
-        areas = await self.context.area_of()
+        areas = await self._areas_for(area)
         words = [w for w in (search or "").lower().split() if w]
+        area_words = (area or "").lower().replace("_", " ").split()
         found = []
-        area_name = None
         for state in states:
             entity_id = str(state.get("entity_id", ""))
             entity_area = areas.get(entity_id)
+            haystack = _haystack(state, entity_area)
             if domain and entity_id.split(".", 1)[0] != domain:
                 continue
-            if area:
-                if not _matches_area(area, entity_area):
+            if area and not _matches_area(area, entity_area):
+                if entity_area is not None or not all(_has_word(haystack, w) for w in area_words):
                     continue
-                area_name = entity_area[1] if entity_area else None
-            if words:
-                haystack = f"{entity_id} {(state.get('attributes') or {}).get('friendly_name', '')}".lower()
-                haystack += f" {entity_area[1].lower()}" if entity_area else ""
-                if not all(w in haystack for w in words):
-                    continue
+            if not all(_has_word(haystack, w) for w in words):
+                continue
             found.append(_summary(state, entity_area))
         result: dict[str, Any] = {"count": len(found), "entities": found[:MAX_ENTITIES]}
         if area:
-            result["area_name"] = area_name or area
+            names = {a[1] for a in areas.values() if _matches_area(area, a)}
+            result["area_name"] = next(iter(names), area.replace("_", " ").title())
         return result
 
     async def get_entity_state(self, entity_id: str) -> dict[str, Any]:
@@ -156,17 +202,53 @@ class ToolExecutor:
             "attributes": attributes,
         }
 
-    async def call_service(
-        self, domain: str, service: str, entity_id: str | None, data: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Call a service; the result lists the entities it changed."""
+    async def call_service(self, domain: str, service: str, entity_id: Any, data: dict[str, Any]) -> dict[str, Any]:
+        """Call a service; the result lists what it changed and the targets it left as they were."""
         payload = dict(data)
         if entity_id:
             payload["entity_id"] = entity_id
-        changed = await self.home.call_service(domain, service, payload)
+        targets = _targets(payload.get("entity_id"))
+        called = f"{domain}.{service}"
+        try:
+            changed = _fold(await self.home.call_service(domain, service, payload))
+        except HomeAssistantStillWorking as slow:
+            return {
+                "service": called,
+                "pending": True,
+                "entities": targets,
+                "message": f"Home Assistant is still carrying out {called}: it had not finished after "
+                f"{slow.waited_seconds:g} s and goes on with it by itself",
+            }
+        except HomeAssistantRejected as refused:
+            return {"service": called, "error": await self._explain(domain, service, payload, refused)}
         self.context.invalidate()
         areas = await self.context.area_of()
-        return {"changed": [_summary(s, areas.get(str(s.get("entity_id")))) for s in changed]}
+        result: dict[str, Any] = {
+            "service": called,
+            "changed": [_summary(s, areas.get(str(s.get("entity_id")))) for s in changed],
+        }
+        left = [t for t in targets if t not in {str(s.get("entity_id")) for s in changed}]
+        if left:
+            states = {str(s.get("entity_id")): s for s in await self.home.get_states()}
+            result["unchanged"] = [_summary(states[t], areas.get(t)) for t in left if t in states]
+            missing = [t for t in left if t not in states]
+            if missing:
+                result["unknown_entities"] = missing
+        return result
+
+    async def _explain(self, domain: str, service: str, payload: dict[str, Any], refused: HomeAssistantRejected) -> str:
+        """Home Assistant's refusal in words: which service, and what it did not accept."""
+        try:
+            services = {s.get("domain"): s.get("services") or {} for s in await self.home.get_services()}
+        except HomeAssistantError:
+            services = {}
+        if services and service not in services.get(domain, {}):
+            return f"Home Assistant has no service {domain}.{service}"
+        values = ", ".join(f"{k}={v}" for k, v in payload.items() if k != "entity_id")
+        reason = f" ({refused.detail})" if refused.detail else ""
+        if values:
+            return f"Home Assistant refused {domain}.{service}: it does not accept {values}{reason}"
+        return f"Home Assistant refused {domain}.{service} for {payload.get('entity_id') or 'no entity'}{reason}"
 
 
 def _only(arguments: dict[str, Any], *names: str) -> dict[str, Any]:

@@ -23,6 +23,27 @@ class HomeAssistantUnavailable(HomeAssistantError):
     """Home Assistant could not be reached, timed out, or failed (5xx)."""
 
 
+class HomeAssistantRejected(HomeAssistantError):
+    """Home Assistant refused the request (4xx); ``detail`` is its reason when it gave one.
+
+    A refused service call answers ``400`` with the plain text ``400: Bad Request`` (an unknown service
+    or data the service does not accept), so ``detail`` is often None.
+    """
+
+    def __init__(self, status_code: int, detail: str | None) -> None:
+        super().__init__(f"Home Assistant answered HTTP {status_code}" + (f": {detail}" if detail else ""))
+        self.status_code = status_code
+        self.detail = detail
+
+
+class HomeAssistantStillWorking(HomeAssistantError):
+    """A service call was sent but had not finished within the timeout; Home Assistant carries on with it."""
+
+    def __init__(self, waited_seconds: float) -> None:
+        super().__init__(f"Home Assistant had not finished the service call after {waited_seconds:g} s")
+        self.waited_seconds = waited_seconds
+
+
 class HomeAssistantClient:
     """The calls the agent makes to Home Assistant.
 
@@ -33,6 +54,11 @@ class HomeAssistantClient:
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
+
+    @property
+    def timeout_seconds(self) -> float:
+        """How long a call waits for Home Assistant's answer."""
+        return float(self.http.timeout.read or 0.0)
 
     @classmethod
     def create(
@@ -54,18 +80,20 @@ class HomeAssistantClient:
     async def _request(self, method: str, path: str, body: Any = None) -> Any:
         try:
             response = await self.http.request(method, path, json=body)
+        except httpx.ReadTimeout as error:
+            if path.startswith("/api/services/"):
+                # Home Assistant answers a service call when the service has finished: it got the call.
+                raise HomeAssistantStillWorking(self.timeout_seconds) from error
+            raise HomeAssistantUnavailable("Home Assistant did not answer in time") from error
         except httpx.TransportError as error:
-            raise HomeAssistantUnavailable(f"Home Assistant is unreachable: {type(error).__name__}") from error
+            why = "the connection timed out" if isinstance(error, httpx.TimeoutException) else "no connection"
+            raise HomeAssistantUnavailable(f"Home Assistant is unreachable ({why})") from error
         if response.status_code >= 500:
             raise HomeAssistantUnavailable(f"Home Assistant failed with HTTP {response.status_code}")
         if response.status_code == 401:
             raise HomeAssistantError("Home Assistant rejected the access token (HTTP 401)")
         if response.status_code >= 400:
-            try:
-                message = response.json().get("message", "")
-            except ValueError:
-                message = response.text[:200]
-            raise HomeAssistantError(f"Home Assistant answered HTTP {response.status_code}: {message}")
+            raise HomeAssistantRejected(response.status_code, _reason(response))
         try:
             return response.json()
         except ValueError:
@@ -100,7 +128,12 @@ class HomeAssistantClient:
         return list(services) if isinstance(services, list) else []
 
     async def call_service(self, domain: str, service: str, data: dict[str, Any]) -> list[dict[str, Any]]:
-        """Call a service; returns the states it changed."""
+        """Call a service; returns every state change it made, in order (intermediate ones included).
+
+        Raises:
+            HomeAssistantStillWorking: the call was not finished within the timeout.
+            HomeAssistantRejected: an unknown service or data it does not accept.
+        """
         changed = await self._request("POST", f"/api/services/{domain}/{service}", data)
         return list(changed) if isinstance(changed, list) else []
 
@@ -113,3 +146,14 @@ class HomeAssistantClient:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self.http.aclose()
+
+
+def _reason(response: httpx.Response) -> str | None:
+    """Home Assistant's reason for a 4xx, or None when it is only the status line (``400: Bad Request``)."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        message = response.text.strip()[:200]
+    if not message or message == f"{response.status_code}: {response.reason_phrase}":
+        return None
+    return str(message)

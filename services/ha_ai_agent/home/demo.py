@@ -123,6 +123,11 @@ _SERVICES: dict[str, list[str]] = {
     "automation": ["trigger", "turn_on", "turn_off"],
 }
 
+#: The state a service passes through on its way (Home Assistant reports both).
+_PASSING_THROUGH = {"lock": "locking", "unlock": "unlocking"}
+#: Home Assistant refuses a service call it cannot validate with this plain-text body.
+BAD_REQUEST = "400: Bad Request"
+
 _NEW_STATE = {
     "turn_on": "on",
     "turn_off": "off",
@@ -155,24 +160,37 @@ class DemoHome:
         }
 
     def call_service(self, domain: str, service: str, data: dict[str, Any]) -> list[dict[str, Any]]:
-        """Apply a service call; return the states it changed (as Home Assistant does)."""
+        """Apply a service call; return every state change it made, as Home Assistant does.
+
+        Like Home Assistant: a target already in the asked state is no change (not listed), and a lock
+        passes through "locking"/"unlocking" (both states listed, in order).
+        """
         targets = data.get("entity_id") or []
         if isinstance(targets, str):
-            targets = [targets]
-        changed = []
+            targets = [t.strip() for t in targets.split(",")]
+        changed: list[dict[str, Any]] = []
         for entity_id in targets:
             state = self.states.get(entity_id)
             if state is None:
                 continue
+            before = copy.deepcopy((state["state"], state["attributes"]))
+            new_state = _NEW_STATE.get(service, state["state"])
             if service == "toggle":
-                state["state"] = "off" if state["state"] == "on" else "on"
-            elif service in _NEW_STATE:
-                state["state"] = _NEW_STATE[service]
-            elif service == "set_temperature" and "temperature" in data:
+                new_state = "off" if state["state"] == "on" else "on"
+            if service == "set_temperature" and "temperature" in data:
                 state["attributes"]["temperature"] = data["temperature"]
-            state["last_changed"] = state["last_updated"] = datetime.now(UTC).isoformat()
-            changed.append(copy.deepcopy(state))
+            if "brightness_pct" in data and new_state == "on":
+                state["attributes"]["brightness"] = round(int(data["brightness_pct"]) * 255 / 100)
+            if service in _PASSING_THROUGH and new_state != state["state"]:
+                changed.append(self._set(state, _PASSING_THROUGH[service]))
+            if (new_state, state["attributes"]) != before:
+                changed.append(self._set(state, new_state))
         return changed
+
+    def _set(self, state: dict[str, Any], value: str) -> dict[str, Any]:
+        state["state"] = value
+        state["last_changed"] = state["last_updated"] = datetime.now(UTC).isoformat()
+        return copy.deepcopy(state)
 
     def areas_payload(self) -> list[dict[str, Any]]:
         """What the areas template renders to on a real Home Assistant."""
@@ -184,6 +202,12 @@ class DemoHome:
             }
             for area_id, name in self.areas.items()
         ]
+
+
+def _valid(data: dict[str, Any]) -> bool:
+    """The service data checks of Home Assistant the demo home makes (brightness in percent)."""
+    level = data.get("brightness_pct", 0)
+    return isinstance(level, int | float) and 0 <= level <= 100
 
 
 def create_demo_home_app(token: str = DEMO_TOKEN) -> Starlette:
@@ -230,14 +254,14 @@ def create_demo_home_app(token: str = DEMO_TOKEN) -> Starlette:
         if not authorized(request):
             return unauthorized()
         domain, service = request.path_params["domain"], request.path_params["service"]
-        if service not in _SERVICES.get(domain, []):
-            return JSONResponse({"message": f"Service {domain}.{service} not found."}, status_code=400)
         try:
             data = await request.json() if await request.body() else {}
         except ValueError:
             return JSONResponse({"message": "Data should be valid JSON."}, status_code=400)
         if not isinstance(data, dict):
             return JSONResponse({"message": "Data should be a JSON object."}, status_code=400)
+        if service not in _SERVICES.get(domain, []) or not _valid(data):
+            return Response(BAD_REQUEST, status_code=400, media_type="text/plain")
         return JSONResponse(home.call_service(domain, service, data))
 
     async def template(request: Request) -> Response:

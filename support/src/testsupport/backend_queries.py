@@ -13,6 +13,9 @@ from typing import Any
 
 import httpx
 import yaml
+from ha_ai_agent.semconv import CHAT_SERVER_SPAN, OPENAI_API_CALL
+from perftrace import SpanRecord
+from perftrace.sources import traces_from_jaeger
 
 from testsupport.paths import REPO_ROOT
 
@@ -23,32 +26,23 @@ HTTP_TIMEOUT_SECONDS = 10.0
 GRAFANA_MACROS = {"$__rate_interval": "5m", "$__interval": "15s", "$__range": "15m"}
 
 
-@dataclass(frozen=True)
-class SpanRecord:
-    """The part of a span that the tests compare across backends."""
-
-    span_id: str
-    parent_id: str | None
-    name: str
-
-
 def assert_chat_tree(spans: list[SpanRecord], stages: Iterable[str], backend: str) -> list[str]:
     """The server span is the only root, every stage its child, every LLM span under an openai_api_call.
 
     Returns the span names, for the checks a caller adds.
     """
     by_id = {span.span_id: span for span in spans}
-    roots = [span for span in spans if span.parent_id is None or span.parent_id not in by_id]
-    assert [root.name for root in roots] == ["POST /api/v1/chat"], f"{backend}: roots {[r.name for r in roots]}"
+    roots = [span for span in spans if span.parent_span_id not in by_id]
+    assert [root.name for root in roots] == [CHAT_SERVER_SPAN], f"{backend}: roots {[r.name for r in roots]}"
     names = [span.name for span in spans]
     stage_names = set(stages)
     for stage in stage_names:
         assert stage in names, f"{backend}: no {stage} span in {sorted(set(names))}"
     for span in spans:
         if span.name in stage_names:
-            assert span.parent_id == roots[0].span_id, f"{backend}: {span.name}'s parent is not the server span"
+            assert span.parent_span_id == roots[0].span_id, f"{backend}: {span.name}'s parent is not the server span"
         if span.name.startswith("chat "):
-            assert by_id[span.parent_id or ""].name == "openai_api_call", f"{backend}: {span.name} misplaced"
+            assert by_id[span.parent_span_id].name == OPENAI_API_CALL, f"{backend}: {span.name} misplaced"
     return names
 
 
@@ -62,19 +56,13 @@ class PanelQuery:
 
 
 def jaeger_trace(jaeger_url: str, trace_id: str) -> list[SpanRecord] | None:
-    """The spans of a trace from Jaeger's HTTP API, or None while Jaeger does not have it."""
+    """The spans of a trace from Jaeger's HTTP API, or None while Jaeger does not have it (the library's parser)."""
     response = httpx.get(f"{jaeger_url}/api/traces/{trace_id}", timeout=HTTP_TIMEOUT_SECONDS)
     if response.status_code == 404:
         return None
     response.raise_for_status()
-    data = response.json().get("data") or []
-    if not data:
-        return None
-    records = []
-    for span in data[0]["spans"]:
-        parents = [ref["spanID"] for ref in span.get("references", []) if ref.get("refType") == "CHILD_OF"]
-        records.append(SpanRecord(span["spanID"], parents[0] if parents else None, span["operationName"]))
-    return records
+    traces = traces_from_jaeger(response.json())
+    return list(traces[0].spans) if traces and traces[0].spans else None
 
 
 def _hex_id(value: str) -> str:
@@ -111,14 +99,27 @@ def tempo_trace(tempo_url: str, trace_id: str) -> list[SpanRecord] | None:
     spans = _otlp_spans(response.json())
     if not spans:
         return None
-    return [
-        SpanRecord(
-            _hex_id(span["spanId"]),
-            _hex_id(span["parentSpanId"]) if span.get("parentSpanId") else None,
-            span["name"],
-        )
-        for span in spans
-    ]
+    return [_tempo_span(trace_id, span) for span in spans]
+
+
+def _tempo_span(trace_id: str, span: dict[str, Any]) -> SpanRecord:
+    """A span of Tempo's OTLP JSON as far as the tests compare it (ids, parent, name, times)."""
+    parent = span.get("parentSpanId")
+    start = int(span.get("startTimeUnixNano", 0))
+    return SpanRecord(
+        trace_id=int(trace_id, 16),
+        span_id=int(_hex_id(span["spanId"]), 16),
+        parent_span_id=int(_hex_id(parent), 16) if parent else 0,
+        parent_is_remote=False,
+        name=span["name"],
+        kind=str(span.get("kind", "SPAN_KIND_INTERNAL")).removeprefix("SPAN_KIND_"),
+        service_name="",
+        start_time_unix_nano=start,
+        end_time_unix_nano=int(span.get("endTimeUnixNano", start)),
+        status="UNSET",
+        status_message=None,
+        attributes={},
+    )
 
 
 def tempo_search(tempo_url: str, traceql: str, since_seconds: int = 3600) -> list[dict[str, Any]]:
@@ -192,13 +193,10 @@ def alert_rule_queries() -> list[PanelQuery]:
     return queries
 
 
-SERVER_SPAN = "POST /api/v1/chat"
-
-
 def has_server_span(jaeger_url: str, trace_id: str) -> bool:
     """Whether Jaeger holds the trace with its server span (which ends last, after every stage)."""
     spans = jaeger_trace(jaeger_url, trace_id)
-    return bool(spans) and any(span.name == SERVER_SPAN for span in spans or [])
+    return bool(spans) and any(span.name == CHAT_SERVER_SPAN for span in spans or [])
 
 
 def span_count(jaeger_url: str, trace_id: str) -> int:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ha_ai_agent.semconv import BROWSER_SERVICE_NAME
+
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 JSON_HEADERS = {"content-type": "application/json"}
 
 
 def json_export(
-    service: str = "ai-automation-ui",
+    service: str = BROWSER_SERVICE_NAME,
     spans: int = 1,
     trace_id: str = TRACE_ID,
     attributes: list[dict[str, Any]] | None = None,

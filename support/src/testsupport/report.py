@@ -7,7 +7,6 @@ it leaves every other section (written by other benchmarks) untouched.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import platform
 import re
@@ -99,15 +98,6 @@ def targets_table(targets: Sequence[Target]) -> list[str]:
 def median(values: Sequence[float]) -> float:
     """Median, 0.0 for no values."""
     return statistics.median(values) if values else 0.0
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile (``fraction`` in 0..1) of unsorted values; 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
-    return ordered[rank - 1]
 
 
 def replace_section(name: str, body: str, path: Path = DOC_PATH) -> None:

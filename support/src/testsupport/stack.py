@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+from ha_ai_agent.semconv import SERVICE_NAME
 
 from testsupport.paths import REPO_ROOT
 from testsupport.processes import ManagedProcess, free_port, poll
@@ -36,7 +37,7 @@ COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 PROMETHEUS_CONTAINER_FLAGS = ("--config.file", "--storage.tsdb.path", "--web.listen-address")
 # What compose ships (docker-compose.yml): the service's batch span processor waits at most this long.
 AGENT_ENV = {
-    "OTEL_SERVICE_NAME": "ha-ai-agent",
+    "OTEL_SERVICE_NAME": SERVICE_NAME,
     "OTEL_BSP_SCHEDULE_DELAY": "500",
     "HA_AGENT_LLM_LATENCY_MS": "0",
     "OTEL_METRIC_EXPORT_INTERVAL": "1000",

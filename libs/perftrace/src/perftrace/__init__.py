@@ -1,0 +1,42 @@
+"""Tracing for any service: setup from ``OTEL_*``, ``@traced``, the recent-traces buffer, the tracker API.
+
+The core depends on OpenTelemetry packages only; ``perftrace.fastapi`` (the ``fastapi`` extra) adds what a
+web service mounts: the ``/performance`` page, its JSON routes and the browser-span endpoint.
+"""
+
+from perftrace.decorator import FollowingTracer, traced
+from perftrace.logs import configure_logging, enable_log_correlation
+from perftrace.recent import RecentTracesProcessor
+from perftrace.records import SpanRecord, TraceRecord
+from perftrace.setup import TracingConfig, TracingHandle, setup_tracing
+from perftrace.tracker import (
+    PerformanceMetric,
+    PerformanceReport,
+    PerformanceTracker,
+    create_report,
+    end_tracking,
+    get_tracker,
+    install_tracker,
+    start_tracking,
+)
+
+__all__ = [
+    "FollowingTracer",
+    "PerformanceMetric",
+    "PerformanceReport",
+    "PerformanceTracker",
+    "RecentTracesProcessor",
+    "SpanRecord",
+    "TraceRecord",
+    "TracingConfig",
+    "TracingHandle",
+    "configure_logging",
+    "create_report",
+    "enable_log_correlation",
+    "end_tracking",
+    "get_tracker",
+    "install_tracker",
+    "setup_tracing",
+    "start_tracking",
+    "traced",
+]

@@ -1,0 +1,389 @@
+"""Validation and rewriting of OTLP/HTTP trace exports from browsers (the shim), as pure functions.
+
+``prepare_export`` takes what arrived (path, headers, body) and returns either an ``Export`` ready to
+forward to the collector as OTLP protobuf, or an ``ExportRejected`` with the HTTP status and a message
+saying what is wrong: 404 unknown path, 415 content type or encoding, 413 too large (counted after
+decompression, so a gzip bomb is refused), 400 malformed, 403 a service that browsers may not use.
+Nothing here does I/O; the route does.
+
+Limits follow the OTel attribute-limit model: spans over the per-request cap refuse the request (the
+exporter can split it), attributes over the per-span cap are dropped and counted, long string values
+are truncated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from perftrace.records import SpanRecord
+from perftrace.semconv import FORWARDED_BY_ATTRIBUTE
+
+TRACES_PATH = "/v1/traces"
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+MAX_NAME_CHARS = 256
+MAX_EVENTS = 32
+MAX_LINKS = 8
+
+_KIND_NAMES = {value: name.removeprefix("SPAN_KIND_") for name, value in Span.SpanKind.items()}
+_KIND_NAMES[Span.SPAN_KIND_UNSPECIFIED] = "INTERNAL"
+_STATUS_NAMES = {value: name.removeprefix("STATUS_CODE_") for name, value in Status.StatusCode.items()}
+
+
+@dataclass(frozen=True)
+class ExportLimits:
+    """What one browser export may contain."""
+
+    max_body_bytes: int = 1_000_000
+    max_spans: int = 512
+    max_attributes_per_span: int = 64
+    max_attribute_chars: int = 1024
+    allowed_services: frozenset[str] = frozenset()
+    forwarded_by: str = ""
+
+
+@dataclass(frozen=True)
+class ExportRejected:
+    """Why an export was refused, as an HTTP status and a message for the client."""
+
+    status_code: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Export:
+    """A checked export: ``body`` is the re-serialized protobuf to forward."""
+
+    request: ExportTraceServiceRequest
+    body: bytes
+    span_count: int
+    response_content_type: str
+    dropped_attributes: int = 0
+    truncated_values: int = 0
+
+
+@dataclass
+class _Counters:
+    dropped_attributes: int = 0
+    truncated_values: int = 0
+
+
+class _Invalid(Exception):
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _decode_body(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+    if len(body) > max_bytes:
+        raise _Invalid(413, f"body of {len(body)} bytes is over the {max_bytes}-byte limit")
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise _Invalid(415, f"content encoding {encoding!r} is not supported; use gzip or none")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, max_bytes + 1)
+    except zlib.error as error:
+        raise _Invalid(400, f"body is not valid gzip: {error}") from None
+    if len(data) > max_bytes or inflater.unconsumed_tail:
+        raise _Invalid(413, f"decompressed body is over the {max_bytes}-byte limit")
+    if not inflater.eof:
+        raise _Invalid(400, "gzip body is truncated")
+    return data
+
+
+def _hex_id(value: Any, size: int, what: str, allow_empty: bool = False) -> bytes:
+    if value in (None, "") and allow_empty:
+        return b""
+    if not isinstance(value, str) or len(value) != size * 2:
+        raise _Invalid(400, f"{what} must be {size * 2} hex digits")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise _Invalid(400, f"{what} must be {size * 2} hex digits") from None
+
+
+def _objects(value: Any, what: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise _Invalid(400, f"{what} must be a list of objects")
+    return value
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Invalid(400, f"{what} must be an object")
+    return value
+
+
+def _enum(value: Any, enum: Any) -> Any:
+    # OTLP/JSON writes enums as integers; names are accepted too.
+    return enum.Value(value) if isinstance(value, str) else int(value or 0)
+
+
+def _any_value(value: dict[str, Any]) -> AnyValue:
+    if "stringValue" in value:
+        return AnyValue(string_value=value["stringValue"])
+    if "boolValue" in value:
+        return AnyValue(bool_value=value["boolValue"])
+    if "intValue" in value:
+        return AnyValue(int_value=int(value["intValue"]))
+    if "doubleValue" in value:
+        return AnyValue(double_value=float(value["doubleValue"]))
+    if "bytesValue" in value:
+        return AnyValue(bytes_value=base64.b64decode(value["bytesValue"], validate=True))
+    if "arrayValue" in value:
+        items = _objects(_object(value["arrayValue"], "arrayValue").get("values"), "arrayValue.values")
+        return AnyValue(array_value=ArrayValue(values=[_any_value(item) for item in items]))
+    if "kvlistValue" in value:
+        entries = _objects(_object(value["kvlistValue"], "kvlistValue").get("values"), "kvlistValue.values")
+        return AnyValue(kvlist_value=KeyValueList(values=_key_values(entries)))
+    return AnyValue()
+
+
+def _key_values(items: list[dict[str, Any]]) -> list[KeyValue]:
+    return [KeyValue(key=item.get("key", ""), value=_any_value(_object(item.get("value"), "value"))) for item in items]
+
+
+def _attributes(node: dict[str, Any]) -> list[KeyValue]:
+    return _key_values(_objects(node.get("attributes"), "attributes"))
+
+
+def _span_from_json(span: dict[str, Any]) -> Span:
+    status = _object(span.get("status"), "status")
+    return Span(
+        trace_id=_hex_id(span.get("traceId"), 16, "traceId"),
+        span_id=_hex_id(span.get("spanId"), 8, "spanId"),
+        parent_span_id=_hex_id(span.get("parentSpanId"), 8, "parentSpanId", allow_empty=True),
+        trace_state=span.get("traceState") or "",
+        flags=int(span.get("flags") or 0),
+        name=span.get("name") or "",
+        kind=_enum(span.get("kind"), Span.SpanKind),
+        start_time_unix_nano=int(span.get("startTimeUnixNano") or 0),
+        end_time_unix_nano=int(span.get("endTimeUnixNano") or 0),
+        attributes=_attributes(span),
+        dropped_attributes_count=int(span.get("droppedAttributesCount") or 0),
+        events=[
+            Span.Event(
+                time_unix_nano=int(event.get("timeUnixNano") or 0),
+                name=event.get("name") or "",
+                attributes=_attributes(event),
+                dropped_attributes_count=int(event.get("droppedAttributesCount") or 0),
+            )
+            for event in _objects(span.get("events"), "events")
+        ],
+        dropped_events_count=int(span.get("droppedEventsCount") or 0),
+        links=[
+            Span.Link(
+                trace_id=_hex_id(link.get("traceId"), 16, "link traceId"),
+                span_id=_hex_id(link.get("spanId"), 8, "link spanId"),
+                trace_state=link.get("traceState") or "",
+                attributes=_attributes(link),
+                dropped_attributes_count=int(link.get("droppedAttributesCount") or 0),
+            )
+            for link in _objects(span.get("links"), "links")
+        ],
+        dropped_links_count=int(span.get("droppedLinksCount") or 0),
+        status=Status(code=_enum(status.get("code"), Status.StatusCode), message=status.get("message") or ""),
+    )
+
+
+def _from_otlp_json(document: Any) -> ExportTraceServiceRequest:
+    """OTLP/JSON to protobuf, directly (protobuf's ``json_format`` is 10x slower and wants base64 ids)."""
+    if not isinstance(document, dict):
+        raise _Invalid(400, "body must be a JSON object with resourceSpans")
+    request = ExportTraceServiceRequest()
+    for resource_spans in _objects(document.get("resourceSpans"), "resourceSpans"):
+        resource = _object(resource_spans.get("resource"), "resource")
+        added = request.resource_spans.add(schema_url=resource_spans.get("schemaUrl") or "")
+        added.resource.attributes.extend(_attributes(resource))
+        for scope_spans in _objects(resource_spans.get("scopeSpans"), "scopeSpans"):
+            scope = _object(scope_spans.get("scope"), "scope")
+            added_scope = added.scope_spans.add(schema_url=scope_spans.get("schemaUrl") or "")
+            added_scope.scope.name = scope.get("name") or ""
+            added_scope.scope.version = scope.get("version") or ""
+            added_scope.scope.attributes.extend(_attributes(scope))
+            added_scope.spans.extend(_span_from_json(span) for span in _objects(scope_spans.get("spans"), "spans"))
+    return request
+
+
+def _parse(data: bytes, media_type: str) -> ExportTraceServiceRequest:
+    if media_type == PROTOBUF:
+        try:
+            return ExportTraceServiceRequest.FromString(data)
+        except (DecodeError, ValueError, RecursionError) as error:
+            raise _Invalid(400, f"malformed OTLP protobuf: {error or 'cannot decode'}") from None
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        raise _Invalid(400, f"malformed JSON: {error}") from None
+    try:
+        return _from_otlp_json(document)
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError, binascii.Error) as error:
+        raise _Invalid(400, f"malformed OTLP JSON: {str(error)[:300]}") from None
+
+
+def _cap_value(value: AnyValue, limits: ExportLimits, counters: _Counters) -> None:
+    kind = value.WhichOneof("value")
+    if kind == "string_value" and len(value.string_value) > limits.max_attribute_chars:
+        value.string_value = value.string_value[: limits.max_attribute_chars]
+        counters.truncated_values += 1
+    elif kind == "bytes_value" and len(value.bytes_value) > limits.max_attribute_chars:
+        value.bytes_value = value.bytes_value[: limits.max_attribute_chars]
+        counters.truncated_values += 1
+    elif kind == "array_value":
+        del value.array_value.values[limits.max_attributes_per_span :]
+        for item in value.array_value.values:
+            _cap_value(item, limits, counters)
+    elif kind == "kvlist_value":
+        del value.kvlist_value.values[limits.max_attributes_per_span :]
+        for entry in value.kvlist_value.values:
+            _cap_value(entry.value, limits, counters)
+
+
+def _cap_attributes(attributes: Any, limits: ExportLimits, counters: _Counters) -> int:
+    dropped = max(0, len(attributes) - limits.max_attributes_per_span)
+    if dropped:
+        del attributes[limits.max_attributes_per_span :]
+        counters.dropped_attributes += dropped
+    for attribute in attributes:
+        attribute.key = attribute.key[:MAX_NAME_CHARS]
+        _cap_value(attribute.value, limits, counters)
+    return dropped
+
+
+def _service_name(attributes: Iterable[KeyValue]) -> str | None:
+    for attribute in attributes:
+        if attribute.key == "service.name":
+            return attribute.value.string_value
+    return None
+
+
+def _check_and_rewrite(request: ExportTraceServiceRequest, limits: ExportLimits, counters: _Counters) -> int:
+    span_count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    if span_count > limits.max_spans:
+        raise _Invalid(413, f"{span_count} spans in one export; at most {limits.max_spans} are accepted")
+    for resource_spans in request.resource_spans:
+        resource = resource_spans.resource
+        service = _service_name(resource.attributes)
+        if service is None:
+            raise _Invalid(400, "resource has no service.name")
+        if service not in limits.allowed_services:
+            raise _Invalid(403, f"service.name {service[:100]!r} may not send spans through the browser endpoint")
+        _cap_attributes(resource.attributes, limits, counters)
+        marker = resource.attributes.add()
+        marker.key, marker.value.string_value = FORWARDED_BY_ATTRIBUTE, limits.forwarded_by
+        for scope_spans in resource_spans.scope_spans:
+            _cap_attributes(scope_spans.scope.attributes, limits, counters)
+            for span in scope_spans.spans:
+                if len(span.trace_id) != 16 or not any(span.trace_id):
+                    raise _Invalid(400, "every span needs a 16-byte, non-zero trace id")
+                if len(span.span_id) != 8 or not any(span.span_id):
+                    raise _Invalid(400, "every span needs an 8-byte, non-zero span id")
+                if span.parent_span_id and len(span.parent_span_id) != 8:
+                    raise _Invalid(400, "a parent span id must be 8 bytes")
+                span.name = span.name[:MAX_NAME_CHARS]
+                span.dropped_attributes_count += _cap_attributes(span.attributes, limits, counters)
+                if len(span.events) > MAX_EVENTS:
+                    span.dropped_events_count += len(span.events) - MAX_EVENTS
+                    del span.events[MAX_EVENTS:]
+                for event in span.events:
+                    event.name = event.name[:MAX_NAME_CHARS]
+                    event.dropped_attributes_count += _cap_attributes(event.attributes, limits, counters)
+                if len(span.links) > MAX_LINKS:
+                    span.dropped_links_count += len(span.links) - MAX_LINKS
+                    del span.links[MAX_LINKS:]
+                for link in span.links:
+                    link.dropped_attributes_count += _cap_attributes(link.attributes, limits, counters)
+    return span_count
+
+
+def prepare_export(
+    path: str,
+    content_type: str | None,
+    content_encoding: str | None,
+    body: bytes,
+    limits: ExportLimits,
+) -> Export | ExportRejected:
+    """Check a browser's OTLP/HTTP export and rewrite it for the collector."""
+    counters = _Counters()
+    try:
+        if path != TRACES_PATH:
+            raise _Invalid(404, f"unknown OTLP path {path[:100]!r}; browsers export traces to /otlp/v1/traces")
+        media_type = _media_type(content_type)
+        if media_type not in (PROTOBUF, JSON):
+            raise _Invalid(415, f"content type {media_type or 'none'!r} is not supported; use {PROTOBUF} or {JSON}")
+        data = _decode_body(body, content_encoding, limits.max_body_bytes)
+        request = _parse(data, media_type)
+        span_count = _check_and_rewrite(request, limits, counters)
+    except _Invalid as invalid:
+        return ExportRejected(invalid.status_code, invalid.message)
+    return Export(
+        request=request,
+        body=request.SerializeToString(),
+        span_count=span_count,
+        response_content_type=media_type,
+        dropped_attributes=counters.dropped_attributes,
+        truncated_values=counters.truncated_values,
+    )
+
+
+def _plain_value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return tuple(_plain_value(v) for v in value.array_value.values)
+    if kind == "kvlist_value":
+        return json.dumps({kv.key: _plain_value(kv.value) for kv in value.kvlist_value.values}, default=str)
+    if kind == "bytes_value":
+        return binascii.hexlify(value.bytes_value).decode()
+    return getattr(value, kind) if kind else None
+
+
+def span_records(request: ExportTraceServiceRequest) -> list[SpanRecord]:
+    """The spans of a checked export as ring-buffer records."""
+    records = []
+    for resource_spans in request.resource_spans:
+        service = _service_name(resource_spans.resource.attributes) or ""
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                records.append(
+                    SpanRecord(
+                        trace_id=int.from_bytes(span.trace_id, "big"),
+                        span_id=int.from_bytes(span.span_id, "big"),
+                        parent_span_id=int.from_bytes(span.parent_span_id, "big") if span.parent_span_id else 0,
+                        parent_is_remote=False,
+                        name=span.name,
+                        kind=_KIND_NAMES.get(span.kind, "INTERNAL"),
+                        service_name=service,
+                        start_time_unix_nano=span.start_time_unix_nano,
+                        end_time_unix_nano=max(span.end_time_unix_nano, span.start_time_unix_nano),
+                        status=_STATUS_NAMES.get(span.status.code, "UNSET"),
+                        status_message=span.status.message or None,
+                        attributes={kv.key: _plain_value(kv.value) for kv in span.attributes},
+                    )
+                )
+    return records
+
+
+__all__ = ["Export", "ExportLimits", "ExportRejected", "prepare_export", "span_records"]

@@ -1,0 +1,245 @@
+"""``@traced``: put a span around any function, coroutine or generator.
+
+Everything that does not depend on the call (span name, attributes, the kind of function) is worked
+out once, when decorating. The tracer is looked up again only when the global tracer provider changes,
+so a function decorated at import time follows ``setup_tracing`` and tests that install their own
+provider.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, ParamSpec, TypeVar, cast, overload
+
+from opentelemetry import context as context_api
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.util.types import AttributeValue
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_INSTRUMENTATION_NAME = "perftrace.traced"
+
+
+class FollowingTracer(Tracer):
+    """A tracer that follows the global provider: re-resolved (cheaply) when it is replaced.
+
+    ``trace.get_tracer()`` at import time returns a proxy that binds to the first provider for good;
+    this one also follows a provider installed later (each test installs its own). Use it as any
+    tracer: ``tracer = FollowingTracer(__name__)`` at module level.
+    """
+
+    __slots__ = ("_name", "_provider", "_tracer")
+
+    def __init__(self, instrumentation_name: str = _INSTRUMENTATION_NAME) -> None:
+        self._name = instrumentation_name
+        self._provider: trace.TracerProvider | None = None
+        self._tracer: Tracer = trace.NoOpTracer()
+
+    def get(self) -> Tracer:
+        """The tracer of the current global provider."""
+        provider = trace.get_tracer_provider()
+        if provider is not self._provider:
+            self._tracer = provider.get_tracer(self._name)
+            self._provider = provider
+        return self._tracer
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Span:
+        """See ``Tracer.start_span``."""
+        return self.get().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        """See ``Tracer.start_as_current_span``."""
+        return self.get().start_as_current_span(*args, **kwargs)
+
+    def current_span(
+        self,
+        name: str,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+    ) -> AbstractContextManager[Span]:
+        """``start_as_current_span(name, kind=kind, attributes=attributes)``: a ``with`` block's span.
+
+        An ``Exception`` leaving the block is recorded and sets the status to ERROR; a ``BaseException``
+        such as cancellation is not an error (the SDK's rules).
+        """
+        return self.get().start_as_current_span(name, kind=kind, attributes=attributes)
+
+
+def _record_error(span: Span, exc: BaseException) -> None:
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+
+
+def _code_attributes(func: Callable[..., Any]) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {"code.function.name": f"{func.__module__}.{func.__qualname__}"}
+    code = getattr(func, "__code__", None)
+    if code is not None:
+        attributes["code.file.path"] = code.co_filename
+        attributes["code.line.number"] = code.co_firstlineno
+    return attributes
+
+
+def _wrap(func: Callable[P, R], name: str | None, attributes: Mapping[str, AttributeValue] | None) -> Callable[P, R]:
+    span_name = name or func.__qualname__
+    span_attributes = {**_code_attributes(func), **(attributes or {})}
+    slot = FollowingTracer()
+
+    if inspect.isasyncgenfunction(func):
+        return cast(Callable[P, R], _wrap_async_generator(func, span_name, span_attributes, slot))
+    if inspect.isgeneratorfunction(func):
+        return cast(Callable[P, R], _wrap_generator(func, span_name, span_attributes, slot))
+    if inspect.iscoroutinefunction(func):
+        async_func = cast(Callable[P, Any], func)
+
+        @functools.wraps(func)
+        async def coroutine_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            with slot.get().start_as_current_span(span_name, attributes=span_attributes):
+                return await async_func(*args, **kwargs)
+
+        return cast(Callable[P, R], coroutine_wrapper)
+
+    @functools.wraps(func)
+    def function_wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with slot.get().start_as_current_span(span_name, attributes=span_attributes):
+            return func(*args, **kwargs)
+
+    return function_wrapper
+
+
+def _wrap_generator(
+    func: Callable[..., Generator[Any, Any, Any]],
+    span_name: str,
+    span_attributes: dict[str, AttributeValue],
+    slot: FollowingTracer,
+) -> Callable[..., Generator[Any, Any, Any]]:
+    # The span is current only while the generator body runs, never while it is suspended: otherwise
+    # the caller's own spans would become its children between two items.
+    @functools.wraps(func)
+    def generator_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        span = slot.get().start_span(span_name, attributes=span_attributes)
+        span_context = trace.set_span_in_context(span)
+        inner = func(*args, **kwargs)
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        try:
+            while True:
+                token = context_api.attach(span_context)
+                try:
+                    if to_throw is not None:
+                        error, to_throw = to_throw, None
+                        item = inner.throw(error)
+                    else:
+                        item = inner.send(to_send)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    context_api.detach(token)
+                try:
+                    to_send = yield item
+                except GeneratorExit:
+                    inner.close()
+                    raise
+                except BaseException as error:  # thrown in by the caller: pass it to the body
+                    to_throw = error
+        except GeneratorExit:
+            raise
+        except BaseException as error:
+            _record_error(span, error)
+            raise
+        finally:
+            span.end()
+
+    return generator_wrapper
+
+
+def _wrap_async_generator(
+    func: Callable[..., AsyncGenerator[Any, Any]],
+    span_name: str,
+    span_attributes: dict[str, AttributeValue],
+    slot: FollowingTracer,
+) -> Callable[..., AsyncGenerator[Any, Any]]:
+    @functools.wraps(func)
+    async def async_generator_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        span = slot.get().start_span(span_name, attributes=span_attributes)
+        span_context = trace.set_span_in_context(span)
+        inner = func(*args, **kwargs)
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        try:
+            while True:
+                token = context_api.attach(span_context)
+                try:
+                    if to_throw is not None:
+                        error, to_throw = to_throw, None
+                        item = await inner.athrow(error)
+                    else:
+                        item = await inner.asend(to_send)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    context_api.detach(token)
+                try:
+                    to_send = yield item
+                except GeneratorExit:
+                    await inner.aclose()
+                    raise
+                except BaseException as error:
+                    to_throw = error
+        except GeneratorExit:
+            raise
+        except BaseException as error:
+            _record_error(span, error)
+            raise
+        finally:
+            span.end()
+
+    return async_generator_wrapper
+
+
+@overload
+def traced(func: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def traced(
+    name: str | None = None, /, *, attributes: Mapping[str, AttributeValue] | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def traced(
+    func_or_name: Callable[P, R] | str | None = None,
+    /,
+    *,
+    attributes: Mapping[str, AttributeValue] | None = None,
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Trace every call of the decorated function as a span.
+
+    Use it bare (``@traced``) or with a span name and fixed attributes
+    (``@traced("load_home", attributes={"home.kind": "demo"})``). The default span name is the
+    function's qualified name. Coroutines are timed until they return; generators and async
+    generators until they are exhausted or closed. An exception is recorded on the span, its status
+    set to ERROR, and the exception re-raised unchanged. Without an SDK, or with
+    ``OTEL_SDK_DISABLED=true``, the function runs as if undecorated (plus one no-op span).
+
+    Put it under ``@classmethod``/``@staticmethod``; above them works too.
+    """
+    if callable(func_or_name):
+        return cast(Callable[P, R], _decorate(func_or_name, None, attributes))
+
+    def decorator(func: Callable[P, R]) -> Callable[P, R]:
+        return cast(Callable[P, R], _decorate(func, func_or_name, attributes))
+
+    return decorator
+
+
+def _decorate(func: Any, name: str | None, attributes: Mapping[str, AttributeValue] | None) -> Any:
+    if isinstance(func, classmethod):
+        return classmethod(_wrap(func.__func__, name, attributes))
+    if isinstance(func, staticmethod):
+        return staticmethod(_wrap(func.__func__, name, attributes))
+    return _wrap(func, name, attributes)

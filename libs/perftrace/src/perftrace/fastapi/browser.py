@@ -1,0 +1,147 @@
+"""``POST /otlp/v1/traces``: the same-origin endpoint a browser app exports its spans to (the shim).
+
+Checking and rewriting is ``perftrace.browser_export``'s (pure functions); this route reads the body
+(bounded), applies the per-client rate limit, keeps the spans in the recent-traces buffer (so
+``/performance`` shows browser and backend spans together) and forwards them to the collector when one is
+configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from perftrace.browser_export import (
+    JSON,
+    PROTOBUF,
+    TRACES_PATH,
+    ExportLimits,
+    ExportRejected,
+    prepare_export,
+    span_records,
+)
+from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
+from perftrace.recent import RecentTracesProcessor
+
+#: Where browsers post their spans; the shim's only accepted path is ``OTLP_PREFIX + TRACES_PATH``.
+OTLP_PREFIX = "/otlp"
+#: The path browsers export to (what a browser app's OTLP exporter is given as its URL).
+BROWSER_TRACES_PATH = OTLP_PREFIX + TRACES_PATH
+#: Where ``PerformanceTracing.mount`` leaves, on ``app.state``, how the route finds the running endpoint.
+STATE_KEY = "perftrace_browser"
+COLLECTOR_RETRY_AFTER_SECONDS = "5"
+
+
+@dataclass(frozen=True)
+class BrowserEndpointConfig:
+    """How the browser-span endpoint treats exports.
+
+    Attributes:
+        limits: what one export may contain (its ``allowed_services`` and ``forwarded_by`` are filled in
+            by ``PerformanceTracing`` from its browser service names and the resource's service name).
+        forward_url: the OTLP/HTTP traces URL to forward to; None takes the SDK's (``OTEL_EXPORTER_OTLP_*``),
+            and with none configured the spans are only kept in memory.
+        forward_timeout_seconds: the most a forward may take before the browser gets a 503.
+        rate_limit_per_minute: exports one client may send per minute.
+    """
+
+    limits: ExportLimits = field(default_factory=ExportLimits)
+    forward_url: str | None = None
+    forward_timeout_seconds: float = 2.0
+    rate_limit_per_minute: int = 600
+
+
+@dataclass
+class BrowserEndpoint:
+    """What the route needs while the service runs (opened by ``PerformanceTracing``)."""
+
+    limits: ExportLimits
+    forward_url: str | None
+    http: httpx.AsyncClient
+    limiter: SlidingWindowRateLimiter
+    recent: RecentTracesProcessor
+
+
+def _error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
+
+
+async def _read_bounded(request: Request, max_bytes: int) -> bytes | None:
+    """The body, or None as soon as it is longer than ``max_bytes`` (never buffers more)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _accepted(content_type: str) -> Response:
+    # An empty ExportTraceServiceResponse: "{}" in JSON, no bytes in protobuf.
+    return Response(b"{}" if content_type == JSON else b"", media_type=content_type)
+
+
+async def _forward(endpoint: BrowserEndpoint, url: str, body: bytes, content_type: str) -> Response:
+    try:
+        answer = await endpoint.http.post(url, content=body, headers={"Content-Type": PROTOBUF})
+    except httpx.HTTPError:
+        return _error(503, "the trace collector is unreachable", {"Retry-After": COLLECTOR_RETRY_AFTER_SECONDS})
+    if answer.status_code in (429, 502, 503, 504):
+        retry = answer.headers.get("Retry-After", COLLECTOR_RETRY_AFTER_SECONDS)
+        return _error(503, "the trace collector is busy", {"Retry-After": retry})
+    if answer.status_code >= 300:
+        return _error(502, f"the trace collector refused the export (HTTP {answer.status_code})")
+    return _accepted(content_type)
+
+
+async def receive_export(request: Request, endpoint: BrowserEndpoint) -> Response:
+    """Check, keep and forward one export (the route's work once the endpoint is known)."""
+    client = request.client.host if request.client else "unknown"
+    wait = endpoint.limiter.acquire(client)
+    if wait > 0:
+        return _error(429, "too many trace exports; slow down", {"Retry-After": retry_after_header(wait)})
+    max_bytes = endpoint.limits.max_body_bytes
+    body = await _read_bounded(request, max_bytes)
+    if body is None:
+        return _error(413, f"body is over the {max_bytes}-byte limit")
+    export = prepare_export(
+        TRACES_PATH, request.headers.get("content-type"), request.headers.get("content-encoding"), body, endpoint.limits
+    )
+    if isinstance(export, ExportRejected):
+        return _error(export.status_code, export.message)
+    endpoint.recent.add_records(span_records(export.request))
+    if endpoint.forward_url is None:
+        return _accepted(export.response_content_type)
+    return await _forward(endpoint, endpoint.forward_url, export.body, export.response_content_type)
+
+
+def running_endpoint(request: Request) -> BrowserEndpoint | None:
+    """The app's running endpoint (None before the lifespan starts it)."""
+    source: Callable[[], BrowserEndpoint | None] | None = getattr(request.app.state, STATE_KEY, None)
+    return source() if source is not None else None
+
+
+router = APIRouter(tags=["otlp"])
+
+
+@router.post(BROWSER_TRACES_PATH)
+async def receive_traces(request: Request) -> Response:
+    """Accept a browser's OTLP/HTTP trace export (protobuf or JSON, optionally gzip)."""
+    endpoint = running_endpoint(request)
+    if endpoint is None:
+        return _error(503, "tracing is not running")
+    return await receive_export(request, endpoint)
+
+
+@router.api_route(OTLP_PREFIX + "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def unknown_otlp_path(path: str) -> Response:
+    """Only traces are accepted from browsers."""
+    return _error(404, f"unknown OTLP path {OTLP_PREFIX}/{path[:100]}; browsers export traces to {BROWSER_TRACES_PATH}")

@@ -1,0 +1,102 @@
+"""The ``/performance`` page and the JSON performance routes, read from a running ``PerformanceTracing``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+
+from perftrace.analysis import StageStatistics, build_report
+from perftrace.fastapi.models import ReportModel, TraceModel
+from perftrace.fastapi.page import render_performance_page
+from perftrace.setup import TracingHandle
+from perftrace.tracker import PerformanceTracker
+
+#: The prefix of the JSON routes.
+API_PREFIX = "/api/v1/performance"
+#: The page.
+PAGE_PATH = "/performance"
+#: Where ``PerformanceTracing.mount`` leaves, on ``app.state``, how the routes find the running tracing.
+STATE_KEY = "perftrace"
+
+
+class RunningTracing:
+    """What the routes read: the running tracing, and how the page presents it."""
+
+    def __init__(
+        self,
+        handle: TracingHandle,
+        tracker: PerformanceTracker,
+        service_name: str,
+        jaeger_url: str | None,
+        links: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.handle = handle
+        self.tracker = tracker
+        self.service_name = service_name
+        self.jaeger_url = jaeger_url
+        self.links = links
+
+
+def running_tracing(request: Request) -> RunningTracing:
+    """The dependency of every route here: the app's running tracing (a 503 before the lifespan starts it)."""
+    source: Callable[[], RunningTracing | None] | None = getattr(request.app.state, STATE_KEY, None)
+    state = source() if source is not None else None
+    if state is None:
+        raise HTTPException(503, "tracing is not running")
+    return state
+
+
+Running = Annotated[RunningTracing, Depends(running_tracing)]
+router = APIRouter(tags=["performance"])
+
+
+@router.get(f"{API_PREFIX}/reports", response_model=list[ReportModel])
+async def reports(state: Running) -> object:
+    """The original ``export_reports()``: one report per traced operation, newest last."""
+    return state.tracker.export_reports()
+
+
+@router.get(f"{API_PREFIX}/stages")
+async def stages(state: Running) -> list[StageStatistics]:
+    """p50/p95/p99 per stage over the kept requests: the same figures as the table on the page.
+
+    Reports made by hand with ``create_report`` are in the reports route only.
+    """
+    report = build_report(state.handle.recent.traces(), state.service_name)
+    return report.stages
+
+
+@router.get(f"{API_PREFIX}/traces")
+async def traces(state: Running, limit: int = Query(100, ge=1, le=1000)) -> list[TraceModel]:
+    """The kept traces, newest first."""
+    return [TraceModel.from_record(t) for t in state.handle.recent.traces()[::-1][:limit]]
+
+
+@router.get(API_PREFIX + "/traces/{trace_id}")
+async def one_trace(trace_id: str, state: Running) -> TraceModel:
+    """One kept trace by its 32-hex-digit id."""
+    try:
+        key = int(trace_id, 16)
+    except ValueError:
+        raise HTTPException(400, "trace_id must be 32 hex digits") from None
+    found = state.handle.recent.get_trace(key)
+    if found is None:
+        raise HTTPException(404, f"trace {trace_id} is not among the kept traces")
+    return TraceModel.from_record(found)
+
+
+@router.get(PAGE_PATH, response_class=HTMLResponse)
+async def performance_page(state: Running) -> HTMLResponse:
+    """Per-stage percentiles, the slowest requests' critical paths, the last traces' waterfalls."""
+    kept = state.handle.recent.traces()[::-1]
+    page = render_performance_page(
+        kept,
+        build_report(kept, state.service_name),
+        service_name=state.service_name,
+        jaeger_url=state.jaeger_url,
+        links=state.links,
+    )
+    return HTMLResponse(page)

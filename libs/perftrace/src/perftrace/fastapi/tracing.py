@@ -1,0 +1,160 @@
+"""``PerformanceTracing``: what a FastAPI service writes to be traced and get ``/performance``.
+
+tracing = PerformanceTracing(service_name="ai-automation")
+app = FastAPI(lifespan=tracing.lifespan)
+tracing.mount(app)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME
+from opentelemetry.trace import Span
+
+from perftrace.fastapi import browser, routes
+from perftrace.fastapi.browser import OTLP_PREFIX, BrowserEndpoint, BrowserEndpointConfig
+from perftrace.fastapi.routes import API_PREFIX, PAGE_PATH, RunningTracing
+from perftrace.logs import enable_log_correlation
+from perftrace.ratelimit import SlidingWindowRateLimiter
+from perftrace.setup import TracingConfig, TracingHandle, otlp_http_traces_endpoint, setup_tracing
+from perftrace.tracker import install_tracker
+
+#: Requests that would only fill the trace buffer with the viewer's own reads and the browser's exports.
+_OWN_URLS = (PAGE_PATH, f"{API_PREFIX}/.*", f"{OTLP_PREFIX}/.*")
+
+
+def drop_query_string(span: Span, scope: Mapping[str, Any]) -> None:
+    """Keep query strings out of server spans: links carry tokens and e-mail addresses in them.
+
+    The instrumentation records the full URL (``http.url``, ``http.target``; ``url.query`` in the stable
+    conventions); overwrite them with the query-less form.
+    """
+    if not span.is_recording() or not scope.get("query_string"):
+        return
+    path = str(scope.get("path", ""))
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "")
+    span.set_attributes(
+        {"http.target": path, "http.url": f"{scope.get('scheme', 'http')}://{host}{path}", "url.query": "REDACTED"}
+    )
+
+
+class PerformanceTracing:
+    """Tracing for one FastAPI service: setup and shutdown, the page, the JSON routes, the browser endpoint.
+
+    Args:
+        service_name: the ``service.name`` used when ``OTEL_SERVICE_NAME`` names none; or give ``config``.
+        config: every tracing setting (``TracingConfig``), instead of ``service_name`` alone.
+        browser_service_names: the ``service.name`` values a browser may export spans under; with none, no
+            browser endpoint (``POST /otlp/v1/traces``) is mounted.
+        browser: limits, forwarding and rate limit of the browser endpoint.
+        jaeger_url: a public Jaeger UI address; the page links each trace to it.
+        links: (label, href) pairs for the page's header, e.g. ``(("chat", "/"),)``.
+        untraced_urls: URL regexes of the service whose requests should make no server span (health probes,
+            static files); the library's own routes are never traced.
+    """
+
+    def __init__(
+        self,
+        service_name: str | None = None,
+        *,
+        config: TracingConfig | None = None,
+        browser_service_names: Iterable[str] = (),
+        browser: BrowserEndpointConfig | None = None,
+        jaeger_url: str | None = None,
+        links: Iterable[tuple[str, str]] = (),
+        untraced_urls: Iterable[str] = (),
+    ) -> None:
+        if config is None:
+            if not service_name:
+                raise ValueError("PerformanceTracing needs a service_name (or a TracingConfig)")
+            config = TracingConfig(service_name=service_name)
+        elif service_name is not None and service_name != config.service_name:
+            raise ValueError(f"service_name {service_name!r} differs from config's {config.service_name!r}")
+        self.config = config
+        self.browser_service_names = frozenset(browser_service_names)
+        self.browser = browser or BrowserEndpointConfig()
+        self.jaeger_url = jaeger_url
+        self.links = tuple(links)
+        self.untraced_urls = tuple(untraced_urls)
+        self._running: RunningTracing | None = None
+        self._endpoint: BrowserEndpoint | None = None
+
+    @property
+    def handle(self) -> TracingHandle | None:
+        """The running tracing (provider, recent-traces buffer, exporter), or None outside the lifespan."""
+        return self._running.handle if self._running else None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[TracingHandle]:
+        """Start tracing, log correlation, the tracker and the browser endpoint; stop them, spans flushed, on exit.
+
+        ``lifespan`` is this for an app; a service whose lifespan opens more resources enters it first, so
+        that tracing is flushed last.
+        """
+        handle = setup_tracing(self.config)
+        try:
+            if self.config.installs:
+                enable_log_correlation(handle.provider)
+            service_name = str(handle.provider.resource.attributes.get(SERVICE_NAME, self.config.service_name))
+            reports = max(1, self.config.recent_traces_max)
+            tracker = install_tracker(handle.recent, service_name, max_reports=reports)
+            async with AsyncExitStack() as stack:
+                if self.browser_service_names:
+                    self._endpoint = await self._open_endpoint(stack, handle, service_name)
+                self._running = RunningTracing(handle, tracker, service_name, self.jaeger_url, self.links)
+                try:
+                    yield handle
+                finally:
+                    self._running = self._endpoint = None
+        finally:
+            handle.shutdown()
+
+    async def _open_endpoint(self, stack: AsyncExitStack, handle: TracingHandle, service_name: str) -> BrowserEndpoint:
+        # Not instrumented: forwarding the browser's spans must not make spans of its own.
+        http = httpx.AsyncClient(timeout=self.browser.forward_timeout_seconds)
+        stack.push_async_callback(http.aclose)
+        limits = replace(self.browser.limits, allowed_services=self.browser_service_names, forwarded_by=service_name)
+        return BrowserEndpoint(
+            limits=limits,
+            forward_url=self.browser.forward_url or otlp_http_traces_endpoint(),
+            http=http,
+            limiter=SlidingWindowRateLimiter(self.browser.rate_limit_per_minute, 60.0),
+            recent=handle.recent,
+        )
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        """The app's lifespan: tracing runs while the app does (``FastAPI(lifespan=tracing.lifespan)``)."""
+        async with self.running():
+            yield
+
+    def mount(self, app: FastAPI) -> None:
+        """Add the page, the JSON routes and (with browser service names) the browser endpoint; trace the app.
+
+        With ``config.installs`` False (``OTEL_SDK_DISABLED=true``, or ``enabled=False``) the app is not traced.
+        """
+        setattr(app.state, routes.STATE_KEY, lambda: self._running)
+        app.include_router(routes.router)
+        app.mount(
+            f"{PAGE_PATH}/static", StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static"
+        )
+        if self.browser_service_names:
+            setattr(app.state, browser.STATE_KEY, lambda: self._endpoint)
+            app.include_router(browser.router)
+        if not self.config.installs:
+            return  # tracing off (or left to an agent): no middleware, not even a no-op one
+        # The ASGI middleware's own "http send/receive" spans would outnumber a request's real work.
+        FastAPIInstrumentor.instrument_app(
+            app,
+            excluded_urls=",".join((*self.untraced_urls, *_OWN_URLS)),
+            exclude_spans=["receive", "send"],
+            server_request_hook=drop_query_string,
+        )

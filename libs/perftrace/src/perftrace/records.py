@@ -1,0 +1,150 @@
+"""Compact, immutable records of finished spans and the traces they form.
+
+The ring buffer keeps these instead of SDK span objects: an SDK span holds its context, resource, lock,
+event and link lists, so a hundred retained traces become tens of thousands of objects the cyclic GC
+must walk on every full collection. A record is one tuple plus a dict of atomic values, which the GC
+stops tracking after its first pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple, cast
+
+from opentelemetry.sdk.resources import SERVICE_NAME
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+
+_KIND_NAMES = {kind: kind.name for kind in SpanKind}
+_STATUS_NAMES = {code: code.name for code in StatusCode}
+_EMPTY: Mapping[str, Any] = {}
+
+
+class SpanRecord(NamedTuple):
+    """One finished span, reduced to what reports and the viewer need.
+
+    Ids are integers as in the SDK; ``parent_span_id`` is 0 for a root span. Times are epoch
+    nanoseconds. ``attributes`` is a plain dict of atomic values (or tuples of them) that nobody
+    mutates: the GC stops tracking such a dict, and ``attributes_dict()`` hands out copies.
+    """
+
+    trace_id: int
+    span_id: int
+    parent_span_id: int
+    parent_is_remote: bool
+    name: str
+    kind: str
+    service_name: str
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    status: str
+    status_message: str | None
+    attributes: Mapping[str, Any]
+
+    @classmethod
+    def from_readable_span(cls, span: ReadableSpan) -> SpanRecord:
+        """Copy the fields of an ended SDK span into a record (the span path: keep it cheap)."""
+        context = span.context
+        parent = span.parent
+        resource = span.resource
+        status = span.status
+        start = span.start_time or 0
+        attributes = span.attributes
+        return cls(
+            trace_id=context.trace_id if context is not None else 0,
+            span_id=context.span_id if context is not None else 0,
+            parent_span_id=parent.span_id if parent is not None else 0,
+            parent_is_remote=parent is not None and parent.is_remote,
+            name=span.name,
+            kind=_KIND_NAMES.get(span.kind, "INTERNAL"),
+            service_name=str(resource.attributes.get(SERVICE_NAME, "")) if resource else "",
+            start_time_unix_nano=start,
+            end_time_unix_nano=span.end_time or start,
+            status=_STATUS_NAMES.get(status.status_code, "UNSET"),
+            status_message=status.description,
+            # A mapping proxy over BoundedAttributes: its copy() is a plain dict, 10x cheaper than dict().
+            attributes=cast(Any, attributes).copy() if attributes else _EMPTY,
+        )
+
+    @property
+    def trace_id_hex(self) -> str:
+        """The trace id as the 32 hex digits that Jaeger and Tempo show."""
+        return format(self.trace_id, "032x")
+
+    @property
+    def span_id_hex(self) -> str:
+        """The span id as 16 hex digits."""
+        return format(self.span_id, "016x")
+
+    @property
+    def parent_span_id_hex(self) -> str | None:
+        """The parent span id as 16 hex digits, or None for a root span."""
+        return format(self.parent_span_id, "016x") if self.parent_span_id else None
+
+    @property
+    def duration_seconds(self) -> float:
+        """Wall-clock duration of the span."""
+        return max(0, self.end_time_unix_nano - self.start_time_unix_nano) / 1e9
+
+    def attribute(self, key: str, default: Any = None) -> Any:
+        """Return one attribute value."""
+        return self.attributes.get(key, default)
+
+    def attributes_dict(self) -> dict[str, Any]:
+        """Return the attributes as a new dict (tuples become lists, as JSON would have them)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.attributes.items()}
+
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    """The spans of one trace that the ring buffer holds, in the order they ended."""
+
+    trace_id: int
+    spans: tuple[SpanRecord, ...]
+    dropped_spans: int = 0
+
+    @property
+    def trace_id_hex(self) -> str:
+        """The trace id as 32 hex digits."""
+        return format(self.trace_id, "032x")
+
+    @property
+    def root(self) -> SpanRecord | None:
+        """The outermost span held: the true root, else the first span whose parent is not held."""
+        held = {span.span_id for span in self.spans}
+        orphans = [s for s in self.spans if s.parent_span_id == 0 or s.parent_span_id not in held]
+        if not orphans:
+            return None
+        return min(orphans, key=lambda s: (s.parent_span_id != 0, s.start_time_unix_nano))
+
+    @property
+    def start_time_unix_nano(self) -> int:
+        """Start of the earliest span."""
+        return min((s.start_time_unix_nano for s in self.spans), default=0)
+
+    @property
+    def end_time_unix_nano(self) -> int:
+        """End of the latest span."""
+        return max((s.end_time_unix_nano for s in self.spans), default=0)
+
+    @property
+    def duration_seconds(self) -> float:
+        """Wall-clock time from the first span's start to the last span's end."""
+        return max(0, self.end_time_unix_nano - self.start_time_unix_nano) / 1e9
+
+    def children_of(self, span_id: int) -> list[SpanRecord]:
+        """Direct children of a span, in start order."""
+        return sorted((s for s in self.spans if s.parent_span_id == span_id), key=lambda s: s.start_time_unix_nano)
+
+    def find(self, predicate_name: str) -> list[SpanRecord]:
+        """Spans with the given name, in start order."""
+        return sorted((s for s in self.spans if s.name == predicate_name), key=lambda s: s.start_time_unix_nano)
+
+
+def attribute_map(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Attributes in the form records hold them: lists become tuples."""
+    if not attributes:
+        return {}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in attributes.items()}

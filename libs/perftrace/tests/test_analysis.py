@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from perftrace.analysis import critical_path, percentile
+from perftrace.records import SpanRecord, TraceRecord
+from perftrace.sources import traces_from_jaeger
+
+MS = 1_000_000
+
+
+def span(span_id: int, parent: int, name: str, start_ms: float, end_ms: float) -> SpanRecord:
+    return SpanRecord(
+        1, span_id, parent, False, name, "INTERNAL", "svc", int(start_ms * MS), int(end_ms * MS), "UNSET", None, {}
+    )
+
+
+def test_critical_path_skips_the_shorter_parallel_sibling_and_keeps_gaps_on_the_parent() -> None:
+    trace = TraceRecord(
+        1,
+        (
+            span(1, 0, "request", 0, 100),
+            span(2, 1, "message_assembly", 5, 20),
+            span(3, 1, "tool_execution fast", 30, 40),
+            span(4, 1, "tool_execution slow", 30, 70),
+            span(5, 1, "openai_api_call", 72, 95),
+        ),
+    )
+    path = {step.name: step.self_ms for step in critical_path(trace)}
+    assert "tool_execution fast" not in path
+    assert path["tool_execution slow"] == 40
+    assert path["openai_api_call"] == 23
+    assert path["message_assembly"] == 15
+    assert path["request"] == 100 - 15 - 40 - 23  # the gaps nobody else covers
+    assert sum(path.values()) == 100
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([], 50) == 0.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0], 100) == 4.0
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5  # any order
+
+
+def test_jaeger_api_payload_becomes_trace_records() -> None:
+    payload = {
+        "data": [
+            {
+                "traceID": "5b8efff798038103d269b633813fc60c",
+                "processes": {"p1": {"serviceName": "kitchen-service"}},
+                "spans": [
+                    {
+                        "spanID": "00000000000000aa",
+                        "operationName": "POST /api/v1/chat",
+                        "references": [],
+                        "startTime": 1_700_000_000_000_000,
+                        "duration": 50_000,
+                        "processID": "p1",
+                        "tags": [
+                            {"key": "span.kind", "value": "server"},
+                            {"key": "performance.operation", "value": "chat_request_1"},
+                        ],
+                    },
+                    {
+                        "spanID": "00000000000000bb",
+                        "operationName": "openai_api_call",
+                        "processID": "p1",
+                        "references": [{"refType": "CHILD_OF", "spanID": "00000000000000aa"}],
+                        "startTime": 1_700_000_000_010_000,
+                        "duration": 30_000,
+                        "tags": [{"key": "otel.status_code", "value": "ERROR"}],
+                    },
+                ],
+            }
+        ]
+    }
+    (trace,) = traces_from_jaeger(payload)
+    root = trace.root
+    assert root is not None and root.name == "POST /api/v1/chat" and root.kind == "SERVER"
+    (child,) = trace.children_of(root.span_id)
+    assert child.status == "ERROR" and child.duration_seconds == 0.03
+    assert child.service_name == "kitchen-service"

@@ -1,0 +1,100 @@
+"""The names this service puts on its telemetry: service names, span names, span attribute names.
+
+One source for the pipeline, the tests, the benchmarks and (checked by ``tests/telemetry``) the Grafana
+dashboards and alert rules. Names the tracing library itself sets (``performance.operation``) live in
+``perftrace.semconv``; the GenAI ones come from OpenTelemetry's semantic-conventions package.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_OPERATION_NAME as GEN_AI_OPERATION_NAME,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_TOOL_CALL_ID as GEN_AI_TOOL_CALL_ID
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_TOOL_NAME as GEN_AI_TOOL_NAME
+
+#: ``service.name`` of the backend, unless ``OTEL_SERVICE_NAME`` says otherwise.
+SERVICE_NAME: Final = "ha-ai-agent"
+#: ``service.name`` the browser app's spans carry; the only one the span endpoint accepts by default.
+BROWSER_SERVICE_NAME: Final = "ai-automation-ui"
+
+# Span names ----------------------------------------------------------------------------------------------
+
+#: The server span of one chat request (the FastAPI instrumentation names it "<method> <route>").
+CHAT_SERVER_SPAN: Final = "POST /api/v1/chat"
+RATE_LIMIT_CHECK: Final = "rate_limit_check"
+CONVERSATION_MANAGEMENT: Final = "conversation_management"
+PENDING_PREVIEW_CHECK: Final = "pending_preview_check"
+MESSAGE_ASSEMBLY: Final = "message_assembly"
+OPENAI_API_CALL: Final = "openai_api_call"
+TOOL_EXECUTION: Final = "tool_execution"
+TOKEN_COUNT_RETRIEVAL: Final = "token_count_retrieval"
+SAVE_RESPONSE: Final = "save_response"
+#: Every stage span, each once, in the order a request first opens them (the original metric names).
+STAGES: Final = (
+    RATE_LIMIT_CHECK,
+    CONVERSATION_MANAGEMENT,
+    PENDING_PREVIEW_CHECK,
+    MESSAGE_ASSEMBLY,
+    OPENAI_API_CALL,
+    TOOL_EXECUTION,
+    TOKEN_COUNT_RETRIEVAL,
+    SAVE_RESPONSE,
+)
+#: The GenAI instrumentation's LLM call spans are named "chat <model>".
+LLM_CHAT_SPAN_PREFIX: Final = "chat "
+#: One span per home-context section: "context.areas", "context.devices", ...
+CONTEXT_SPAN_PREFIX: Final = "context."
+
+# Span attributes -----------------------------------------------------------------------------------------
+
+CHAT_ITERATIONS: Final = "chat.iterations"
+CHAT_TOKENS_USED: Final = "chat.tokens_used"
+CHAT_TOOL_CALLS: Final = "chat.tool_calls"
+CHAT_CONVERSATION_ID: Final = "chat.conversation_id"
+CHAT_CONVERSATION_NEW: Final = "chat.conversation_new"
+CHAT_HISTORY_MESSAGES: Final = "chat.history_messages"
+CHAT_HISTORY_MESSAGES_KEPT: Final = "chat.history_messages_kept"
+CHAT_INPUT_TOKENS_ESTIMATE: Final = "chat.input_tokens_estimate"
+CHAT_TOTAL_TOKENS_ESTIMATE: Final = "chat.total_tokens_estimate"
+CHAT_WITHIN_BUDGET: Final = "chat.within_budget"
+RATE_LIMIT_LIMITED: Final = "rate_limit.limited"
+PREVIEW_PENDING: Final = "preview.pending"
+PREVIEW_ACTION: Final = "preview.action"
+LLM_ITERATION: Final = "llm.iteration"
+LLM_TOOL_CALLS: Final = "llm.tool_calls"
+LLM_FINISH_REASON: Final = "llm.finish_reason"
+CONTEXT_SECTION: Final = "context.section"
+CONTEXT_CACHE_HIT: Final = "context.cache_hit"
+CONTEXT_STALE: Final = "context.stale"
+
+#: Every span attribute this service sets itself.
+SPAN_ATTRIBUTES: Final = frozenset(
+    {
+        CHAT_ITERATIONS,
+        CHAT_TOKENS_USED,
+        CHAT_TOOL_CALLS,
+        CHAT_CONVERSATION_ID,
+        CHAT_CONVERSATION_NEW,
+        CHAT_HISTORY_MESSAGES,
+        CHAT_HISTORY_MESSAGES_KEPT,
+        CHAT_INPUT_TOKENS_ESTIMATE,
+        CHAT_TOTAL_TOKENS_ESTIMATE,
+        CHAT_WITHIN_BUDGET,
+        RATE_LIMIT_LIMITED,
+        PREVIEW_PENDING,
+        PREVIEW_ACTION,
+        LLM_ITERATION,
+        LLM_TOOL_CALLS,
+        LLM_FINISH_REASON,
+        CONTEXT_SECTION,
+        CONTEXT_CACHE_HIT,
+        CONTEXT_STALE,
+        GEN_AI_OPERATION_NAME,
+        GEN_AI_TOOL_NAME,
+        GEN_AI_TOOL_CALL_ID,
+    }
+)
+
