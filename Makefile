@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 LIB := libs/perftrace
+# The second service: adopts the library as any service would (its tests run the agent as a real process).
+EXAMPLE := examples/automation
 WEB := services/ha_ai_agent/web
 BUNDLE := services/ha_ai_agent/static/app.js
 CHROMIUM ?= /usr/bin/chromium
@@ -23,15 +25,17 @@ test: $(DEV_STAMP) $(BUNDLE) chromium backends home-assistant lint test-web test
 
 test-python: $(DEV_STAMP)
 	$(BIN)/pytest $(LIB)
+	$(BIN)/pytest $(EXAMPLE)
 	$(BIN)/pytest
 
 test-web: $(WEB)/node_modules/.installed
 	npm --prefix $(WEB) test
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check $(LIB) services support tests benchmarks scripts
+	$(BIN)/ruff check $(LIB) $(EXAMPLE) services support tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/mypy $(LIB)/src $(LIB)/tests
+	$(BIN)/mypy $(EXAMPLE)/src $(EXAMPLE)/tests
 	$(BIN)/mypy support/src scripts tests benchmarks
 
 $(RUN_STAMP): pyproject.toml $(LIB)/pyproject.toml
@@ -40,8 +44,8 @@ $(RUN_STAMP): pyproject.toml $(LIB)/pyproject.toml
 	$(BIN)/pip install --quiet -e '$(LIB)[fastapi]' -e .
 	touch $@
 
-$(DEV_STAMP): $(RUN_STAMP) support/pyproject.toml
-	$(BIN)/pip install --quiet -e '$(LIB)[fastapi,dev]' -e '.[dev]' -e support
+$(DEV_STAMP): $(RUN_STAMP) support/pyproject.toml $(EXAMPLE)/pyproject.toml
+	$(BIN)/pip install --quiet -e '$(LIB)[fastapi,dev]' -e '.[dev]' -e support -e $(EXAMPLE)
 	touch $@
 
 # The benchmarks run from a venv of their own with the peers' packages (the `bench` extra: zero-code

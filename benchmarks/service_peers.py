@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 from ha_ai_agent.home.demo import DEMO_TOKEN
-from testsupport.processes import ManagedProcess, agent_command, free_port, poll, running_agent
+from testsupport.processes import ManagedProcess, agent_command, free_port, poll, running_service
 
 BENCHMARKS = Path(__file__).resolve().parent
 SERVICE_PREFIX = "bench-"
@@ -108,6 +108,8 @@ def peer_command(peer: Peer) -> Callable[[int], list[str]]:
 def peer_env(name: str, peer: Peer, backends: Backends) -> dict[str, str]:
     """Shared settings, then the peer's own."""
     env = {
+        "HA_AGENT_DATA_DIR": "data",  # in the peer's own folder, its working directory
+        "HA_AGENT_LLM_LATENCY_MS": "0",
         "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000000",
         "HA_URL": backends.home_url,
         "HA_TOKEN": DEMO_TOKEN,
@@ -129,5 +131,5 @@ def running_peer(name: str, peer: Peer, backends: Backends, workdir: Path) -> It
     folder = workdir / name
     folder.mkdir()
     env = peer_env(name, peer, backends)
-    with running_agent(folder, env, folder / "service.log", peer_command(peer)) as running:
+    with running_service(name, peer_command(peer), folder, env, folder / "service.log") as running:
         yield running

@@ -63,7 +63,7 @@ def test_report_reads_a_running_service(tmp_path: Path) -> None:
             assert httpx.post(f"{url}/api/v1/chat", json={"message": question}, timeout=30).status_code == 200
         result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", url, "--slowest", "1"], timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("2 chat requests")
+    assert result.stdout.startswith("2 requests")
     assert OPENAI_API_CALL in result.stdout and "p95 ms" in result.stdout
     assert "critical path:" in result.stdout
     assert result.stdout.count("critical path:") == 1

@@ -1,4 +1,4 @@
-"""``ha-ai-agent serve | ask | report``."""
+"""``ha-ai-agent serve | ask | report | snapshot | compare``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import httpx
 from perftrace import TraceRecord
+from perftrace.cli import add_compare_arguments, add_snapshot_arguments
 from perftrace.logs import configure_logging
 
 from ha_ai_agent.config import Settings
@@ -123,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--limit", type=int, default=100, help="how many recent traces to read")
     report.add_argument("--lookback", default="1h", help="with --jaeger: how far back to search")
     report.add_argument("--slowest", type=int, default=3, help="how many slowest traces to show the path of")
+    # Snapshots and comparisons are the tracing library's commands, with this service's defaults.
+    snapshot = commands.add_parser("snapshot", help="write the kept traces (or a Jaeger time window) to a file")
+    add_snapshot_arguments(snapshot, "http://127.0.0.1:8030", SERVICE_NAME)
+    compare = commands.add_parser("compare", help="did a change make it faster? two snapshots, stage by stage")
+    add_compare_arguments(compare, SERVICE_NAME)
     return parser
 
 
@@ -133,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "report":
         return _report(args)
+    if args.command in ("snapshot", "compare"):
+        return int(args.handler(args))
     settings = Settings()
     _configure_logging("WARNING")
     return asyncio.run(_ask(args.question, settings))

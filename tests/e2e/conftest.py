@@ -15,7 +15,8 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from testsupport.stack import BackendUnavailable, Stack, running_stack
+from testsupport.processes import running_agent
+from testsupport.stack import AGENT_ENV, BackendUnavailable, Stack, running_stack
 
 from tests.helpers import deselect_visibly, missing_dependency, report_deselected
 
@@ -79,3 +80,23 @@ def tempo_url(stack: Stack) -> str:
     if stack.tempo is None:
         missing_dependency(f"HA_AGENT_TEMPO_BIN is set but Tempo did not start; {_TEMPO_UNAVAILABLE}")
     return stack.tempo
+
+
+@pytest.fixture(scope="module")
+def agent_instance(request: pytest.FixtureRequest) -> str:
+    """The ``service.instance.id`` of the module's agent (Prometheus' ``instance`` label): modules' agents apart."""
+    return str(request.module.__name__.rpartition(".")[2])
+
+
+@pytest.fixture(scope="module")
+def agent_url(stack: Stack, tmp_path_factory: pytest.TempPathFactory, agent_instance: str) -> Iterator[str]:
+    """ha-ai-agent on a free loopback port, exporting OTLP/HTTP to the test collector (one per test module)."""
+    env = {
+        **AGENT_ENV,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http,
+        "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={agent_instance}",
+    }
+    log_path = stack.log_dir / f"ha-ai-agent-{agent_instance}.log"
+    with running_agent(tmp_path_factory.mktemp("agent"), env, log_path) as (url, managed):
+        stack.processes.append(managed)
+        yield url

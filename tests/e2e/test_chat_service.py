@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -19,22 +19,14 @@ from testsupport.backend_queries import (
     tempo_search,
     tempo_trace,
 )
-from testsupport.processes import ManagedProcess, poll, running_agent
-from testsupport.stack import AGENT_ENV, Stack
+from testsupport.processes import poll
+from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
 QUESTION = "What devices are in the kitchen?"
 CHATS = 3
 VISIBLE_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class Agent:
-    """The running service."""
-
-    url: str
-    process: ManagedProcess
 
 
 @dataclass(frozen=True)
@@ -46,20 +38,11 @@ class Chat:
 
 
 @pytest.fixture(scope="module")
-def agent(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    """ha-ai-agent on a free loopback port, exporting OTLP/HTTP to the test collector."""
-    env = {**AGENT_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http}
-    with running_agent(tmp_path_factory.mktemp("agent"), env, stack.log_dir / "ha-ai-agent.log") as (url, managed):
-        stack.processes.append(managed)
-        yield Agent(url, managed)
-
-
-@pytest.fixture(scope="module")
-def chats(agent: Agent) -> list[Chat]:
+def chats(agent_url: str) -> list[Chat]:
     """A few answered chats, each in a new conversation."""
     answered = []
     for _ in range(CHATS):
-        response = httpx.post(f"{agent.url}/api/v1/chat", json={"message": QUESTION}, timeout=30.0)
+        response = httpx.post(f"{agent_url}/api/v1/chat", json={"message": QUESTION}, timeout=30.0)
         assert response.status_code == 200, response.text
         body = response.json()
         trace_id = body["metadata"]["trace_id"]
@@ -118,9 +101,15 @@ def test_jaeger_lists_the_service_and_its_stage_operations(stack: Stack, chats: 
     assert CHAT_SERVER_SPAN in poll(operations, VISIBLE_TIMEOUT_S, what="stage operations in Jaeger")
 
 
-def test_llm_token_usage_of_the_service_reaches_prometheus(stack: Stack, chats: list[Chat]) -> None:
-    """The dashboard's "LLM tokens per chat request" panel reads this metric, recorded by the GenAI instrumentation."""
-    expr = 'sum(gen_ai_client_token_usage_sum{service_name="ha-ai-agent", gen_ai_token_type="input"})'
+def test_llm_token_usage_of_the_service_reaches_prometheus(
+    stack: Stack, chats: list[Chat], agent_instance: str
+) -> None:
+    """The dashboard's "LLM tokens per chat request" panel reads this metric, recorded by the GenAI instrumentation.
+
+    Counted for this module's agent only (``instance``): other modules' agents export to the same Prometheus.
+    """
+    labels = f'service_name="{SERVICE_NAME}", instance="{agent_instance}", gen_ai_token_type="input"'
+    expr = f"sum(gen_ai_client_token_usage_sum{{{labels}}})"
     values = poll(lambda: finite_values(prometheus_query(stack.prometheus, expr)), 60, interval_s=1.0, what=expr)
     tokens_reported = sum(chat.body["metadata"]["tokens_used"] for chat in chats)
     assert 0 < values[0] <= tokens_reported

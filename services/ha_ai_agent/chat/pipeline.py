@@ -25,9 +25,8 @@ from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from opentelemetry import trace
 from opentelemetry.trace import NoOpTracer, Span, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
-from perftrace import FollowingTracer
+from perftrace import FollowingTracer, mark_operation
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
-from perftrace.semconv import OPERATION_ATTRIBUTE
 
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.prompt import TokenBreakdown, TokenBudgetExceeded, build_system_prompt, fit_history
@@ -212,7 +211,7 @@ class ChatAgent:
         started = time.perf_counter()
         request_span = trace.get_current_span()
         if self._traced:
-            request_span.set_attribute(OPERATION_ATTRIBUTE, f"chat_request_{int(time.time() * 1000)}")
+            mark_operation("chat_request")
         turn = _Turn(request, user_message=request.message)
 
         with self.stage(RATE_LIMIT_CHECK) as span:

@@ -9,7 +9,7 @@ from ha_ai_agent.llm.intents import READINGS, Intent
 CAPABILITIES = (
     'I can tell you what is in a room ("What\'s in the kitchen?"), switch or dim lights and switches '
     '("Turn off the living room lights", "Dim the bedroom lights to 30%"), open, close, lock and unlock '
-    '("Open the garage door"), answer questions about states ("Is the front door locked?"), read sensors '
+    '("Open the garage door"), answer questions about states ("Is the garage door open?"), read sensors '
     '("What\'s the temperature in the office?") and activate scenes ("Activate movie night").'
 )
 NOUNS = {

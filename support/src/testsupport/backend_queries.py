@@ -7,6 +7,7 @@ import binascii
 import json
 import math
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,18 @@ def jaeger_trace(jaeger_url: str, trace_id: str) -> list[SpanRecord] | None:
     response.raise_for_status()
     traces = traces_from_jaeger(response.json())
     return list(traces[0].spans) if traces and traces[0].spans else None
+
+
+def jaeger_dependencies(jaeger_url: str, lookback_ms: int) -> set[tuple[str, str]]:
+    """The (caller, callee) service edges of Jaeger's dependency view over the last ``lookback_ms``."""
+    end_ms = int(time.time() * 1000)
+    response = httpx.get(
+        f"{jaeger_url}/api/dependencies",
+        params={"endTs": end_ms, "lookback": lookback_ms},
+        timeout=HTTP_TIMEOUT_SECONDS,
+    )
+    response.raise_for_status()
+    return {(link["parent"], link["child"]) for link in response.json().get("data") or []}
 
 
 def _hex_id(value: str) -> str:

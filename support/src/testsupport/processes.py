@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -18,7 +18,7 @@ import httpx
 T = TypeVar("T")
 STOP_TIMEOUT_SECONDS = 10.0
 LOG_TAIL_LINES = 40
-AGENT_START_TIMEOUT_SECONDS = 60.0
+SERVICE_START_TIMEOUT_SECONDS = 60.0
 #: Variables of the developer's shell that would change what a started service does.
 ISOLATED_PREFIXES = ("OTEL_", "HA_AGENT_", "OPENAI_", "HA_")
 
@@ -82,32 +82,42 @@ def agent_command(port: int) -> list[str]:
 
 
 @contextmanager
-def running_agent(
+def running_service(
+    name: str,
+    command: Callable[[int], list[str]],
     work_dir: Path,
-    env: dict[str, str] | None = None,
+    env: dict[str, str],
     log_path: Path | None = None,
-    command: Callable[[int], list[str]] = agent_command,
 ) -> Iterator[tuple[str, ManagedProcess]]:
-    """Start the service with embedded defaults (plus ``env``), wait for /health, stop it at the end.
+    """Start a web service (``command`` gives its command line for a free port), wait for /health, stop it.
 
     The developer's own ``OTEL_*``, ``HA_AGENT_*``, ``OPENAI_*`` and ``HA_*`` variables are left out, so a
-    test sees only its own. ``command`` gives the command line for a port (another way of starting it).
+    test sees only ``env``.
     """
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith(ISOLATED_PREFIXES)}
-    full_env = {**base, "HA_AGENT_DATA_DIR": str(work_dir / "data"), "HA_AGENT_LLM_LATENCY_MS": "0", **(env or {})}
-    log_path = log_path or work_dir / "ha-ai-agent.log"
+    log_path = log_path or work_dir / f"{name}.log"
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(command(port), stdout=log_file, stderr=subprocess.STDOUT, env=full_env, cwd=work_dir)
-    managed = ManagedProcess("ha-ai-agent", process, log_path)
+        process = subprocess.Popen(
+            command(port), stdout=log_file, stderr=subprocess.STDOUT, env={**base, **env}, cwd=work_dir
+        )
+    managed = ManagedProcess(name, process, log_path)
     url = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
-        assert process.poll() is None, f"ha-ai-agent exited:\n{managed.log_tail()}"
+        assert process.poll() is None, f"{name} exited:\n{managed.log_tail()}"
         return httpx.get(f"{url}/health", timeout=2.0).is_success
 
     try:
-        poll(healthy, AGENT_START_TIMEOUT_SECONDS, interval_s=0.1, what="ha-ai-agent /health")
+        poll(healthy, SERVICE_START_TIMEOUT_SECONDS, interval_s=0.1, what=f"{name} /health")
         yield url, managed
     finally:
         managed.stop()
+
+
+def running_agent(
+    work_dir: Path, env: dict[str, str] | None = None, log_path: Path | None = None
+) -> AbstractContextManager[tuple[str, ManagedProcess]]:
+    """Start the service with embedded defaults (plus ``env``), wait for /health, stop it at the end."""
+    full_env = {"HA_AGENT_DATA_DIR": str(work_dir / "data"), "HA_AGENT_LLM_LATENCY_MS": "0", **(env or {})}
+    return running_service("ha-ai-agent", agent_command, work_dir, full_env, log_path)

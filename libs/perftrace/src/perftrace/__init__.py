@@ -4,6 +4,7 @@ The core depends on OpenTelemetry packages only; ``perftrace.fastapi`` (the ``fa
 web service mounts: the ``/performance`` page, its JSON routes and the browser-span endpoint.
 """
 
+from perftrace.current import current_trace_id, mark_operation
 from perftrace.decorator import FollowingTracer, traced
 from perftrace.logs import configure_logging, enable_log_correlation
 from perftrace.recent import RecentTracesProcessor
@@ -32,10 +33,12 @@ __all__ = [
     "TracingHandle",
     "configure_logging",
     "create_report",
+    "current_trace_id",
     "enable_log_correlation",
     "end_tracking",
     "get_tracker",
     "install_tracker",
+    "mark_operation",
     "setup_tracing",
     "start_tracking",
     "traced",

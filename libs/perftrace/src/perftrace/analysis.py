@@ -83,6 +83,7 @@ class PathStep:
     name: str
     service_name: str
     self_ms: float
+    span_id: int = 0
 
 
 def critical_path(trace: TraceRecord) -> list[PathStep]:
@@ -115,7 +116,7 @@ def critical_path(trace: TraceRecord) -> list[PathStep]:
 
     walk(root, root.end_time_unix_nano)
     return [
-        PathStep(s.name, s.service_name, own.get(s.span_id, 0.0) / 1e6)
+        PathStep(s.name, s.service_name, own.get(s.span_id, 0.0) / 1e6, s.span_id)
         for s in sorted(order, key=lambda s: s.start_time_unix_nano)
     ]
 
@@ -138,7 +139,7 @@ class BottleneckReport:
 
 
 def build_report(traces: Sequence[TraceRecord], service_name: str | None, slowest: int = 3) -> BottleneckReport:
-    """Reports of the chat traces among ``traces``, their stage statistics and the slowest ones' paths."""
+    """Reports of the operations among ``traces``, their stage statistics and the slowest ones' paths."""
     pairs = [(r, t) for t in traces if (r := report_from_trace(t, service_name)) is not None]
     pairs.sort(key=lambda pair: pair[0].total_duration, reverse=True)
     return BottleneckReport(
@@ -151,9 +152,9 @@ def build_report(traces: Sequence[TraceRecord], service_name: str | None, slowes
 def format_report(report: BottleneckReport) -> str:
     """The report as plain text."""
     if not report.requests:
-        return "No chat requests found."
+        return "No requests found (no span with performance.operation among the traces read)."
     lines = [
-        f"{report.requests} chat requests",
+        f"{report.requests} requests",
         "",
         f"{'stage':<26}{'calls':>7}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'share':>8}",
     ]

@@ -13,7 +13,6 @@ are truncated.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import zlib
@@ -23,9 +22,10 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from perftrace.otlp_json import InvalidExport, request_from_otlp_json
 from perftrace.records import SpanRecord
 from perftrace.semconv import FORWARDED_BY_ATTRIBUTE
 
@@ -79,153 +79,28 @@ class _Counters:
     truncated_values: int = 0
 
 
-class _Invalid(Exception):
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-
-
 def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 def _decode_body(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
     if len(body) > max_bytes:
-        raise _Invalid(413, f"body of {len(body)} bytes is over the {max_bytes}-byte limit")
+        raise InvalidExport(413, f"body of {len(body)} bytes is over the {max_bytes}-byte limit")
     encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
         return body
     if encoding != "gzip":
-        raise _Invalid(415, f"content encoding {encoding!r} is not supported; use gzip or none")
+        raise InvalidExport(415, f"content encoding {encoding!r} is not supported; use gzip or none")
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         data = inflater.decompress(body, max_bytes + 1)
     except zlib.error as error:
-        raise _Invalid(400, f"body is not valid gzip: {error}") from None
+        raise InvalidExport(400, f"body is not valid gzip: {error}") from None
     if len(data) > max_bytes or inflater.unconsumed_tail:
-        raise _Invalid(413, f"decompressed body is over the {max_bytes}-byte limit")
+        raise InvalidExport(413, f"decompressed body is over the {max_bytes}-byte limit")
     if not inflater.eof:
-        raise _Invalid(400, "gzip body is truncated")
+        raise InvalidExport(400, "gzip body is truncated")
     return data
-
-
-def _hex_id(value: Any, size: int, what: str, allow_empty: bool = False) -> bytes:
-    if value in (None, "") and allow_empty:
-        return b""
-    if not isinstance(value, str) or len(value) != size * 2:
-        raise _Invalid(400, f"{what} must be {size * 2} hex digits")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise _Invalid(400, f"{what} must be {size * 2} hex digits") from None
-
-
-def _objects(value: Any, what: str) -> list[dict[str, Any]]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise _Invalid(400, f"{what} must be a list of objects")
-    return value
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _Invalid(400, f"{what} must be an object")
-    return value
-
-
-def _enum(value: Any, enum: Any) -> Any:
-    # OTLP/JSON writes enums as integers; names are accepted too.
-    return enum.Value(value) if isinstance(value, str) else int(value or 0)
-
-
-def _any_value(value: dict[str, Any]) -> AnyValue:
-    if "stringValue" in value:
-        return AnyValue(string_value=value["stringValue"])
-    if "boolValue" in value:
-        return AnyValue(bool_value=value["boolValue"])
-    if "intValue" in value:
-        return AnyValue(int_value=int(value["intValue"]))
-    if "doubleValue" in value:
-        return AnyValue(double_value=float(value["doubleValue"]))
-    if "bytesValue" in value:
-        return AnyValue(bytes_value=base64.b64decode(value["bytesValue"], validate=True))
-    if "arrayValue" in value:
-        items = _objects(_object(value["arrayValue"], "arrayValue").get("values"), "arrayValue.values")
-        return AnyValue(array_value=ArrayValue(values=[_any_value(item) for item in items]))
-    if "kvlistValue" in value:
-        entries = _objects(_object(value["kvlistValue"], "kvlistValue").get("values"), "kvlistValue.values")
-        return AnyValue(kvlist_value=KeyValueList(values=_key_values(entries)))
-    return AnyValue()
-
-
-def _key_values(items: list[dict[str, Any]]) -> list[KeyValue]:
-    return [KeyValue(key=item.get("key", ""), value=_any_value(_object(item.get("value"), "value"))) for item in items]
-
-
-def _attributes(node: dict[str, Any]) -> list[KeyValue]:
-    return _key_values(_objects(node.get("attributes"), "attributes"))
-
-
-def _span_from_json(span: dict[str, Any]) -> Span:
-    status = _object(span.get("status"), "status")
-    return Span(
-        trace_id=_hex_id(span.get("traceId"), 16, "traceId"),
-        span_id=_hex_id(span.get("spanId"), 8, "spanId"),
-        parent_span_id=_hex_id(span.get("parentSpanId"), 8, "parentSpanId", allow_empty=True),
-        trace_state=span.get("traceState") or "",
-        flags=int(span.get("flags") or 0),
-        name=span.get("name") or "",
-        kind=_enum(span.get("kind"), Span.SpanKind),
-        start_time_unix_nano=int(span.get("startTimeUnixNano") or 0),
-        end_time_unix_nano=int(span.get("endTimeUnixNano") or 0),
-        attributes=_attributes(span),
-        dropped_attributes_count=int(span.get("droppedAttributesCount") or 0),
-        events=[
-            Span.Event(
-                time_unix_nano=int(event.get("timeUnixNano") or 0),
-                name=event.get("name") or "",
-                attributes=_attributes(event),
-                dropped_attributes_count=int(event.get("droppedAttributesCount") or 0),
-            )
-            for event in _objects(span.get("events"), "events")
-        ],
-        dropped_events_count=int(span.get("droppedEventsCount") or 0),
-        links=[
-            Span.Link(
-                trace_id=_hex_id(link.get("traceId"), 16, "link traceId"),
-                span_id=_hex_id(link.get("spanId"), 8, "link spanId"),
-                trace_state=link.get("traceState") or "",
-                attributes=_attributes(link),
-                dropped_attributes_count=int(link.get("droppedAttributesCount") or 0),
-            )
-            for link in _objects(span.get("links"), "links")
-        ],
-        dropped_links_count=int(span.get("droppedLinksCount") or 0),
-        status=Status(code=_enum(status.get("code"), Status.StatusCode), message=status.get("message") or ""),
-    )
-
-
-def _from_otlp_json(document: Any) -> ExportTraceServiceRequest:
-    """OTLP/JSON to protobuf, directly (protobuf's ``json_format`` is 10x slower and wants base64 ids)."""
-    if not isinstance(document, dict):
-        raise _Invalid(400, "body must be a JSON object with resourceSpans")
-    request = ExportTraceServiceRequest()
-    for resource_spans in _objects(document.get("resourceSpans"), "resourceSpans"):
-        resource = _object(resource_spans.get("resource"), "resource")
-        added = request.resource_spans.add(schema_url=resource_spans.get("schemaUrl") or "")
-        added.resource.attributes.extend(_attributes(resource))
-        for scope_spans in _objects(resource_spans.get("scopeSpans"), "scopeSpans"):
-            scope = _object(scope_spans.get("scope"), "scope")
-            added_scope = added.scope_spans.add(schema_url=scope_spans.get("schemaUrl") or "")
-            added_scope.scope.name = scope.get("name") or ""
-            added_scope.scope.version = scope.get("version") or ""
-            added_scope.scope.attributes.extend(_attributes(scope))
-            added_scope.spans.extend(_span_from_json(span) for span in _objects(scope_spans.get("spans"), "spans"))
-    return request
 
 
 def _parse(data: bytes, media_type: str) -> ExportTraceServiceRequest:
@@ -233,15 +108,15 @@ def _parse(data: bytes, media_type: str) -> ExportTraceServiceRequest:
         try:
             return ExportTraceServiceRequest.FromString(data)
         except (DecodeError, ValueError, RecursionError) as error:
-            raise _Invalid(400, f"malformed OTLP protobuf: {error or 'cannot decode'}") from None
+            raise InvalidExport(400, f"malformed OTLP protobuf: {error or 'cannot decode'}") from None
     try:
         document = json.loads(data)
     except (ValueError, RecursionError) as error:
-        raise _Invalid(400, f"malformed JSON: {error}") from None
+        raise InvalidExport(400, f"malformed JSON: {error}") from None
     try:
-        return _from_otlp_json(document)
+        return request_from_otlp_json(document)
     except (ValueError, TypeError, AttributeError, OverflowError, RecursionError, binascii.Error) as error:
-        raise _Invalid(400, f"malformed OTLP JSON: {str(error)[:300]}") from None
+        raise InvalidExport(400, f"malformed OTLP JSON: {str(error)[:300]}") from None
 
 
 def _cap_value(value: AnyValue, limits: ExportLimits, counters: _Counters) -> None:
@@ -283,14 +158,14 @@ def _service_name(attributes: Iterable[KeyValue]) -> str | None:
 def _check_and_rewrite(request: ExportTraceServiceRequest, limits: ExportLimits, counters: _Counters) -> int:
     span_count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
     if span_count > limits.max_spans:
-        raise _Invalid(413, f"{span_count} spans in one export; at most {limits.max_spans} are accepted")
+        raise InvalidExport(413, f"{span_count} spans in one export; at most {limits.max_spans} are accepted")
     for resource_spans in request.resource_spans:
         resource = resource_spans.resource
         service = _service_name(resource.attributes)
         if service is None:
-            raise _Invalid(400, "resource has no service.name")
+            raise InvalidExport(400, "resource has no service.name")
         if service not in limits.allowed_services:
-            raise _Invalid(403, f"service.name {service[:100]!r} may not send spans through the browser endpoint")
+            raise InvalidExport(403, f"service.name {service[:100]!r} may not send spans through the browser endpoint")
         _cap_attributes(resource.attributes, limits, counters)
         marker = resource.attributes.add()
         marker.key, marker.value.string_value = FORWARDED_BY_ATTRIBUTE, limits.forwarded_by
@@ -298,11 +173,11 @@ def _check_and_rewrite(request: ExportTraceServiceRequest, limits: ExportLimits,
             _cap_attributes(scope_spans.scope.attributes, limits, counters)
             for span in scope_spans.spans:
                 if len(span.trace_id) != 16 or not any(span.trace_id):
-                    raise _Invalid(400, "every span needs a 16-byte, non-zero trace id")
+                    raise InvalidExport(400, "every span needs a 16-byte, non-zero trace id")
                 if len(span.span_id) != 8 or not any(span.span_id):
-                    raise _Invalid(400, "every span needs an 8-byte, non-zero span id")
+                    raise InvalidExport(400, "every span needs an 8-byte, non-zero span id")
                 if span.parent_span_id and len(span.parent_span_id) != 8:
-                    raise _Invalid(400, "a parent span id must be 8 bytes")
+                    raise InvalidExport(400, "a parent span id must be 8 bytes")
                 span.name = span.name[:MAX_NAME_CHARS]
                 span.dropped_attributes_count += _cap_attributes(span.attributes, limits, counters)
                 if len(span.events) > MAX_EVENTS:
@@ -330,14 +205,15 @@ def prepare_export(
     counters = _Counters()
     try:
         if path != TRACES_PATH:
-            raise _Invalid(404, f"unknown OTLP path {path[:100]!r}; browsers export traces to /otlp/v1/traces")
+            raise InvalidExport(404, f"unknown OTLP path {path[:100]!r}; browsers export traces to /otlp/v1/traces")
         media_type = _media_type(content_type)
         if media_type not in (PROTOBUF, JSON):
-            raise _Invalid(415, f"content type {media_type or 'none'!r} is not supported; use {PROTOBUF} or {JSON}")
+            supported = f"use {PROTOBUF} or {JSON}"
+            raise InvalidExport(415, f"content type {media_type or 'none'!r} is not supported; {supported}")
         data = _decode_body(body, content_encoding, limits.max_body_bytes)
         request = _parse(data, media_type)
         span_count = _check_and_rewrite(request, limits, counters)
-    except _Invalid as invalid:
+    except InvalidExport as invalid:
         return ExportRejected(invalid.status_code, invalid.message)
     return Export(
         request=request,

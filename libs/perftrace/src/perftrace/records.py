@@ -96,7 +96,6 @@ class SpanRecord(NamedTuple):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.attributes.items()}
 
 
-
 @dataclass(frozen=True, slots=True)
 class TraceRecord:
     """The spans of one trace that the ring buffer holds, in the order they ended."""

@@ -218,7 +218,8 @@ def build_resource(config: TracingConfig) -> Resource:
     defaults: dict[str, str] = {}
     if config.service_version:
         defaults["service.version"] = config.service_version
-    resource = Resource.create(defaults)
+    # Defaults first: Resource.create(attributes) would let them override OTEL_RESOURCE_ATTRIBUTES.
+    resource = Resource(defaults).merge(Resource.create())
     # Resource.create falls back to "unknown_service" when no variable names the service.
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: config.service_name}))

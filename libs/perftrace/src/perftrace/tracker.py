@@ -1,7 +1,7 @@
 """The original ``performance_tracker`` API, now served by OpenTelemetry spans.
 
 Old call sites keep working: ``start_tracking``/``end_tracking`` open and close real spans (so they
-show up in Jaeger), and ``get_tracker().get_reports()`` returns one report per chat trace, read from
+show up in Jaeger), and ``get_tracker().get_reports()`` returns one report per traced operation, read from
 the recent-traces buffer. Fixed on the way: ids never collide, ``total_duration`` is wall-clock time
 rather than a sum of stages, abandoned metrics are bounded, and every report names its trace.
 
@@ -114,7 +114,7 @@ class PerformanceTracker:
 
     Args:
         max_reports: how many reports ``get_reports`` returns at most (the newest).
-        recent: the buffer that chat traces are read from; without one, only reports made with
+        recent: the buffer that operations' traces are read from; without one, only reports made with
             ``create_report`` exist.
         service_name: read reports only from spans of this service.
         max_active_metrics: started-but-not-ended metrics kept at most; the oldest is ended (status
@@ -198,7 +198,7 @@ class PerformanceTracker:
         return report
 
     def get_reports(self) -> list[PerformanceReport]:
-        """The newest reports, oldest first: chat traces from the buffer and ``create_report`` ones."""
+        """The newest reports, oldest first: operations' traces from the buffer and ``create_report`` ones."""
         reports = list(self._manual_reports)
         if self.recent is not None:
             for trace in self.recent.traces():

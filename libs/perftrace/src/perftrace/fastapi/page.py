@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from perftrace.analysis import BottleneckReport
+from perftrace.fastapi.charts import chart_data
 from perftrace.records import SpanRecord, TraceRecord
 from perftrace.semconv import OPERATION_ATTRIBUTE
 
@@ -111,4 +112,5 @@ def render_performance_page(
         traces=[trace_view(t, service_name) for t in traces],
         jaeger_url=jaeger_url,
         links=links,
+        chart_data=chart_data(traces, service_name),
     )

@@ -19,7 +19,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.trace import Span
 
-from perftrace.fastapi import browser, routes
+from perftrace.fastapi import browser, routes, snapshot_routes
 from perftrace.fastapi.browser import OTLP_PREFIX, BrowserEndpoint, BrowserEndpointConfig
 from perftrace.fastapi.routes import API_PREFIX, PAGE_PATH, RunningTracing
 from perftrace.logs import enable_log_correlation
@@ -143,6 +143,7 @@ class PerformanceTracing:
         """
         setattr(app.state, routes.STATE_KEY, lambda: self._running)
         app.include_router(routes.router)
+        app.include_router(snapshot_routes.router)
         app.mount(
             f"{PAGE_PATH}/static", StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static"
         )

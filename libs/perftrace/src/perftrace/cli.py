@@ -1,0 +1,209 @@
+"""``perftrace snapshot`` and ``perftrace compare``: the commands any service's CLI can delegate to.
+
+Fetching uses the standard library (``urllib``); reading Jaeger needs the ``fastapi`` extra (``perftrace.sources``).
+Exit codes of ``compare``: 0 done, 1 a stage got slower than ``--fail-if-slower`` allows, 2 unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from perftrace.compare import compare
+from perftrace.compare_report import comparison_to_json, format_markdown, format_text
+from perftrace.records import TraceRecord
+from perftrace.snapshot import SnapshotError, read_snapshot, snapshot_from_json, snapshot_to_json, write_snapshot
+
+EXIT_SLOWER, EXIT_UNREADABLE = 1, 2
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(text: str) -> float:
+    """``90s``, ``15m``, ``2h``, ``1d`` as seconds."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 90s, 15m, 2h or 1d")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def _instant(text: str) -> float:
+    """An ISO 8601 time, or a duration meaning that long ago, as epoch seconds."""
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return time.time() - _seconds(text)
+
+
+def _window(text: str) -> tuple[float, float]:
+    """``START,END`` (each ISO 8601 or a duration ago, e.g. ``2h,1h``) as epoch seconds."""
+    start, sep, end = text.partition(",")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START,END (e.g. 2h,1h or 2026-01-05T10:00,2026-01-05T11:00)")
+    return _instant(start), _instant(end) if end else time.time()
+
+
+def _get_json(url: str, params: dict[str, Any]) -> Any:
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    with urllib.request.urlopen(f"{url}?{query}" if query else url, timeout=60) as response:  # noqa: S310
+        return json.load(response)
+
+
+def jaeger_traces(
+    jaeger: str, service: str, window: tuple[float, float], limit: int, version: str | None = None
+) -> list[TraceRecord]:
+    """Traces of ``service`` that Jaeger's query API holds for the window (epoch seconds).
+
+    With ``version``, only those whose ``service`` process has that ``service.version``: Jaeger's tag
+    search does not look at resource attributes, so the traces are split here.
+    """
+    from perftrace.sources import traces_from_jaeger  # the fastapi extra: its models are pydantic's
+
+    params = {"service": service, "start": int(window[0] * 1e6), "end": int(window[1] * 1e6), "limit": limit}
+    payload = _get_json(f"{jaeger.rstrip('/')}/api/traces", params)
+    if version is not None:
+        payload = {"data": [t for t in payload.get("data") or [] if _has_version(t, service, version)]}
+    return traces_from_jaeger(payload)
+
+
+def _has_version(trace: dict[str, Any], service: str, version: str) -> bool:
+    return any(
+        process.get("serviceName") == service
+        and any(t.get("key") == "service.version" and str(t.get("value")) == version for t in process.get("tags") or [])
+        for process in (trace.get("processes") or {}).values()
+    )
+
+
+def snapshot_document(args: argparse.Namespace) -> dict[str, Any]:
+    """The snapshot that ``snapshot`` writes: from ``--jaeger`` or from the service at ``--url``."""
+    if args.jaeger:
+        if not args.service:
+            raise SnapshotError("--jaeger needs --service")
+        window = (time.time() - args.since, time.time())
+        traces = jaeger_traces(args.jaeger, args.service, window, args.limit)
+        return snapshot_to_json(traces, source=f"{args.jaeger} since {args.since:g}s", service_name=args.service)
+    if not args.url:
+        raise SnapshotError("give --url (a running service) or --jaeger")
+    document = _get_json(f"{args.url.rstrip('/')}/api/v1/performance/snapshot", {})
+    snapshot_from_json(document)  # refuse to write what could not be read back
+    return dict(document)
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    """Write a snapshot to ``-o`` (or standard output)."""
+    try:
+        document = snapshot_document(args)
+    except (OSError, ValueError) as error:  # URLError and SnapshotError are among these
+        print(f"Could not read traces: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.output and args.output != "-":
+        write_snapshot(document, args.output)
+        print(f"{len(document['traces'])} traces written to {args.output}", file=sys.stderr)
+    else:
+        print(json.dumps(document))
+    return 0
+
+
+def _inputs(args: argparse.Namespace) -> tuple[list[TraceRecord], list[TraceRecord], str | None]:
+    if args.before and args.after:
+        before, after = read_snapshot(args.before), read_snapshot(args.after)
+        return before.traces, after.traces, args.service or before.service_name
+    if not args.jaeger:
+        raise SnapshotError("give BEFORE and AFTER snapshot files, or --jaeger with windows or versions")
+    if args.versions:
+        window = (time.time() - args.since, time.time())
+        sides = [jaeger_traces(args.jaeger, args.service, window, args.limit, v) for v in args.versions]
+    elif args.before_window and args.after_window:
+        sides = [
+            jaeger_traces(args.jaeger, args.service, w, args.limit) for w in (args.before_window, args.after_window)
+        ]
+    else:
+        raise SnapshotError("with --jaeger, give --before-window and --after-window, or --versions BEFORE AFTER")
+    return sides[0], sides[1], args.service
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Print the comparison; exit 1 when the gate fails, 2 for unreadable input."""
+    try:
+        before, after, service = _inputs(args)
+    except (OSError, ValueError) as error:
+        print(f"Could not read traces: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    result = compare(
+        before,
+        after,
+        service,
+        confidence=args.confidence,
+        resamples=args.resamples,
+        seed=args.seed,
+        min_effect_ms=args.min_effect_ms,
+    )
+    gate = args.fail_if_slower / 100 if args.fail_if_slower is not None else None
+    if args.format == "json":
+        print(json.dumps({**comparison_to_json(result), "slower_than_gate": result.slower_than(gate) if gate else []}))
+    elif args.format == "markdown":
+        print(format_markdown(result, gate))
+    else:
+        print(format_text(result))
+    failing = result.slower_than(gate) if gate is not None else []
+    if failing:
+        print(f"Slower by more than {args.fail_if_slower:g}%: {', '.join(failing)}", file=sys.stderr)
+        return EXIT_SLOWER
+    return 0
+
+
+def add_snapshot_arguments(parser: argparse.ArgumentParser, url: str | None, service: str | None) -> None:
+    """The options of ``snapshot``; ``url`` and ``service`` are the defaults of the adopting service."""
+    parser.add_argument("--url", default=url, help=f"a running service: its kept traces (default {url})")
+    parser.add_argument("--jaeger", help="read a time window from Jaeger's API instead, e.g. http://localhost:16686")
+    parser.add_argument("--service", default=service, help="with --jaeger: the service whose traces to read")
+    parser.add_argument("--since", type=_seconds, default=3600.0, help="with --jaeger: how far back (e.g. 30m, 2h)")
+    parser.add_argument("--limit", type=int, default=1000, help="with --jaeger: at most this many traces")
+    parser.add_argument("-o", "--output", help="file to write (default: standard output)")
+    parser.set_defaults(handler=run_snapshot)
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser, service: str | None) -> None:
+    """The options of ``compare``."""
+    parser.add_argument("before", nargs="?", help="snapshot file from before the change")
+    parser.add_argument("after", nargs="?", help="snapshot file from after it")
+    parser.add_argument("--jaeger", help="compare traces from Jaeger's API instead of files")
+    parser.add_argument("--service", default=service, help="the service whose operations count")
+    parser.add_argument("--before-window", type=_window, help="with --jaeger: START,END, e.g. 2h,1h")
+    parser.add_argument("--after-window", type=_window, help="with --jaeger: START,END, e.g. 1h,0s")
+    parser.add_argument(
+        "--versions", nargs=2, metavar=("BEFORE", "AFTER"), help="with --jaeger: service.version values"
+    )
+    parser.add_argument("--since", type=_seconds, default=86400.0, help="with --versions: how far back (default 1d)")
+    parser.add_argument("--limit", type=int, default=1000, help="with --jaeger: at most this many traces per side")
+    parser.add_argument("--fail-if-slower", type=float, metavar="PCT", help="exit 1 if a stage is surely PCT %% slower")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--confidence", type=float, default=0.95, help="simultaneous confidence of the intervals")
+    parser.add_argument(
+        "--min-effect-ms", type=float, default=0.1, help="smaller changes get no verdict (default 0.1 ms)"
+    )
+    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples per stage and statistic")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resampling (results are reproducible)")
+    parser.set_defaults(handler=run_compare)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``perftrace`` command."""
+    parser = argparse.ArgumentParser(prog="perftrace", description="snapshots of traces and their comparison")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_snapshot_arguments(commands.add_parser("snapshot", help="write traces to a snapshot file"), None, None)
+    add_compare_arguments(commands.add_parser("compare", help="compare two snapshots stage by stage"), None)
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from perftrace.cli import main
+from perftrace.snapshot import snapshot_to_json, write_snapshot
+from perftrace.synthetic import SERVICE, synthetic_traces
+
+
+@pytest.fixture
+def snapshots(tmp_path: Path) -> tuple[str, str]:
+    """A before and an after snapshot: message assembly 30 % slower, nothing else changed."""
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    write_snapshot(snapshot_to_json(synthetic_traces(100, seed=1), service_name=SERVICE), before)
+    slower = synthetic_traces(100, seed=2, slower={"message_assembly": 1.3})
+    write_snapshot(snapshot_to_json(slower, service_name=SERVICE), after)
+    return str(before), str(after)
+
+
+def test_the_gate_fails_with_exit_1_only_when_a_stage_is_surely_slower_than_the_threshold(
+    snapshots: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compare", *snapshots, "--fail-if-slower", "10"]) == 1
+    assert "Slower by more than 10%: message_assembly" in capsys.readouterr().err
+    assert main(["compare", *snapshots, "--fail-if-slower", "80"]) == 0
+    assert main(["compare", snapshots[0], snapshots[0], "--fail-if-slower", "0"]) == 0
+
+
+def test_unreadable_input_exits_2_and_says_which_file(
+    snapshots: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("[]", encoding="utf-8")
+
+    assert main(["compare", snapshots[0], str(broken), "--fail-if-slower", "10"]) == 2
+    assert "broken.json: document: expected an object" in capsys.readouterr().err
+    assert main(["compare", snapshots[0], str(tmp_path / "missing.json")]) == 2
+
+
+def test_json_and_markdown_name_the_slower_stage(
+    snapshots: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["compare", *snapshots, "--format", "json"])
+    verdicts = {s["name"]: s["verdict"] for s in json.loads(capsys.readouterr().out)["stages"]}
+    main(["compare", *snapshots, "--format", "markdown", "--fail-if-slower", "10"])
+    markdown = capsys.readouterr().out
+
+    assert verdicts["message_assembly"] == "slower"
+    assert "| `message_assembly` |" in markdown and "🔴 slower" in markdown
+    assert "Gate (`--fail-if-slower 10`): slower by more than 10%: **message_assembly**" in markdown

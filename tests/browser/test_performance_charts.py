@@ -1,0 +1,92 @@
+"""The /performance pictures in the real Chromium: they render, one row or colour per stage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from perftrace.snapshot import snapshot_to_json, write_snapshot
+from perftrace.synthetic import SERVICE, STAGES, synthetic_traces
+from testsupport.processes import running_agent
+
+from tests.browser.test_chat_page import ARTIFACTS, KITCHEN, browser
+
+__all__ = ["browser"]  # the Chromium fixture, shared with the chat page's tests
+pytestmark = pytest.mark.browser
+REQUESTS = 20
+
+
+@pytest.fixture(scope="module")
+def agent_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service after a few chats (each calls a tool, so every stage runs)."""
+    with running_agent(tmp_path_factory.mktemp("charts-agent"), env={"HA_AGENT_LLM_LATENCY_MS": "30"}) as (url, _):
+        for _ in range(REQUESTS):
+            assert httpx.post(f"{url}/api/v1/chat", json={"message": KITCHEN}, timeout=30).status_code == 200
+        yield url
+
+
+def test_the_stage_charts_draw_every_stage_and_every_request(browser: Any, agent_url: str) -> None:
+    stages = [s["name"] for s in httpx.get(f"{agent_url}/api/v1/performance/stages", timeout=10).json()]
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{agent_url}/performance")
+
+    drawn = page.locator("#stage-distribution svg g.stage")
+    assert [drawn.nth(i).get_attribute("data-stage") for i in range(drawn.count())] == stages
+    assert page.locator("#stage-distribution svg circle").count() == sum(
+        s["count"] for s in httpx.get(f"{agent_url}/api/v1/performance/stages", timeout=10).json()
+    )
+    assert page.locator("#stage-timeline svg g.request").count() == REQUESTS
+    assert page.locator("#stage-timeline svg g.legend").count() == len(stages)
+    assert page.locator(".row.slowest").count() >= 1  # the waterfalls stay
+    assert errors == []
+    page.close()
+
+
+def test_the_compare_view_shows_the_slower_stage_of_two_dropped_snapshots(
+    browser: Any, agent_url: str, tmp_path: Path
+) -> None:
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    write_snapshot(snapshot_to_json(synthetic_traces(100, seed=1), service_name=SERVICE), before)
+    slower = synthetic_traces(100, seed=2, slower={"openai_api_call": 1.3})
+    write_snapshot(snapshot_to_json(slower, service_name=SERVICE), after)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{agent_url}/performance")
+
+    page.set_input_files("#compare-before input", str(before))
+    page.set_input_files("#compare-after input", str(after))
+    page.wait_for_selector("#compare-chart svg g.stage", timeout=15_000)
+
+    rows = page.locator("#compare-chart svg g.stage")
+    verdicts = {
+        rows.nth(i).get_attribute("data-stage"): rows.nth(i).get_attribute("data-verdict") for i in range(rows.count())
+    }
+    assert set(verdicts) == {"request"} | {name for name, _ in STAGES}
+    assert {name for name, verdict in verdicts.items() if verdict == "slower"} == {"request", "openai_api_call"}
+    assert "before.json → after.json: 100 → 100 requests" in page.inner_text("#compare-status")
+    ARTIFACTS.mkdir(exist_ok=True)
+    # From the header to the compare view: the picture in the README (docs/performance-page.png).
+    bottom = page.locator("#compare-chart").bounding_box()
+    assert bottom is not None
+    clip = {"x": 0, "y": 0, "width": 1200, "height": bottom["y"] + bottom["height"] + 16}
+    page.screenshot(path=str(ARTIFACTS / "performance-charts.png"), full_page=True, clip=clip)
+    page.close()
+
+
+def test_an_unreadable_snapshot_is_named_in_the_compare_view(browser: Any, agent_url: str, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    write_snapshot(snapshot_to_json(synthetic_traces(10, seed=3), service_name=SERVICE), good)
+    bad.write_text('{"format": "perftrace.snapshot", "version": 1, "traces": {}}', encoding="utf-8")
+    page = browser.new_page()
+    page.goto(f"{agent_url}/performance")
+
+    page.set_input_files("#compare-before input", str(good))
+    page.set_input_files("#compare-after input", str(bad))
+
+    page.wait_for_function("document.getElementById('compare-status').textContent.includes('not a readable')")
+    assert page.inner_text("#compare-status") == "after is not a readable snapshot: traces: expected a list, got dict"
+    page.close()
