@@ -85,6 +85,7 @@ def test_sdk_disabled_records_nothing_and_installs_no_provider(monkeypatch: pyte
         pass
     assert handle.recent.traces() == []
     assert not isinstance(trace.get_tracer_provider(), TracerProvider)
+    assert handle.shutdown()  # nothing to flush, and no "gave up" warning
 
 
 def test_not_enabled_leaves_an_agents_provider_alone() -> None:

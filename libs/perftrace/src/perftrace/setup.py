@@ -236,7 +236,8 @@ def setup_tracing(config: TracingConfig) -> TracingHandle:
     """
     recent = RecentTracesProcessor(max(1, config.recent_traces_max), config.recent_spans_per_trace_max)
     if not config.installs:
-        return TracingHandle(TracerProvider(resource=build_resource(config)), recent, None, False, 0)
+        provider = TracerProvider(resource=build_resource(config))  # never made global, no processor
+        return TracingHandle(provider, recent, None, False, config.shutdown_timeout_millis)
     keep_recent = config.recent_traces_max > 0
     existing = trace.get_tracer_provider()
     if isinstance(existing, TracerProvider):
