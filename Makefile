@@ -48,6 +48,15 @@ $(DEV_STAMP): $(RUN_STAMP) support/pyproject.toml $(EXAMPLE)/pyproject.toml
 	$(BIN)/pip install --quiet -e '$(LIB)[fastapi,dev]' -e '.[dev]' -e support -e $(EXAMPLE)
 	touch $@
 
+# The benchmarks run from a venv of their own with the peers' packages (the `bench` extra: zero-code
+# OpenTelemetry, Logfire, py-spy): logfire brings pytest and pydantic plugins that `make test` must not load.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml $(LIB)/pyproject.toml support/pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e '$(LIB)[fastapi]' -e '.[bench]' -e support
+	touch $@
+
 $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 	npm --prefix $(WEB) ci --no-audit --no-fund
 	touch $@
@@ -79,8 +88,8 @@ home-assistant: $(DEV_STAMP)
 reliability: $(DEV_STAMP) $(BUNDLE) backends
 	$(BIN)/python scripts/reliability.py
 
-bench: $(DEV_STAMP)
-	$(BIN)/python -m benchmarks.run_all
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m benchmarks.run_all
 
 clean:
-	rm -rf $(VENV) $(WEB)/node_modules services/ha_ai_agent/static
+	rm -rf $(VENV) $(BENCH_VENV) $(WEB)/node_modules services/ha_ai_agent/static

@@ -1,14 +1,13 @@
-"""Chat requests per second and latency of the real service, tracing on vs ``OTEL_SDK_DISABLED=true``.
+"""What tracing costs a chat, side by side with what a user would pick instead, all in one run.
 
-``ha-ai-agent serve`` processes run side by side on free loopback ports, each with its own data
-directory, the embedded LLM at 0 ms latency, the demo home and the rate limit out of the way: tracing
-on and tracing disabled. Each is warmed up, then driven in interleaved rounds (the order reversed every other round,
-one service at a time) by a bounded async load: a fixed
-number of ``POST /api/v1/chat`` requests, each a new conversation, from a fixed number of concurrent
-clients. Figures are medians of the rounds; each round also counts the service process's CPU time (from
-/proc). The warm ``message_assembly`` stage is read from the tracing-on service's own
-``GET /api/v1/performance/reports``. Last, both services take chats at one fixed rate well below their
-capacity (open loop), for the latency tail that tracing might add beyond the queue.
+The peers of ``service_peers``: off (``OTEL_SDK_DISABLED=true``: nothing installed), ours as shipped, the SDK
+floor (ours without the buffer, ``/performance`` data and ``[Performance]`` line), zero-code OpenTelemetry and
+Logfire, each a real process on loopback exporting OTLP/HTTP to the same counting receiver. Each is warmed
+up, then driven in interleaved rounds (the order reversed every other round, one service at a time) by a
+bounded closed-loop load of new conversations from a fixed number of clients. Per peer: requests/s, p50/p99,
+the process's CPU per chat (/proc), the spans the receiver got per chat, the tracing CPU per exported span
+(CPU per chat above off's, over the spans), RSS after the run. Then every peer takes chats at one fixed
+rate below capacity (open loop), for the latency tail that tracing might add beyond the queue.
 """
 
 from __future__ import annotations
@@ -16,28 +15,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from ha_ai_agent.semconv import MESSAGE_ASSEMBLY
 from perftrace.analysis import percentile
-from testsupport.report import Target, median, section_preamble, table, targets_table
+from testsupport.report import median
+
+from benchmarks.chat_driver import RoundResult, drive, drive_at_rate, drive_measured, process_rss_mib
+from benchmarks.chat_throughput_report import render
+from benchmarks.service_peers import PEERS, Peer, running_backends, running_peer
 
 SECTION = "chat_throughput"
-REPO = Path(__file__).resolve().parent.parent
-QUESTION = "What devices are in the kitchen?"
 STAGE = MESSAGE_ASSEMBLY
-#: Variables of the developer's shell that would change what is measured (an exporter, a real LLM…).
-ISOLATED_PREFIXES = ("OTEL_", "HA_AGENT_", "OPENAI_", "HA_URL", "HA_TOKEN")
+#: Longer than any peer's export schedule (the SDK's default 5 s): Logfire, for one, drops what it has not
+#: exported when the process stops, so the peers idle this long before they are stopped.
+EXPORT_SETTLE_SECONDS = 7.0
 
 
 @dataclass(frozen=True)
@@ -66,201 +64,40 @@ QUICK = LoadPlan(
 )
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+@dataclass
+class PeerRun:
+    """Everything measured of one peer."""
 
+    rounds: list[RoundResult] = field(default_factory=list)
+    fixed: list[RoundResult] = field(default_factory=list)
+    chats: int = 0
+    rss_mib: float = 0.0
+    spans: dict[str, int] = field(default_factory=dict)
 
-@dataclass(frozen=True)
-class Variant:
-    """One way of running the service."""
+    def median(self, figure: str) -> float:
+        """Median over the rounds of a ``RoundResult`` property (``rps``, ``cpu_ms_per_chat``, ...)."""
+        return median([getattr(r, figure) for r in self.rounds])
 
-    label: str
-    tracing: bool
+    def fixed_p(self, q: float) -> float:
+        """The q-th percentile (0–100) over every fixed-rate chat."""
+        return percentile([ms for r in self.fixed for ms in r.latencies_ms], q)
 
-
-VARIANTS = {
-    "on": Variant("tracing on", tracing=True),
-    "off": Variant("`OTEL_SDK_DISABLED=true`", tracing=False),
-}
-
-
-def service_command(port: int) -> list[str]:
-    """The venv's ``ha-ai-agent serve`` on a loopback port."""
-    script = REPO / ".venv" / "bin" / "ha-ai-agent"
-    base = [str(script)] if script.exists() else [sys.executable, "-m", "ha_ai_agent"]
-    return [*base, "serve", "--host", "127.0.0.1", "--port", str(port)]
-
-
-def service_env(data_dir: Path, tracing: bool) -> dict[str, str]:
-    """Embedded LLM at 0 ms, demo home, rate limit out of reach; tracing on or disabled."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ISOLATED_PREFIXES)}
-    env.update(
-        HA_AGENT_DATA_DIR=str(data_dir),
-        HA_AGENT_LLM_LATENCY_MS="0",
-        HA_AGENT_RATE_LIMIT_PER_MINUTE="100000000",
-    )
-    if not tracing:
-        env["OTEL_SDK_DISABLED"] = "true"
-    return env
+    @property
+    def spans_per_chat(self) -> float:
+        """Spans the receiver got from this peer, per chat sent to it."""
+        return sum(self.spans.values()) / self.chats if self.chats else 0.0
 
 
 @dataclass
-class Service:
-    """One running service process."""
+class ThroughputResults:
+    """Every peer's run, and ours' warm stage durations."""
 
-    name: str
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-
-def wait_until_healthy(service: Service, timeout_seconds: float = 90.0) -> None:
-    """Poll ``/health`` until it answers 200; fail with the log's tail if the process dies or times out."""
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{service.base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    tail = service.log_path.read_text(errors="replace")[-2000:]
-    raise RuntimeError(f"service {service.name} did not become healthy:\n{tail}")
-
-
-@contextmanager
-def running_service(name: str, variant: Variant, workdir: Path) -> Iterator[Service]:
-    """Start the service in its own directory (no stray ``.env``), stop it on exit."""
-    folder = workdir / name
-    folder.mkdir()
-    port = free_port()
-    log_path = folder / "service.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            service_command(port),
-            cwd=folder,
-            env=service_env(folder / "data", variant.tracing),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    service = Service(name, f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        wait_until_healthy(service)
-        yield service
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-@dataclass
-class RoundResult:
-    """One bounded load run against one service."""
-
-    requests: int
-    errors: int
-    elapsed_seconds: float
-    latencies_ms: list[float] = field(repr=False)
-    service_cpu_seconds: float = 0.0
-
-    @property
-    def cpu_ms_per_chat(self) -> float:
-        """CPU time the service process spent per request (all its threads)."""
-        return self.service_cpu_seconds * 1000 / self.requests
-
-    @property
-    def rps(self) -> float:
-        """Successful requests per second of wall-clock time."""
-        return (self.requests - self.errors) / self.elapsed_seconds
-
-    @property
-    def p50_ms(self) -> float:
-        """Median latency."""
-        return percentile(self.latencies_ms, 50)
-
-    @property
-    def p99_ms(self) -> float:
-        """99th-percentile latency."""
-        return percentile(self.latencies_ms, 99)
-
-
-async def send_chat(client: httpx.AsyncClient) -> bool:
-    """One chat; True when it was answered with 200 (a transport error counts as a failure)."""
-    try:
-        return (await client.post("/api/v1/chat", json={"message": QUESTION})).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-async def drive(base_url: str, requests: int, concurrency: int) -> RoundResult:
-    """Send ``requests`` chats from ``concurrency`` clients as fast as answers come back."""
-    latencies: list[float] = []
-    errors = 0
-    remaining = iter(range(requests))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-    async def client_loop(client: httpx.AsyncClient) -> None:
-        nonlocal errors
-        for _ in remaining:
-            sent = time.perf_counter()
-            ok = await send_chat(client)
-            latencies.append((time.perf_counter() - sent) * 1000)
-            errors += 0 if ok else 1
-
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return RoundResult(requests, errors, elapsed, latencies)
-
-
-async def drive_at_rate(base_url: str, rate: float, seconds: float) -> RoundResult:
-    """Open loop: start a chat every ``1 / rate`` seconds whatever the answers do.
-
-    Each latency runs from the moment the chat was due, so a stalled service cannot hide its tail by
-    slowing the load down (no coordinated omission).
-    """
-    count = max(1, int(rate * seconds))
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-
-    async def one(client: httpx.AsyncClient, due: float) -> None:
-        nonlocal errors
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        ok = await send_chat(client)
-        latencies.append((time.perf_counter() - due) * 1000)
-        errors += 0 if ok else 1
-
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(one(client, started + i / rate) for i in range(count)))
-        elapsed = time.perf_counter() - started
-    return RoundResult(count, errors, elapsed, latencies)
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def drive_measured(service: Service, requests: int, concurrency: int) -> RoundResult:
-    """``drive`` one service, also counting the CPU time its process spent."""
-    before = process_cpu_seconds(service.process.pid)
-    result = asyncio.run(drive(service.base_url, requests, concurrency))
-    result.service_cpu_seconds = process_cpu_seconds(service.process.pid) - before
-    return result
+    plan: LoadPlan
+    peers: Mapping[str, Peer]
+    runs: dict[str, PeerRun]
+    assembly_under_load_ms: list[float] = field(default_factory=list)
+    assembly_sequential_ms: list[float] = field(default_factory=list)
+    fixed_rate: float = 0.0
 
 
 def stage_durations_ms(base_url: str, since_epoch_seconds: float) -> list[float]:
@@ -275,157 +112,80 @@ def stage_durations_ms(base_url: str, since_epoch_seconds: float) -> list[float]
     ]
 
 
-@dataclass
-class ThroughputResults:
-    """Every round of both services, and the warm stage durations."""
-
-    plan: LoadPlan
-    rounds: dict[str, list[RoundResult]]
-    assembly_under_load_ms: list[float]
-    assembly_sequential_ms: list[float]
-    fixed_rate: float = 0.0
-    fixed_rounds: dict[str, list[RoundResult]] = field(default_factory=dict)
-
-    def fixed_rate_p(self, name: str, q: float) -> float:
-        """A percentile over every fixed-rate chat of one service."""
-        return percentile([ms for r in self.fixed_rounds.get(name, []) for ms in r.latencies_ms], q)
-
-    def median_of(self, name: str, figure: str) -> float:
-        """Median over the rounds of ``rps``, ``p50_ms``, ``p99_ms`` or ``cpu_ms_per_chat``."""
-        return median([getattr(r, figure) for r in self.rounds[name]])
+def interleaved(names: list[str], index: int) -> list[str]:
+    """The peers in the order of round ``index``: reversed every other round."""
+    return names if index % 2 == 0 else names[::-1]
 
 
-def measure(plan: LoadPlan, workdir: Path) -> ThroughputResults:
-    """Start the services, warm them up, run the interleaved rounds, then the sequential probe."""
-    rounds: dict[str, list[RoundResult]] = {name: [] for name in VARIANTS}
-    with ExitStack() as stack:
-        services = {name: stack.enter_context(running_service(name, v, workdir)) for name, v in VARIANTS.items()}
-        for service in services.values():
-            asyncio.run(drive(service.base_url, plan.warmup_requests, plan.concurrency))
-        warm_since = time.time()
-        for index in range(plan.rounds):
-            for name in list(VARIANTS) if index % 2 == 0 else list(VARIANTS)[::-1]:
-                rounds[name].append(drive_measured(services[name], plan.requests_per_round, plan.concurrency))
-        on = services["on"]
-        under_load = stage_durations_ms(on.base_url, warm_since)
-        probe_since = time.time()
-        asyncio.run(drive(on.base_url, plan.sequential_probe, 1))
-        sequential = stage_durations_ms(on.base_url, probe_since)
-        # Latency below saturation: the same fixed arrival rate for both, a share of what "off" sustained.
-        rate = plan.fixed_rate_share * median([r.rps for r in rounds["off"]])
-        fixed: dict[str, list[RoundResult]] = {name: [] for name in VARIANTS}
-        for index in range(plan.fixed_rate_rounds):
-            for name in list(VARIANTS) if index % 2 == 0 else list(VARIANTS)[::-1]:
-                fixed[name].append(asyncio.run(drive_at_rate(services[name].base_url, rate, plan.fixed_rate_seconds)))
-    return ThroughputResults(plan, rounds, under_load, sequential, rate, fixed)
+def run_rounds(plan: LoadPlan, services: Mapping[str, tuple[str, int]], runs: dict[str, PeerRun]) -> None:
+    """Warm-up, then the measured closed-loop rounds, interleaved."""
+    for name, (url, _) in services.items():
+        asyncio.run(drive(url, plan.warmup_requests, plan.concurrency))
+        runs[name].chats += plan.warmup_requests
+    for index in range(plan.rounds):
+        for name in interleaved(list(services), index):
+            url, pid = services[name]
+            runs[name].rounds.append(drive_measured(url, pid, plan.requests_per_round, plan.concurrency))
+            runs[name].chats += plan.requests_per_round
 
 
-def render(results: ThroughputResults, started: dt.datetime) -> str:
-    """The Markdown section."""
-    plan = results.plan
-    rps_ratio = results.median_of("on", "rps") / results.median_of("off", "rps")
-    p99_ratio = results.median_of("on", "p99_ms") / results.median_of("off", "p99_ms")
-    cpu_ratio = results.median_of("off", "cpu_ms_per_chat") / results.median_of("on", "cpu_ms_per_chat")
-    fixed_p99_ratio = results.fixed_rate_p("on", 0.99) / (results.fixed_rate_p("off", 0.99) or float("inf"))
-    assembly_p50 = percentile(results.assembly_under_load_ms, 50)
-    targets = [
-        Target("requests/s, on/off", rps_ratio, 0.90, "×", at_most=False),
-        Target("p99 latency, on/off", p99_ratio, 1.2, "×"),
-        Target(f"warm `{STAGE}` p50 (under load)", assembly_p50, 5.0, "ms"),
-        Target("p99 latency at a fixed rate below saturation, on/off (extra)", fixed_p99_ratio, 1.2, "×"),
-    ]
-    rows = []
-    for name, variant in VARIANTS.items():
-        label = variant.label
-        per_round = ", ".join(f"{r.rps:.1f}" for r in results.rounds[name])
-        errors = sum(r.errors for r in results.rounds[name])
-        rows.append(
-            [
-                label,
-                f"{results.median_of(name, 'rps'):.1f}",
-                f"{results.median_of(name, 'p50_ms'):.1f}",
-                f"{results.median_of(name, 'p99_ms'):.1f}",
-                f"{results.median_of(name, 'cpu_ms_per_chat'):.2f}",
-                per_round,
-                str(errors),
-            ]
-        )
-    lines = section_preamble("Chat throughput (`benchmarks/chat_throughput.py`)", started)
-    lines += [
-        f"Two `ha-ai-agent serve` processes on loopback (embedded LLM at 0 ms, demo home): tracing on and "
-        f"`OTEL_SDK_DISABLED=true`. Each warmed up with {plan.warmup_requests} requests, then "
-        f"{plan.rounds} interleaved rounds (the order reversed every other round) of "
-        f'{plan.requests_per_round} `POST /api/v1/chat` "{QUESTION}" (a new conversation each) from '
-        f"{plan.concurrency} concurrent clients; one service driven at a time, the load generator in another "
-        "process on the same cores. Medians of the rounds (p99 of a round is over its "
-        f"{plan.requests_per_round} requests).",
-        "",
-        *table(
-            [
-                "service",
-                "requests/s",
-                "p50 (ms)",
-                "p99 (ms)",
-                "service CPU per chat (ms)",
-                "requests/s per round",
-                "errors",
-            ],
-            rows,
-        ),
-        "",
-        f"Ratios from the same run: requests/s on/off = **{rps_ratio:.3f}**, p99 on/off = **{p99_ratio:.3f}**; "
-        f"chats per CPU-second of the service process, on/off = {cpu_ratio:.3f} (user + system time from /proc, "
-        "less disturbed by other work on the machine than requests/s).",
-        "",
-        f"Warm `{STAGE}` from the tracing-on service's `/api/v1/performance/reports` (warm-up excluded): "
-        f"p50 **{assembly_p50:.2f} ms**, p95 {percentile(results.assembly_under_load_ms, 95):.2f} ms over the "
-        f"last {len(results.assembly_under_load_ms)} requests under load; one client at a time "
-        f"({len(results.assembly_sequential_ms)} requests): p50 "
-        f"{percentile(results.assembly_sequential_ms, 50):.2f} ms.",
-        "",
-        f"The p99 above is taken at saturation (8 clients back to back), where it mostly measures the queue: "
-        f"a service that is 10 % slower keeps every request waiting 10 % longer. To see a tail of its own "
-        f"(GC pauses, a stalled exporter), both services then took chats at a fixed rate low enough that "
-        f"requests seldom wait for each other, "
-        f"{results.fixed_rate:.0f} chats/s ({plan.fixed_rate_share:.0%} of what the disabled one sustained), "
-        f"{plan.fixed_rate_rounds} × {plan.fixed_rate_seconds:.0f} s each, interleaved, latency counted from "
-        "each chat's due time:",
-        "",
-        *table(
-            ["service", "p50 (ms)", "p99 (ms)", "max (ms)", "chats", "errors"],
-            [
-                [
-                    VARIANTS[name].label,
-                    f"{results.fixed_rate_p(name, 0.5):.1f}",
-                    f"{results.fixed_rate_p(name, 0.99):.1f}",
-                    f"{results.fixed_rate_p(name, 100):.1f}",
-                    str(sum(r.requests for r in results.fixed_rounds[name])),
-                    str(sum(r.errors for r in results.fixed_rounds[name])),
-                ]
-                for name in VARIANTS
-            ],
-        ),
-        "",
-        "The issue's targets are the first three rows; the last is this extra view of the tail.",
-        "",
-        *targets_table(targets),
-    ]
-    return "\n".join(lines) + "\n"
+def probe_assembly(plan: LoadPlan, url: str, results: ThroughputResults, since: float) -> None:
+    """Ours' warm ``message_assembly`` under load (from its own reports), then one client at a time."""
+    results.assembly_under_load_ms = stage_durations_ms(url, since)
+    probe_since = time.time()
+    asyncio.run(drive(url, plan.sequential_probe, 1))
+    results.runs["ours"].chats += plan.sequential_probe
+    results.assembly_sequential_ms = stage_durations_ms(url, probe_since)
 
 
-def run(quick: bool = False) -> str:
+def run_fixed_rate(plan: LoadPlan, services: Mapping[str, tuple[str, int]], results: ThroughputResults) -> None:
+    """The same open-loop arrival rate for every peer: a share of what the first peer (off) sustained."""
+    first = next(iter(services))
+    results.fixed_rate = plan.fixed_rate_share * results.runs[first].median("rps")
+    for index in range(plan.fixed_rate_rounds):
+        for name in interleaved(list(services), index):
+            run = asyncio.run(drive_at_rate(services[name][0], results.fixed_rate, plan.fixed_rate_seconds))
+            results.runs[name].fixed.append(run)
+            results.runs[name].chats += run.requests
+
+
+def measure(plan: LoadPlan, workdir: Path, peers: Mapping[str, Peer]) -> ThroughputResults:
+    """Start the backends and the peers, drive them, stop the peers (flushing their spans), count the spans."""
+    results = ThroughputResults(plan, peers, {name: PeerRun() for name in peers})
+    with running_backends(workdir) as backends:
+        with ExitStack() as stack:
+            started = {name: stack.enter_context(running_peer(name, p, backends, workdir)) for name, p in peers.items()}
+            services = {name: (url, process.process.pid) for name, (url, process) in started.items()}
+            warm_since = time.time()
+            run_rounds(plan, services, results.runs)
+            if "ours" in services:
+                probe_assembly(plan, services["ours"][0], results, warm_since)
+            run_fixed_rate(plan, services, results)
+            for name, (_, pid) in services.items():
+                results.runs[name].rss_mib = process_rss_mib(pid)
+            time.sleep(EXPORT_SETTLE_SECONDS)
+        counts = backends.span_counts()
+    for name, run in results.runs.items():
+        run.spans = counts.get(name, {})
+    return results
+
+
+def run(quick: bool = False, peer_names: list[str] | None = None) -> str:
     """Run the whole benchmark; return the Markdown section."""
     started = dt.datetime.now(dt.UTC)
+    peers = {name: PEERS[name] for name in peer_names or PEERS}
     with tempfile.TemporaryDirectory(prefix="chat-throughput-") as workdir:
-        results = measure(QUICK if quick else FULL, Path(workdir))
+        results = measure(QUICK if quick else FULL, Path(workdir), peers)
     return render(results, started)
 
 
 def main() -> None:
-    """Print the section (``python -m benchmarks.chat_throughput [--quick]``)."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    """Print the section (``python -m benchmarks.chat_throughput [--quick] [--peers off,ours]``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
-    print(run(parser.parse_args().quick))
+    parser.add_argument("--peers", help=f"comma-separated subset of {', '.join(PEERS)} (off first)")
+    args = parser.parse_args()
+    print(run(args.quick, args.peers.split(",") if args.peers else None))
 
 
 if __name__ == "__main__":

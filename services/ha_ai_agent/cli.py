@@ -18,8 +18,8 @@ from ha_ai_agent.config import Settings
 from ha_ai_agent.semconv import SERVICE_NAME
 
 
-def _configure_logging(level: str) -> None:
-    configure_logging(level)
+def _configure_logging(level: str, trace_ids: bool = True) -> None:
+    configure_logging(level, trace_ids)
     # One INFO line per outgoing request would bury the stage reports; the spans have those requests.
     for chatty in ("httpx", "httpx2"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -32,7 +32,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = Settings(**overrides)
-    _configure_logging(settings.log_level)
+    # Tracing off (or left to an agent) installs nothing, not even the trace ids of the log lines.
+    _configure_logging(settings.log_level, trace_ids=settings.installs_tracing)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -53,9 +53,17 @@ class Settings(BaseSettings):
     context_static_ttl_seconds: int = Field(1800, ge=0, description="cache lifetime of the services section")
     context_areas_ttl_seconds: int = Field(60, ge=0, description="cache lifetime of the areas (area changes seen)")
 
-    recent_traces: int = Field(_TRACING.recent_traces_max, ge=1)
+    recent_traces: int = Field(
+        _TRACING.recent_traces_max,
+        ge=0,
+        description="traces kept in memory for /performance and the [Performance] line; 0 keeps none",
+    )
     recent_spans_per_trace: int = Field(_TRACING.recent_spans_per_trace_max, ge=1)
     shutdown_timeout_seconds: float = Field(_TRACING.shutdown_timeout_millis / 1000, gt=0)
+    builtin_tracing: bool = Field(
+        _TRACING.enabled,
+        description="false: no tracing of the service's own, left to an agent such as opentelemetry-instrument",
+    )
     jaeger_url: str | None = Field(None, description="public Jaeger UI address, for links from the pages")
 
     shim_forward_endpoint: str | None = Field(
@@ -86,6 +94,15 @@ class Settings(BaseSettings):
         """No API key and no OpenAI-compatible server configured: answer with the embedded responder."""
         return self.openai_api_key is None and self.openai_base_url is None
 
+    @property
+    def installs_tracing(self) -> bool:
+        """Whether the service sets up tracing itself: provider, processors, instrumentations, its own spans.
+
+        Not with ``OTEL_SDK_DISABLED=true`` (off means off: nothing is installed, not even no-op wrappers) nor
+        with ``HA_AGENT_BUILTIN_TRACING=false`` (an agent that instruments the process does it instead).
+        """
+        return self.tracing().installs
+
     def browser_endpoint(self) -> BrowserEndpointConfig:
         """How the browser shim treats exports (which service names it accepts is ``shim_service_names``)."""
         return BrowserEndpointConfig(
@@ -108,4 +125,5 @@ class Settings(BaseSettings):
             recent_traces_max=self.recent_traces,
             recent_spans_per_trace_max=self.recent_spans_per_trace,
             shutdown_timeout_millis=int(self.shutdown_timeout_seconds * 1000),
+            enabled=self.builtin_tracing,
         )

@@ -70,14 +70,18 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
     """
     async with AsyncExitStack() as stack:
         tracing = await stack.enter_async_context(performance.running())
-        OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
-        stack.callback(OpenAIInstrumentor().uninstrument)
-        store = ConversationStore(settings.database_path, tracing.provider)
+        # Off (OTEL_SDK_DISABLED=true) or left to an agent: no instrumentation and no span of our own.
+        traced = settings.installs_tracing
+        if traced:
+            OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
+            stack.callback(OpenAIInstrumentor().uninstrument)
+        store = ConversationStore(settings.database_path, tracing.provider, traced=traced)
         store.open()
         stack.callback(store.close)
         home = _home_client(settings)
         stack.push_async_callback(home.aclose)
-        HTTPXClientInstrumentor.instrument_client(home.http, tracer_provider=tracing.provider)
+        if traced:
+            HTTPXClientInstrumentor.instrument_client(home.http, tracer_provider=tracing.provider)
         llm = create_llm_client(
             api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
             base_url=settings.openai_base_url,
@@ -91,6 +95,7 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             settings.context_ttl_seconds,
             settings.context_static_ttl_seconds,
             areas_ttl_seconds=settings.context_areas_ttl_seconds,
+            traced=traced,
         )
         agent = ChatAgent(
             store=store,
@@ -101,5 +106,6 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             rate_limiter=SlidingWindowRateLimiter(settings.rate_limit_per_minute, 60.0),
             max_input_tokens=settings.max_input_tokens,
             max_iterations=settings.max_iterations,
+            traced=traced,
         )
         yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent)

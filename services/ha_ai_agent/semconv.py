@@ -45,7 +45,7 @@ STAGES: Final = (
 )
 #: The GenAI instrumentation's LLM call spans are named "chat <model>".
 LLM_CHAT_SPAN_PREFIX: Final = "chat "
-#: One span per home-context section: "context.areas", "context.devices", ...
+#: A home-context section that is built (Home Assistant reads): "context.areas", "context.devices", ...
 CONTEXT_SPAN_PREFIX: Final = "context."
 
 # Span attributes -----------------------------------------------------------------------------------------
@@ -67,7 +67,9 @@ LLM_ITERATION: Final = "llm.iteration"
 LLM_TOOL_CALLS: Final = "llm.tool_calls"
 LLM_FINISH_REASON: Final = "llm.finish_reason"
 CONTEXT_SECTION: Final = "context.section"
-CONTEXT_CACHE_HIT: Final = "context.cache_hit"
+#: On ``message_assembly``: the sections served from the cache, and those built (each a span).
+CONTEXT_CACHE_HITS: Final = "context.cache_hits"
+CONTEXT_CACHE_MISSES: Final = "context.cache_misses"
 CONTEXT_STALE: Final = "context.stale"
 
 #: Every span attribute this service sets itself.
@@ -90,7 +92,8 @@ SPAN_ATTRIBUTES: Final = frozenset(
         LLM_TOOL_CALLS,
         LLM_FINISH_REASON,
         CONTEXT_SECTION,
-        CONTEXT_CACHE_HIT,
+        CONTEXT_CACHE_HITS,
+        CONTEXT_CACHE_MISSES,
         CONTEXT_STALE,
         GEN_AI_OPERATION_NAME,
         GEN_AI_TOOL_NAME,

@@ -9,11 +9,15 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
+from ha_ai_agent.chat.context import SECTIONS
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.runtime import Runtime
 from ha_ai_agent.semconv import (
     CHAT_SERVER_SPAN,
+    CONTEXT_CACHE_HITS,
+    CONTEXT_CACHE_MISSES,
+    CONTEXT_SPAN_PREFIX,
     CONVERSATION_MANAGEMENT,
     MESSAGE_ASSEMBLY,
     OPENAI_API_CALL,
@@ -69,19 +73,16 @@ def test_kitchen_question_answers_with_tool_and_stage_spans(client: TestClient, 
     assert {c.parent_span_id for c in chats} == {c.span_id for c in llm_calls}
     assert chats[0].attribute("gen_ai.usage.input_tokens") > 0
     assert chats[0].attribute("gen_ai.request.model") == "gpt-4o-mini"
-    # Context sections are children of message_assembly, each with its cache outcome.
+    # The first chat builds every context section: each a child of message_assembly, which lists them as misses.
     assembly = by_name[MESSAGE_ASSEMBLY]
-    sections = [s for s in record.spans if s.name.startswith("context.")]
-    assert sorted(s.name for s in sections) == [
-        "context.areas",
-        "context.devices",
-        "context.helpers_scenes",
-        "context.services",
-    ]
-    assert all(s.parent_span_id == assembly.span_id for s in sections)
-    assert all(s.attribute("context.cache_hit") is False for s in sections)
-    # Home Assistant HTTP calls and SQLite statements are spans too.
-    assert any(s.kind == "CLIENT" and "demo-home/api/states" in str(s.attribute("http.url")) for s in record.spans)
+    sections = {s.name: s for s in record.spans if s.name.startswith(CONTEXT_SPAN_PREFIX)}
+    assert sorted(sections) == [CONTEXT_SPAN_PREFIX + name for name in sorted(SECTIONS)]
+    assert all(s.parent_span_id == assembly.span_id for s in sections.values())
+    assert assembly.attribute(CONTEXT_CACHE_HITS) == ()
+    assert set(assembly.attribute(CONTEXT_CACHE_MISSES)) == set(SECTIONS)
+    # Home Assistant HTTP calls (a section's under the section span) and SQLite statements are spans too.
+    states = [s for s in record.spans if s.kind == "CLIENT" and "demo-home/api/states" in str(s.attribute("http.url"))]
+    assert any(s.parent_span_id in {section.span_id for section in sections.values()} for s in states)
     assert any(s.attribute("db.system.name", s.attribute("db.system")) == "sqlite" for s in record.spans)
     # No prompt or answer text in any span unless capture is opted in.
     assert not any(KITCHEN in str(v) for s in record.spans for v in s.attributes.values())
@@ -91,10 +92,15 @@ def test_second_request_uses_the_context_cache_unless_refresh(client: TestClient
     chat(client)
     warm = chat(client).json()["metadata"]["trace_id"]
     refreshed = chat(client, refresh_context=True).json()["metadata"]["trace_id"]
-    warm_sections = [s for s in wait_for_trace(runtime.tracing.recent, warm).spans if s.name.startswith("context.")]
-    assert warm_sections and all(s.attribute("context.cache_hit") is True for s in warm_sections)
-    cold = [s for s in wait_for_trace(runtime.tracing.recent, refreshed).spans if s.name.startswith("context.")]
-    assert cold and all(s.attribute("context.cache_hit") is False for s in cold)
+    # Served from the cache: no section span, the hits listed on message_assembly.
+    warm_trace = wait_for_trace(runtime.tracing.recent, warm)
+    assert not [s for s in warm_trace.spans if s.name.startswith(CONTEXT_SPAN_PREFIX)]
+    assembly = warm_trace.find(MESSAGE_ASSEMBLY)[0]
+    assert set(assembly.attribute(CONTEXT_CACHE_HITS)) == set(SECTIONS)
+    assert assembly.attribute(CONTEXT_CACHE_MISSES) == ()
+    # Refreshed: every section built again, each a span.
+    cold = wait_for_trace(runtime.tracing.recent, refreshed).spans
+    assert len([s for s in cold if s.name.startswith(CONTEXT_SPAN_PREFIX)]) == len(SECTIONS)
 
 
 def test_conversation_continues_and_is_stored(client: TestClient) -> None:

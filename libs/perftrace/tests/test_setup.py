@@ -78,12 +78,32 @@ def test_default_service_name_when_environment_names_none() -> None:
     assert handle.provider.resource.attributes["service.name"] == "kitchen-service"
 
 
-def test_sdk_disabled_records_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sdk_disabled_records_nothing_and_installs_no_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     handle = setup_tracing(TracingConfig(service_name="test-service"))
     with trace.get_tracer("t").start_as_current_span("x"):
         pass
     assert handle.recent.traces() == []
+    assert not isinstance(trace.get_tracer_provider(), TracerProvider)
+    assert handle.shutdown()  # nothing to flush, and no "gave up" warning
+
+
+def test_not_enabled_leaves_an_agents_provider_alone() -> None:
+    theirs = TracerProvider()
+    trace.set_tracer_provider(theirs)
+    handle = setup_tracing(TracingConfig(service_name="test-service", enabled=False))
+    with trace.get_tracer("t").start_as_current_span("theirs"):
+        pass
+    # Our buffer was not added to their provider.
+    assert handle.recent.traces() == [] and handle.provider is not theirs
+
+
+def test_no_recent_traces_kept_means_no_buffer_on_the_provider() -> None:
+    handle = setup_tracing(TracingConfig(service_name="test-service", recent_traces_max=0))
+    with trace.get_tracer("t").start_as_current_span("exported only"):
+        pass
+    assert trace.get_tracer_provider() is handle.provider and handle.recent.traces() == []
+    handle.shutdown()
 
 
 def test_existing_sdk_provider_gets_our_processor_and_is_kept() -> None:

@@ -23,7 +23,7 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import NoOpTracer, Span, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
 from perftrace import FollowingTracer, mark_operation
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
@@ -163,11 +163,6 @@ class _Turn:
         return [{"role": "system", "content": self.system_prompt}, *self.history, *self.new_messages]
 
 
-def stage(name: str, attributes: dict[str, AttributeValue] | None = None) -> AbstractContextManager[Span]:
-    """A stage span, current while the stage runs; an exception is recorded and marks it ERROR."""
-    return _tracer.current_span(name, attributes)
-
-
 def _parse_arguments(raw: str | None) -> dict[str, Any]:
     try:
         parsed = json.loads(raw or "{}")
@@ -177,7 +172,11 @@ def _parse_arguments(raw: str | None) -> dict[str, Any]:
 
 
 class ChatAgent:
-    """Answers chat messages with the LLM and Home Assistant tools."""
+    """Answers chat messages with the LLM and Home Assistant tools.
+
+    With ``traced`` False it makes no spans and sets no span attributes of its own (tracing off, or left to
+    an agent that instruments the process).
+    """
 
     def __init__(
         self,
@@ -190,7 +189,10 @@ class ChatAgent:
         rate_limiter: SlidingWindowRateLimiter,
         max_input_tokens: int = 16000,
         max_iterations: int = 10,
+        traced: bool = True,
     ) -> None:
+        self._traced = traced
+        self._tracer: Tracer = _tracer if traced else NoOpTracer()
         self.store = store
         self.context = context
         self.tools = tools
@@ -200,24 +202,29 @@ class ChatAgent:
         self.max_input_tokens = max_input_tokens
         self.max_iterations = max_iterations
 
+    def stage(self, name: str, attributes: dict[str, AttributeValue] | None = None) -> AbstractContextManager[Span]:
+        """A stage span, current while the stage runs; an exception is recorded and marks it ERROR."""
+        return self._tracer.start_as_current_span(name, attributes=attributes)
+
     async def chat(self, request: ChatRequest, client: str) -> ChatResult:
         """Run every stage of one request; raises ``ChatError`` subclasses for the caller to map."""
         started = time.perf_counter()
         request_span = trace.get_current_span()
-        mark_operation("chat_request")
+        if self._traced:
+            mark_operation("chat_request")
         turn = _Turn(request, user_message=request.message)
 
-        with stage(RATE_LIMIT_CHECK) as span:
+        with self.stage(RATE_LIMIT_CHECK) as span:
             self._check_rate_limit(client, span)
-        with stage(CONVERSATION_MANAGEMENT) as span:
+        with self.stage(CONVERSATION_MANAGEMENT) as span:
             await self._load_conversation(turn, span)
-        with stage(PENDING_PREVIEW_CHECK) as span:
+        with self.stage(PENDING_PREVIEW_CHECK) as span:
             self._apply_pending_preview(turn, span)
-        with stage(MESSAGE_ASSEMBLY) as span:
+        with self.stage(MESSAGE_ASSEMBLY) as span:
             await self._assemble(turn, span)
         for iteration in range(1, self.max_iterations + 1):
             turn.iterations = iteration
-            with stage(OPENAI_API_CALL, {LLM_ITERATION: iteration}) as span:
+            with self.stage(OPENAI_API_CALL, {LLM_ITERATION: iteration}) as span:
                 calls = await self._call_llm(turn, span)
             if not calls:
                 break
@@ -226,19 +233,20 @@ class ChatAgent:
         else:
             turn.answer = f"I stopped after {self.max_iterations} steps without a final answer."
             turn.new_messages.append({"role": "assistant", "content": turn.answer})
-        with stage(TOKEN_COUNT_RETRIEVAL) as span:
+        with self.stage(TOKEN_COUNT_RETRIEVAL) as span:
             breakdown = self._count_tokens(turn, span)
-        with stage(SAVE_RESPONSE):
+        with self.stage(SAVE_RESPONSE):
             await self._save(turn)
 
-        request_span.set_attributes(
-            {
-                CHAT_ITERATIONS: turn.iterations,
-                CHAT_TOKENS_USED: turn.tokens_used,
-                CHAT_TOOL_CALLS: len(turn.tool_calls),
-                CHAT_CONVERSATION_ID: turn.conversation_id,
-            }
-        )
+        if self._traced:
+            request_span.set_attributes(
+                {
+                    CHAT_ITERATIONS: turn.iterations,
+                    CHAT_TOKENS_USED: turn.tokens_used,
+                    CHAT_TOOL_CALLS: len(turn.tool_calls),
+                    CHAT_CONVERSATION_ID: turn.conversation_id,
+                }
+            )
         trace_id = request_span.get_span_context().trace_id
         return ChatResult(
             message=turn.answer,
@@ -369,7 +377,7 @@ class ChatAgent:
             GEN_AI_TOOL_NAME: name,
             GEN_AI_TOOL_CALL_ID: call.id,
         }
-        with stage(TOOL_EXECUTION, attributes) as span:
+        with self.stage(TOOL_EXECUTION, attributes) as span:
             try:
                 result = await self.tools.execute(name, arguments)
             except (ToolError, HomeAssistantError) as error:

@@ -85,11 +85,15 @@ class Conversation:
 
 
 class ConversationStore:
-    """Async access to the conversations database at ``path``."""
+    """Async access to the conversations database at ``path``.
 
-    def __init__(self, path: Path, tracer_provider: TracerProvider | None = None) -> None:
+    Every statement is a span of ``tracer_provider`` (the global one if None), unless ``traced`` is False.
+    """
+
+    def __init__(self, path: Path, tracer_provider: TracerProvider | None = None, *, traced: bool = True) -> None:
         self.path = path
         self._tracer_provider = tracer_provider
+        self._traced = traced
         self._lock = threading.Lock()
         self._raw: sqlite3.Connection | None = None
         self._connection: sqlite3.Connection | None = None
@@ -103,7 +107,9 @@ class ConversationStore:
         raw.execute("PRAGMA synchronous=NORMAL")
         raw.executescript(_SCHEMA)
         self._raw = raw
-        self._connection = SQLite3Instrumentor.instrument_connection(raw, self._tracer_provider)
+        self._connection = (
+            SQLite3Instrumentor.instrument_connection(raw, self._tracer_provider) if self._traced else raw
+        )
 
     def close(self) -> None:
         """Close the database."""

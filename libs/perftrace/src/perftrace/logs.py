@@ -7,6 +7,7 @@ import logging
 from opentelemetry.instrumentation.logging import LoggingInstrumentor
 from opentelemetry.trace import TracerProvider
 
+PLAIN_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [trace_id=%(otelTraceID)s span_id=%(otelSpanID)s] %(message)s"
 
 
@@ -27,11 +28,12 @@ def disable_log_correlation() -> None:
     LoggingInstrumentor().uninstrument()
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Log to stderr with trace ids in every line (for the CLI and the server)."""
-    enable_log_correlation()
+def configure_logging(level: str = "INFO", trace_ids: bool = True) -> None:
+    """Log to stderr (for the CLI and the server), with trace ids in every line unless ``trace_ids`` is False."""
+    if trace_ids:
+        enable_log_correlation()
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT if trace_ids else PLAIN_LOG_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -24,6 +24,7 @@ from opentelemetry.sdk.environment_variables import (
     OTEL_EXPORTER_OTLP_PROTOCOL,
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    OTEL_SDK_DISABLED,
     OTEL_TRACES_SAMPLER,
     OTEL_TRACES_SAMPLER_ARG,
 )
@@ -50,9 +51,12 @@ class TracingConfig:
     Attributes:
         service_name: used when neither ``OTEL_SERVICE_NAME`` nor ``OTEL_RESOURCE_ATTRIBUTES`` names one.
         service_version: the ``service.version`` resource attribute.
-        recent_traces_max: how many traces the in-memory buffer keeps.
+        recent_traces_max: how many traces the in-memory buffer keeps; 0 keeps none: the buffer is not added
+            to the provider (spans are only exported), so it and every reader of it stay empty.
         recent_spans_per_trace_max: how many spans one kept trace may hold.
         shutdown_timeout_millis: the most that ``shutdown`` waits for the last export.
+        enabled: False installs nothing (as ``OTEL_SDK_DISABLED=true`` does): for a process that an agent such
+            as ``opentelemetry-instrument`` traces instead.
     """
 
     service_name: str
@@ -60,6 +64,15 @@ class TracingConfig:
     recent_traces_max: int = DEFAULT_MAX_TRACES
     recent_spans_per_trace_max: int = DEFAULT_MAX_SPANS_PER_TRACE
     shutdown_timeout_millis: int = 5000
+    enabled: bool = True
+
+    @property
+    def installs(self) -> bool:
+        """Whether tracing is installed: ``enabled`` and not ``OTEL_SDK_DISABLED=true`` (read as the SDK does).
+
+        When it is not, nothing is: no provider, processor, exporter or instrumentation, not even no-op ones.
+        """
+        return self.enabled and os.environ.get(OTEL_SDK_DISABLED, "").strip().lower() != "true"
 
 
 @dataclass
@@ -218,19 +231,26 @@ def setup_tracing(config: TracingConfig) -> TracingHandle:
 
     Call it from the application's lifespan or the CLI, never at import time. If an SDK tracer
     provider is already installed (``opentelemetry-instrument``), our recent-traces processor is added
-    to it and nothing else changes.
+    to it and nothing else changes. When ``config.installs`` is False, nothing is installed: the handle's
+    provider is never made global and its buffer stays empty.
     """
-    recent = RecentTracesProcessor(config.recent_traces_max, config.recent_spans_per_trace_max)
+    recent = RecentTracesProcessor(max(1, config.recent_traces_max), config.recent_spans_per_trace_max)
+    if not config.installs:
+        provider = TracerProvider(resource=build_resource(config))  # never made global, no processor
+        return TracingHandle(provider, recent, None, False, config.shutdown_timeout_millis)
+    keep_recent = config.recent_traces_max > 0
     existing = trace.get_tracer_provider()
     if isinstance(existing, TracerProvider):
-        existing.add_span_processor(recent)
+        if keep_recent:
+            existing.add_span_processor(recent)
         return TracingHandle(existing, recent, None, False, config.shutdown_timeout_millis)
 
     resource = build_resource(config)
     meter_provider = build_meter_provider(resource)
     provider = TracerProvider(resource=resource, sampler=build_sampler())
     # The buffer comes first so /performance shows a span even while the exporter is busy.
-    provider.add_span_processor(recent)
+    if keep_recent:
+        provider.add_span_processor(recent)
     exporter = build_exporter(meter_provider)
     if exporter is not None:
         # With the meter provider, and OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true, the SDK counts the spans it

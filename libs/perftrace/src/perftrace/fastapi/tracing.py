@@ -105,9 +105,11 @@ class PerformanceTracing:
         """
         handle = setup_tracing(self.config)
         try:
-            enable_log_correlation(handle.provider)
+            if self.config.installs:
+                enable_log_correlation(handle.provider)
             service_name = str(handle.provider.resource.attributes.get(SERVICE_NAME, self.config.service_name))
-            tracker = install_tracker(handle.recent, service_name, max_reports=self.config.recent_traces_max)
+            reports = max(1, self.config.recent_traces_max)
+            tracker = install_tracker(handle.recent, service_name, max_reports=reports)
             async with AsyncExitStack() as stack:
                 if self.browser_service_names:
                     self._endpoint = await self._open_endpoint(stack, handle, service_name)
@@ -139,7 +141,10 @@ class PerformanceTracing:
             yield
 
     def mount(self, app: FastAPI) -> None:
-        """Add the page, the JSON routes and (with browser service names) the browser endpoint; trace the app."""
+        """Add the page, the JSON routes and (with browser service names) the browser endpoint; trace the app.
+
+        With ``config.installs`` False (``OTEL_SDK_DISABLED=true``, or ``enabled=False``) the app is not traced.
+        """
         setattr(app.state, routes.STATE_KEY, lambda: self._running)
         # The routes declare their errors as ErrorBody; the contract makes every error of the app one.
         install_contract(app)
@@ -156,6 +161,8 @@ class PerformanceTracing:
             document_models(app, OtlpExportTraceServiceRequest)
             limits = replace(self.browser.limits, allowed_services=self.browser_service_names)
             complete_openapi(app, partial(browser.document_endpoint, limits=limits))
+        if not self.config.installs:
+            return  # tracing off (or left to an agent): no middleware, not even a no-op one
         # The ASGI middleware's own "http send/receive" spans would outnumber a request's real work.
         FastAPIInstrumentor.instrument_app(
             app,
