@@ -10,12 +10,18 @@ import sys
 from collections.abc import Sequence
 
 import httpx
-from perftrace import TraceRecord
-from perftrace.cli import add_compare_arguments, add_snapshot_arguments
+from perftrace.cli import add_compare_arguments, add_report_arguments, add_snapshot_arguments
 from perftrace.logs import configure_logging
 
 from ha_ai_agent.config import Settings
 from ha_ai_agent.semconv import SERVICE_NAME
+
+#: Where `make run` serves: the default of the commands that read a running service.
+LOCAL_URL = "http://127.0.0.1:8030"
+UNREACHABLE_HINT = (
+    "Start the service with `make run` (or `ha-ai-agent serve`), or pass --url for a service elsewhere "
+    "or --jaeger for a Jaeger that holds its traces."
+)
 
 
 def _configure_logging(level: str, trace_ids: bool = True) -> None:
@@ -70,44 +76,6 @@ async def _ask(question: str, settings: Settings) -> int:
     return 0
 
 
-def _fetch_traces(args: argparse.Namespace) -> list[TraceRecord]:
-    """The traces to report on, read through the library's typed models (raises on any failure)."""
-    from perftrace.sources import traces_from_jaeger, traces_from_viewer
-
-    if args.jaeger:
-        response = httpx.get(
-            f"{args.jaeger.rstrip('/')}/api/traces",
-            params={"service": args.service, "limit": args.limit, "lookback": args.lookback},
-            timeout=30,
-        )
-        response.raise_for_status()
-        return traces_from_jaeger(response.json())
-    response = httpx.get(f"{args.url.rstrip('/')}/api/v1/performance/traces", params={"limit": args.limit}, timeout=30)
-    response.raise_for_status()
-    return traces_from_viewer(response.json())
-
-
-def _report(args: argparse.Namespace) -> int:
-    from perftrace.analysis import build_report, format_report
-    from pydantic import ValidationError
-
-    source = args.jaeger or args.url
-    try:
-        traces = _fetch_traces(args)
-    except httpx.ConnectError:
-        print(
-            f"Nothing answers at {source}. Start the service with `make run` (or `ha-ai-agent serve`), "
-            "or pass --url for a service elsewhere or --jaeger for a Jaeger that holds its traces.",
-            file=sys.stderr,
-        )
-        return 1
-    except (httpx.HTTPError, ValueError, ValidationError) as error:
-        print(f"Could not read traces from {source}: {error}", file=sys.stderr)
-        return 1
-    print(format_report(build_report(traces, args.service, args.slowest)))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="ha-ai-agent", description="Home Assistant AI chat agent")
@@ -117,16 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8030, HA_AGENT_PORT)")
     ask = commands.add_parser("ask", help="answer one question in-process and print the stage timings")
     ask.add_argument("question")
+    # Reports, snapshots and comparisons are the tracing library's commands, with this service's defaults.
     report = commands.add_parser("report", help="per-stage percentiles and the critical path of the slowest chats")
-    report.add_argument("--url", default="http://127.0.0.1:8030", help="a running service (its trace buffer)")
-    report.add_argument("--jaeger", help="read from Jaeger's API at this address instead, e.g. http://localhost:16686")
-    report.add_argument("--service", default=SERVICE_NAME, help="the service whose chat traces count")
-    report.add_argument("--limit", type=int, default=100, help="how many recent traces to read")
-    report.add_argument("--lookback", default="1h", help="with --jaeger: how far back to search")
-    report.add_argument("--slowest", type=int, default=3, help="how many slowest traces to show the path of")
-    # Snapshots and comparisons are the tracing library's commands, with this service's defaults.
+    add_report_arguments(report, LOCAL_URL, SERVICE_NAME, UNREACHABLE_HINT)
     snapshot = commands.add_parser("snapshot", help="write the kept traces (or a Jaeger time window) to a file")
-    add_snapshot_arguments(snapshot, "http://127.0.0.1:8030", SERVICE_NAME)
+    add_snapshot_arguments(snapshot, LOCAL_URL, SERVICE_NAME)
     compare = commands.add_parser("compare", help="did a change make it faster? two snapshots, stage by stage")
     add_compare_arguments(compare, SERVICE_NAME)
     return parser
@@ -137,9 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    if args.command == "report":
-        return _report(args)
-    if args.command in ("snapshot", "compare"):
+    if args.command in ("report", "snapshot", "compare"):
         return int(args.handler(args))
     settings = Settings()
     _configure_logging("WARNING")

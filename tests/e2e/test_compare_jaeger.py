@@ -91,3 +91,18 @@ def test_a_jaeger_window_snapshot_holds_every_chat(stack: Stack, exported: float
     snapshot = read_snapshot(path)
     assert sum(report_from_trace(t, SERVICE_NAME) is not None for t in snapshot.traces) >= 2 * REQUESTS_PER_VERSION
     assert all(s.parent_span_id for t in snapshot.traces for s in t.spans if s.name == OPENAI_API_CALL)
+
+
+def test_the_report_reads_the_same_jaeger_window(stack: Stack, exported: float) -> None:
+    poll(lambda: _chats(stack, exported) == 2 * REQUESTS_PER_VERSION or None, 30, what="every chat in Jaeger")
+    lookback = f"{int(time.time() - exported) + 1}s"
+
+    result = run_cli(
+        [str(BIN / "ha-ai-agent"), "report", "--jaeger", stack.jaeger_query, "--lookback", lookback, "--limit", "1000"],
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    requests = int(result.stdout.split(" requests", 1)[0])
+    assert requests >= 2 * REQUESTS_PER_VERSION
+    assert OPENAI_API_CALL in result.stdout and "critical path:" in result.stdout

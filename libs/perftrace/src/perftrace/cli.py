@@ -1,4 +1,4 @@
-"""``perftrace snapshot`` and ``perftrace compare``: the commands any service's CLI can delegate to.
+"""``perftrace report``, ``snapshot`` and ``compare``: the commands any service's CLI can delegate to.
 
 Fetching uses the standard library (``urllib``); reading Jaeger needs the ``fastapi`` extra (``perftrace.sources``).
 Exit codes of ``compare``: 0 done, 1 a stage got slower than ``--fail-if-slower`` allows, 2 unreadable input.
@@ -18,12 +18,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from perftrace.analysis import build_report, format_report
 from perftrace.compare import compare
 from perftrace.compare_report import comparison_to_json, format_markdown, format_text
 from perftrace.records import TraceRecord
 from perftrace.snapshot import SnapshotError, read_snapshot, snapshot_from_json, snapshot_to_json, write_snapshot
 
 EXIT_SLOWER, EXIT_UNREADABLE = 1, 2
+#: What ``report`` says when nothing answers at ``--url`` (a service passes its own, naming how to start it).
+UNREACHABLE_HINT = "Start the service, or pass --url for one elsewhere or --jaeger for a Jaeger holding its traces."
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -112,6 +115,30 @@ def run_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_report(args: argparse.Namespace) -> int:
+    """Print the bottleneck report of a running service's kept traces, or of a Jaeger window."""
+    source = args.jaeger or args.url
+    try:
+        if args.jaeger:
+            traces = jaeger_traces(args.jaeger, args.service, (time.time() - args.lookback, time.time()), args.limit)
+        else:
+            from perftrace.sources import traces_from_viewer  # the fastapi extra: its models are pydantic's
+
+            payload = _get_json(f"{args.url.rstrip('/')}/api/v1/performance/traces", {"limit": args.limit})
+            traces = traces_from_viewer(payload)
+    except urllib.error.URLError as error:
+        if isinstance(error, urllib.error.HTTPError) or not isinstance(error.reason, ConnectionRefusedError):
+            print(f"Could not read traces from {source}: {error}", file=sys.stderr)
+        else:
+            print(f"Nothing answers at {source}. {args.unreachable_hint}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+        print(f"Could not read traces from {source}: {error}", file=sys.stderr)
+        return 1
+    print(format_report(build_report(traces, args.service, args.slowest)))
+    return 0
+
+
 def _inputs(args: argparse.Namespace) -> tuple[list[TraceRecord], list[TraceRecord], str | None]:
     if args.before and args.after:
         before, after = read_snapshot(args.before), read_snapshot(args.after)
@@ -160,6 +187,19 @@ def run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_report_arguments(
+    parser: argparse.ArgumentParser, url: str | None, service: str | None, unreachable_hint: str = UNREACHABLE_HINT
+) -> None:
+    """The options of ``report``; ``url``, ``service`` and the hint are the adopting service's."""
+    parser.add_argument("--url", default=url, help=f"a running service: its kept traces (default {url})")
+    parser.add_argument("--jaeger", help="read from Jaeger's API at this address instead, e.g. http://localhost:16686")
+    parser.add_argument("--service", default=service, help="the service whose operations count")
+    parser.add_argument("--limit", type=int, default=100, help="how many recent traces to read")
+    parser.add_argument("--lookback", type=_seconds, default=3600.0, help="with --jaeger: how far back (e.g. 1h)")
+    parser.add_argument("--slowest", type=int, default=3, help="how many slowest traces to show the path of")
+    parser.set_defaults(handler=run_report, unreachable_hint=unreachable_hint)
+
+
 def add_snapshot_arguments(parser: argparse.ArgumentParser, url: str | None, service: str | None) -> None:
     """The options of ``snapshot``; ``url`` and ``service`` are the defaults of the adopting service."""
     parser.add_argument("--url", default=url, help=f"a running service: its kept traces (default {url})")
@@ -197,8 +237,9 @@ def add_compare_arguments(parser: argparse.ArgumentParser, service: str | None) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``perftrace`` command."""
-    parser = argparse.ArgumentParser(prog="perftrace", description="snapshots of traces and their comparison")
+    parser = argparse.ArgumentParser(prog="perftrace", description="reports, snapshots and comparisons of traces")
     commands = parser.add_subparsers(dest="command", required=True)
+    add_report_arguments(commands.add_parser("report", help="per-stage percentiles and critical paths"), None, None)
     add_snapshot_arguments(commands.add_parser("snapshot", help="write traces to a snapshot file"), None, None)
     add_compare_arguments(commands.add_parser("compare", help="compare two snapshots stage by stage"), None)
     args = parser.parse_args(argv)
