@@ -106,7 +106,7 @@ def test_compose_cli_refuses_a_broken_file(compose_cli: Path, tmp_path: Path) ->
     """The check can fail: a healthcheck whose test is a number is refused."""
     broken = tmp_path / "broken.yml"
     broken.write_text(
-        "services:\n  jaeger:\n    image: jaegertracing/jaeger:2.13.0\n    healthcheck:\n      test: 5\n",
+        "services:\n  jaeger:\n    image: jaegertracing/jaeger:2.12.0\n    healthcheck:\n      test: 5\n",
         encoding="utf-8",
     )
     completed = run_compose(compose_cli, (str(broken),), "config", "--quiet")
