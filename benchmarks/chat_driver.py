@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from perftrace.analysis import percentile
+from perftrace.analysis.report import percentile
 from testsupport.chat_load import QUESTION
 
 

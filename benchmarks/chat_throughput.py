@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 from ha_ai_agent.semconv import MESSAGE_ASSEMBLY
-from perftrace.analysis import percentile
+from perftrace.analysis.report import percentile
 from testsupport.report import median
 
 from benchmarks.chat_driver import RoundResult, drive, drive_at_rate, drive_measured, process_rss_mib

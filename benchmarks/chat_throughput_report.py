@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from perftrace.analysis import percentile
+from perftrace.analysis.report import percentile
 from testsupport.chat_load import QUESTION
 from testsupport.report import Target, section_preamble, table, targets_table
 

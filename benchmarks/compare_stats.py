@@ -1,4 +1,4 @@
-"""How fast and how trustworthy ``perftrace.compare`` is, on synthetic traces with known differences.
+"""How fast and how trustworthy ``perftrace.analysis.compare`` is, on synthetic traces with known differences.
 
 Speed: one comparison of 100 requests × 20 stages per side (2,000 resamples per stage and statistic), CPU
 time, against a plain resample-and-sort bootstrap of the same size, rounds interleaved. Trust: over many
@@ -16,9 +16,9 @@ import datetime as dt
 import random
 import time
 
-from perftrace.analysis import percentile
-from perftrace.compare import NO_CLEAR_CHANGE, SLOWER, compare
-from perftrace.synthetic import synthetic_traces
+from perftrace.analysis.compare import NO_CLEAR_CHANGE, SLOWER, compare
+from perftrace.analysis.report import percentile
+from perftrace.testing.synthetic import synthetic_traces
 from testsupport.report import Target, figure, median, replace_section, section_preamble, table, targets_table
 
 SECTION = "compare_stats"

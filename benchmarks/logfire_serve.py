@@ -17,7 +17,7 @@ import logfire  # type: ignore[import-not-found, unused-ignore]
 import uvicorn
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
-from perftrace.logs import configure_logging
+from perftrace.tracing.logs import configure_logging
 
 
 def main() -> None:

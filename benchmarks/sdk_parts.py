@@ -34,8 +34,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from perftrace.records import SpanRecord, TraceRecord
-from perftrace.semconv import OPERATION_ATTRIBUTE
+from perftrace.tracing.records import SpanRecord, TraceRecord
+from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 from perftrace.tracker import format_report_line, report_from_trace
 from testsupport.report import median, table
 

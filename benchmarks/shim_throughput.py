@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
-from perftrace.analysis import percentile
+from perftrace.analysis.report import percentile
 from perftrace.browser_export import ExportLimits, prepare_export, span_records
 from perftrace.fastapi.otlp_schema import check_export_document
 from testsupport.processes import running_agent

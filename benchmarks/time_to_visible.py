@@ -36,7 +36,7 @@ import httpx
 import yaml
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN
 from perftrace import SpanRecord
-from perftrace.analysis import percentile
+from perftrace.analysis.report import percentile
 from testsupport.backend_queries import jaeger_trace, tempo_trace
 from testsupport.otlp_payloads import JSON_HEADERS, json_export
 from testsupport.paths import REPO_ROOT

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from ha_ai_agent.semconv import OPENAI_API_CALL
-from perftrace.compare import REQUEST
+from perftrace.analysis.compare import REQUEST
 from testsupport.processes import running_agent
 
 from tests.test_cli import run_cli

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import httpx
 from perftrace.cli import add_compare_arguments, add_report_arguments, add_snapshot_arguments
-from perftrace.logs import configure_logging
+from perftrace.tracing.logs import configure_logging
 
 from ha_ai_agent.config import Settings
 from ha_ai_agent.semconv import SERVICE_NAME

@@ -2,7 +2,7 @@
 
 One source for the pipeline, the tests, the benchmarks and (checked by ``tests/telemetry``) the Grafana
 dashboards and alert rules. Names the tracing library itself sets (``performance.operation``) live in
-``perftrace.semconv``; the GenAI ones come from OpenTelemetry's semantic-conventions package.
+``perftrace.tracing.semconv``; the GenAI ones come from OpenTelemetry's semantic-conventions package.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from perftrace.snapshot import snapshot_to_json, write_snapshot
-from perftrace.synthetic import SERVICE, STAGES, synthetic_traces
+from perftrace.formats.snapshot import snapshot_to_json, write_snapshot
+from perftrace.testing.synthetic import SERVICE, STAGES, synthetic_traces
 from testsupport.processes import running_agent
 
 from tests.browser.test_chat_page import ARTIFACTS, KITCHEN, browser

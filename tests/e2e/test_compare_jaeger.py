@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 from ha_ai_agent.semconv import OPENAI_API_CALL, SERVICE_NAME
+from perftrace.analysis.compare import REQUEST
 from perftrace.cli import jaeger_traces
-from perftrace.compare import REQUEST
-from perftrace.snapshot import read_snapshot
+from perftrace.formats.snapshot import read_snapshot
 from perftrace.tracker import report_from_trace
 from testsupport.processes import poll, running_agent
 from testsupport.stack import AGENT_ENV, Stack

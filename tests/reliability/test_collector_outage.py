@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN, SERVICE_NAME
-from perftrace.analysis import percentile
+from perftrace.analysis.report import percentile
 from testsupport.backend_queries import has_server_span, prometheus_query, span_count
 from testsupport.chat_load import ChatLoad, ChatResult, between
 from testsupport.collector_control import CollectorController

@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
-from perftrace.analysis import percentile
+from perftrace.analysis.report import percentile
 from testsupport.otlp_payloads import JSON_HEADERS, json_export
 from testsupport.reliability_results import Outcome, record
 from testsupport.servers import serve_in_thread

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 from perftrace.cli import main
-from perftrace.snapshot import snapshot_to_json, write_snapshot
-from perftrace.synthetic import SERVICE, synthetic_traces
+from perftrace.formats.snapshot import snapshot_to_json, write_snapshot
+from perftrace.testing.synthetic import SERVICE, synthetic_traces
 
 
 @pytest.fixture

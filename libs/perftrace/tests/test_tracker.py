@@ -9,7 +9,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 from perftrace import TracingHandle
-from perftrace.semconv import OPERATION_ATTRIBUTE
+from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 from perftrace.tracker import (
     PerformanceMetric,
     PerformanceReport,

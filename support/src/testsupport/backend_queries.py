@@ -16,7 +16,7 @@ import httpx
 import yaml
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN, OPENAI_API_CALL
 from perftrace import SpanRecord
-from perftrace.sources import traces_from_jaeger
+from perftrace.formats.jaeger import traces_from_jaeger
 
 from testsupport.paths import REPO_ROOT
 

@@ -4,12 +4,12 @@ The core depends on OpenTelemetry packages only; ``perftrace.fastapi`` (the ``fa
 web service mounts: the ``/performance`` page, its JSON routes and the browser-span endpoint.
 """
 
-from perftrace.current import current_trace_id, mark_operation
-from perftrace.decorator import FollowingTracer, traced
-from perftrace.logs import configure_logging, enable_log_correlation
-from perftrace.recent import RecentTracesProcessor
-from perftrace.records import SpanRecord, TraceRecord
-from perftrace.setup import TracingConfig, TracingHandle, setup_tracing
+from perftrace.tracing.current import current_trace_id, mark_operation
+from perftrace.tracing.decorator import FollowingTracer, traced
+from perftrace.tracing.logs import configure_logging, enable_log_correlation
+from perftrace.tracing.recent import RecentTracesProcessor
+from perftrace.tracing.records import SpanRecord, TraceRecord
+from perftrace.tracing.setup import TracingConfig, TracingHandle, setup_tracing
 from perftrace.tracker import (
     PerformanceMetric,
     PerformanceReport,

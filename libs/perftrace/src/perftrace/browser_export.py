@@ -26,8 +26,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from perftrace.otlp_json import InvalidExport, request_from_otlp_json
-from perftrace.records import SpanRecord
-from perftrace.semconv import FORWARDED_BY_ATTRIBUTE
+from perftrace.tracing.records import SpanRecord
+from perftrace.tracing.semconv import FORWARDED_BY_ATTRIBUTE
 
 TRACES_PATH = "/v1/traces"
 PROTOBUF = "application/x-protobuf"

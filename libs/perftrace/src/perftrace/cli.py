@@ -1,6 +1,7 @@
 """``perftrace report``, ``snapshot`` and ``compare``: the commands any service's CLI can delegate to.
 
-Fetching uses the standard library (``urllib``); reading Jaeger needs the ``fastapi`` extra (``perftrace.sources``).
+Fetching uses the standard library (``urllib``); reading Jaeger needs the ``fastapi`` extra
+(``perftrace.formats.jaeger``).
 Exit codes of ``compare``: 0 done, 1 a stage got slower than ``--fail-if-slower`` allows, 2 unreadable input.
 """
 
@@ -18,11 +19,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from perftrace.analysis import build_report, format_report
-from perftrace.compare import compare
-from perftrace.compare_report import comparison_to_json, format_markdown, format_text
-from perftrace.records import TraceRecord
-from perftrace.snapshot import SnapshotError, read_snapshot, snapshot_from_json, snapshot_to_json, write_snapshot
+from perftrace.analysis.compare import compare
+from perftrace.analysis.compare_report import comparison_to_json, format_markdown, format_text
+from perftrace.analysis.report import build_report, format_report
+from perftrace.formats.snapshot import (
+    SnapshotError,
+    read_snapshot,
+    snapshot_from_json,
+    snapshot_to_json,
+    write_snapshot,
+)
+from perftrace.tracing.records import TraceRecord
 
 EXIT_SLOWER, EXIT_UNREADABLE = 1, 2
 #: What ``report`` says when nothing answers at ``--url`` (a service passes its own, naming how to start it).
@@ -68,7 +75,7 @@ def jaeger_traces(
     With ``version``, only those whose ``service`` process has that ``service.version``: Jaeger's tag
     search does not look at resource attributes, so the traces are split here.
     """
-    from perftrace.sources import traces_from_jaeger  # the fastapi extra: its models are pydantic's
+    from perftrace.formats.jaeger import traces_from_jaeger  # the fastapi extra: its models are pydantic's
 
     params = {"service": service, "start": int(window[0] * 1e6), "end": int(window[1] * 1e6), "limit": limit}
     payload = _get_json(f"{jaeger.rstrip('/')}/api/traces", params)
@@ -122,7 +129,7 @@ def run_report(args: argparse.Namespace) -> int:
         if args.jaeger:
             traces = jaeger_traces(args.jaeger, args.service, (time.time() - args.lookback, time.time()), args.limit)
         else:
-            from perftrace.sources import traces_from_viewer  # the fastapi extra: its models are pydantic's
+            from perftrace.formats.jaeger import traces_from_viewer  # the fastapi extra: its models are pydantic's
 
             payload = _get_json(f"{args.url.rstrip('/')}/api/v1/performance/traces", {"limit": args.limit})
             traces = traces_from_viewer(payload)

@@ -24,10 +24,10 @@ from typing import Any
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from perftrace.decorator import FollowingTracer
-from perftrace.recent import RecentTracesProcessor
-from perftrace.records import TraceRecord
-from perftrace.semconv import OPERATION_ATTRIBUTE
+from perftrace.tracing.decorator import FollowingTracer
+from perftrace.tracing.recent import RecentTracesProcessor
+from perftrace.tracing.records import TraceRecord
+from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 
 _logger = logging.getLogger("perftrace.performance")
 

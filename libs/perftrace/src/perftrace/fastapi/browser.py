@@ -27,7 +27,7 @@ from perftrace.browser_export import (
 from perftrace.fastapi.contract import SERVER_ERROR, error_response, error_responses
 from perftrace.fastapi.otlp_schema import OtlpExportTraceServiceRequest, check_export_document
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
-from perftrace.recent import RecentTracesProcessor
+from perftrace.tracing.recent import RecentTracesProcessor
 
 #: Where browsers post their spans; the shim's only accepted path is ``OTLP_PREFIX + TRACES_PATH``.
 OTLP_PREFIX = "/otlp"

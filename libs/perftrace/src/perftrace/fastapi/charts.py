@@ -1,6 +1,6 @@
 """What the page's pictures draw, worked out on the server so the page's script only draws.
 
-The percentiles come from ``perftrace.analysis.percentile`` (the one definition); the script
+The percentiles come from ``perftrace.analysis.report.percentile`` (the one definition); the script
 ``static/charts.js`` turns this data into SVG.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from perftrace.analysis import percentile
-from perftrace.records import TraceRecord
+from perftrace.analysis.report import percentile
+from perftrace.tracing.records import TraceRecord
 from perftrace.tracker import report_from_trace
 
 #: How many of the newest requests the pictures show.

@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from perftrace.current import current_trace_id
+from perftrace.tracing.current import current_trace_id
 
 TRACE_ID_PATTERN = "^[0-9a-f]{32}$"
 RETRY_AFTER_HEADER = {

@@ -1,9 +1,9 @@
 """Response models of the JSON performance routes, shared by the routes and every reader of them.
 
-The stages route answers with ``perftrace.analysis.StageStatistics`` itself (a dataclass FastAPI serializes).
+The stages route answers with ``perftrace.analysis.report.StageStatistics`` itself (a dataclass FastAPI serializes).
 
 ``TraceModel.from_record`` is what the routes send; ``TraceModel.to_record`` is how a reader (the
-``perftrace.sources`` functions, a report command) turns the JSON back into a ``TraceRecord``.
+``perftrace.formats.jaeger`` functions, a report command) turns the JSON back into a ``TraceRecord``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from perftrace.records import SpanRecord, TraceRecord, attribute_map
+from perftrace.tracing.records import SpanRecord, TraceRecord, attribute_map
 
 
 def _hex_id(value: str | None) -> int:

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from perftrace.analysis import BottleneckReport
+from perftrace.analysis.report import BottleneckReport
 from perftrace.fastapi.charts import chart_data
-from perftrace.records import SpanRecord, TraceRecord
-from perftrace.semconv import OPERATION_ATTRIBUTE
+from perftrace.tracing.records import SpanRecord, TraceRecord
+from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 
 _templates = Environment(loader=PackageLoader("perftrace.fastapi", "templates"), autoescape=select_autoescape())
 

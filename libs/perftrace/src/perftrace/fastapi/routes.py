@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from perftrace.analysis import StageStatistics, build_report
+from perftrace.analysis.report import StageStatistics, build_report
 from perftrace.fastapi.contract import SERVER_ERROR, VALIDATION_ERROR, error_responses
 from perftrace.fastapi.models import ReportModel, TraceModel
 from perftrace.fastapi.page import render_performance_page
-from perftrace.setup import TracingHandle
+from perftrace.tracing.setup import TracingHandle
 from perftrace.tracker import PerformanceTracker
 
 #: The prefix of the JSON routes.

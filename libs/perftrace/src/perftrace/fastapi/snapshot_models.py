@@ -1,4 +1,7 @@
-"""Models of the snapshot and compare routes (the compare route answers with ``perftrace.compare.Comparison``)."""
+"""Models of the snapshot and compare routes.
+
+The compare route answers with ``perftrace.analysis.compare.Comparison``.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from perftrace.fastapi.contract import JSON_INTEGRAL, MAX_UINT64
 from perftrace.fastapi.models import SpanModel
-from perftrace.records import TraceRecord
-from perftrace.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, snapshot_to_json
+from perftrace.formats.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, snapshot_to_json
+from perftrace.tracing.records import TraceRecord
 
 
 class SnapshotTraceModel(BaseModel):
@@ -21,7 +24,7 @@ class SnapshotTraceModel(BaseModel):
 
 
 class SnapshotModel(BaseModel):
-    """A ``perftrace.snapshot`` document (``perftrace.snapshot.read_snapshot`` reads it back)."""
+    """A ``perftrace.snapshot`` document (``perftrace.formats.snapshot.read_snapshot`` reads it back)."""
 
     format: Literal["perftrace.snapshot"] = SNAPSHOT_FORMAT
     version: Literal[1] = SNAPSHOT_VERSION

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from perftrace.compare import Comparison, compare
+from perftrace.analysis.compare import Comparison, compare
 from perftrace.fastapi.contract import SERVER_ERROR, UNREADABLE_BODY, VALIDATION_ERROR
 from perftrace.fastapi.routes import API_PREFIX, NOT_RUNNING, Running
 from perftrace.fastapi.snapshot_models import CompareRequest, SnapshotModel
-from perftrace.snapshot import snapshot_from_json
+from perftrace.formats.snapshot import snapshot_from_json
 
 router = APIRouter(tags=["performance"], responses={**NOT_RUNNING, **SERVER_ERROR})
 

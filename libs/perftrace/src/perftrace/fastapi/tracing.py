@@ -26,9 +26,9 @@ from perftrace.fastapi.contract import complete_openapi, document_models, instal
 from perftrace.fastapi.otlp_schema import OtlpExportTraceServiceRequest
 from perftrace.fastapi.routes import API_PREFIX, PAGE_PATH, RunningTracing
 from perftrace.fastapi.snapshot_models import CompareRequest
-from perftrace.logs import enable_log_correlation
 from perftrace.ratelimit import SlidingWindowRateLimiter
-from perftrace.setup import TracingConfig, TracingHandle, otlp_http_traces_endpoint, setup_tracing
+from perftrace.tracing.logs import enable_log_correlation
+from perftrace.tracing.setup import TracingConfig, TracingHandle, otlp_http_traces_endpoint, setup_tracing
 from perftrace.tracker import install_tracker
 
 #: Requests that would only fill the trace buffer with the viewer's own reads and the browser's exports.

@@ -6,7 +6,7 @@ import time
 
 from opentelemetry import trace
 
-from perftrace.semconv import OPERATION_ATTRIBUTE
+from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 
 
 def mark_operation(name: str) -> str:

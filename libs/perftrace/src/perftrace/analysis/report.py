@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from perftrace.records import SpanRecord, TraceRecord
+from perftrace.tracing.records import SpanRecord, TraceRecord
 from perftrace.tracker import PerformanceReport, report_from_trace
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from perftrace.records import SpanRecord, TraceRecord
-from perftrace.semconv import OPERATION_ATTRIBUTE
+from perftrace.tracing.records import SpanRecord, TraceRecord
+from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 
 #: Stage name and median latency in ms, run one after another under the operation span.
 STAGES = (("rate_limit_check", 0.2), ("message_assembly", 4.0), ("openai_api_call", 400.0), ("save_response", 3.0))

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from perftrace.analysis import critical_path, percentile
-from perftrace.records import SpanRecord, TraceRecord
-from perftrace.sources import traces_from_jaeger
+from perftrace.analysis.report import critical_path, percentile
+from perftrace.formats.jaeger import traces_from_jaeger
+from perftrace.tracing.records import SpanRecord, TraceRecord
 
 MS = 1_000_000
 

@@ -4,8 +4,14 @@ import json
 from pathlib import Path
 
 import pytest
-from perftrace.snapshot import SnapshotError, read_snapshot, snapshot_from_json, snapshot_to_json, write_snapshot
-from perftrace.synthetic import synthetic_traces
+from perftrace.formats.snapshot import (
+    SnapshotError,
+    read_snapshot,
+    snapshot_from_json,
+    snapshot_to_json,
+    write_snapshot,
+)
+from perftrace.testing.synthetic import synthetic_traces
 
 
 def test_a_written_snapshot_reads_back_as_the_same_spans(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 
-from perftrace.recent import (
+from perftrace.tracing.recent import (
     DEFAULT_MAX_SPANS_PER_TRACE,
     DEFAULT_MAX_TRACES,
     RecentTracesProcessor,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from perftrace.compare import FASTER, NO_CLEAR_CHANGE, REQUEST, SLOWER, TOO_FEW, compare
-from perftrace.synthetic import SERVICE, STAGES, synthetic_traces
+from perftrace.analysis.compare import FASTER, NO_CLEAR_CHANGE, REQUEST, SLOWER, TOO_FEW, compare
+from perftrace.testing.synthetic import SERVICE, STAGES, synthetic_traces
 
 
 def test_a_30_percent_slower_stage_is_slower_and_every_other_stage_is_not() -> None:

@@ -25,8 +25,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from perftrace.analysis import critical_path, percentile
-from perftrace.records import TraceRecord
+from perftrace.analysis.report import critical_path, percentile
+from perftrace.tracing.records import TraceRecord
 from perftrace.tracker import report_from_trace
 
 #: The row for the operation as a whole (its span's duration), beside the stage rows.

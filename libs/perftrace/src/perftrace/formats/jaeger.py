@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field, TypeAdapter
 
 from perftrace.fastapi.models import TraceModel
-from perftrace.records import SpanRecord, TraceRecord, attribute_map
+from perftrace.tracing.records import SpanRecord, TraceRecord, attribute_map
 
 _VIEWER_TRACES = TypeAdapter(list[TraceModel])
 

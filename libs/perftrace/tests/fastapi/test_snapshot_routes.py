@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry import trace
 from perftrace.fastapi import PerformanceTracing
-from perftrace.semconv import OPERATION_ATTRIBUTE
-from perftrace.snapshot import snapshot_from_json
+from perftrace.formats.snapshot import snapshot_from_json
+from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 
 
 @pytest.fixture

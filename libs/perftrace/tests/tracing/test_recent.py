@@ -6,7 +6,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from perftrace import RecentTracesProcessor, TraceRecord, TracingHandle
-from perftrace.records import SpanRecord
+from perftrace.tracing.records import SpanRecord
 
 
 def provider_with(processor: RecentTracesProcessor) -> TracerProvider:

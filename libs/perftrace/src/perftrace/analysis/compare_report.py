@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from perftrace.compare import SLOWER, STATISTICS, Change, Comparison
+from perftrace.analysis.compare import SLOWER, STATISTICS, Change, Comparison
 
 _MARKS = {SLOWER: "🔴", "faster": "🟢"}
 

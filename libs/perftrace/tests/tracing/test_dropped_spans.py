@@ -6,7 +6,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExporter, Sum
 from perftrace import TracingConfig, setup_tracing
-from perftrace import setup as telemetry_setup
+from perftrace.tracing import setup as telemetry_setup
 from testsupport.servers import closed_port
 
 PROCESSED = "otel.sdk.processor.span.processed"

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.test.globals_test import reset_trace_globals
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 from perftrace import TracingConfig, setup_tracing
-from perftrace.setup import otlp_http_traces_endpoint
+from perftrace.tracing.setup import otlp_http_traces_endpoint
 from testsupport.servers import silent_port
 
 

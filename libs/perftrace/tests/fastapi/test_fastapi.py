@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from opentelemetry import trace
 from perftrace import get_tracker, traced
 from perftrace.fastapi import BrowserEndpointConfig, PerformanceTracing
-from perftrace.semconv import OPERATION_ATTRIBUTE
-from perftrace.sources import traces_from_viewer
+from perftrace.formats.jaeger import traces_from_viewer
+from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 
 SERVICE = "kitchen-service"
 BROWSER = "kitchen-ui"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from perftrace.records import SpanRecord, TraceRecord
+from perftrace.tracing.records import SpanRecord, TraceRecord
 
 _logger = logging.getLogger(__name__)
 

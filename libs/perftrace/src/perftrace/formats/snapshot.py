@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from perftrace.records import SpanRecord, TraceRecord, attribute_map
+from perftrace.tracing.records import SpanRecord, TraceRecord, attribute_map
 
 SNAPSHOT_FORMAT: Final = "perftrace.snapshot"
 SNAPSHOT_VERSION: Final = 1

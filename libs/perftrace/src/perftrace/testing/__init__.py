@@ -1,0 +1,1 @@
+"""Test data for the library's users and its own tests (not used at run time)."""
