@@ -9,7 +9,7 @@ from ai_automation.app import create_app
 from fastapi.testclient import TestClient
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN
 from perftrace import get_tracker
-from perftrace.fastapi.models import TraceModel
+from perftrace.formats.spans import TraceModel
 from testsupport.processes import free_port, poll
 
 SERVER_SPAN = "POST /api/v1/suggestions"

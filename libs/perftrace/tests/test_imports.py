@@ -21,7 +21,9 @@ CORE_MODULES = [
     "perftrace.tracing.records",
     "perftrace.tracing.semconv",
     "perftrace.tracing.setup",
+    "perftrace.formats.jaeger",
     "perftrace.formats.snapshot",
+    "perftrace.formats.spans",
     "perftrace.testing.synthetic",
     "perftrace.tracker",
 ]
@@ -44,6 +46,13 @@ def test_the_core_loads_no_web_agent_or_llm_module() -> None:
     assert "perftrace.tracker" in loaded and "opentelemetry.sdk.trace" in loaded
     offending = [m for m in loaded if m.split(".")[0] in FORBIDDEN]
     assert offending == []
+
+
+def test_tracing_alone_loads_no_wire_format_models() -> None:
+    # pydantic is a core dependency for the wire formats, which the CLI and the routes load, not the span path.
+    loaded = loaded_after_importing(["perftrace", "perftrace.tracing.recent", "perftrace.tracker"])
+    assert "perftrace.tracing.records" in loaded
+    assert [m for m in loaded if m.split(".")[0] == "pydantic" or m.startswith("perftrace.formats")] == []
 
 
 def test_the_fastapi_extra_loads_fastapi_but_not_the_agent() -> None:

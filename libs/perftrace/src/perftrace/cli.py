@@ -1,7 +1,6 @@
 """``perftrace report``, ``snapshot`` and ``compare``: the commands any service's CLI can delegate to.
 
-Fetching uses the standard library (``urllib``); reading Jaeger needs the ``fastapi`` extra
-(``perftrace.formats.jaeger``).
+Fetching uses the standard library (``urllib``); the payloads are read through ``perftrace.formats``.
 Exit codes of ``compare``: 0 done, 1 a stage got slower than ``--fail-if-slower`` allows, 2 unreadable input.
 """
 
@@ -22,6 +21,7 @@ from typing import Any
 from perftrace.analysis.compare import compare
 from perftrace.analysis.compare_report import comparison_to_json, format_markdown, format_text
 from perftrace.analysis.report import build_report, format_report
+from perftrace.formats.jaeger import traces_from_jaeger
 from perftrace.formats.snapshot import (
     SnapshotError,
     read_snapshot,
@@ -29,6 +29,7 @@ from perftrace.formats.snapshot import (
     snapshot_to_json,
     write_snapshot,
 )
+from perftrace.formats.spans import traces_from_json
 from perftrace.tracing.records import TraceRecord
 
 EXIT_SLOWER, EXIT_UNREADABLE = 1, 2
@@ -75,8 +76,6 @@ def jaeger_traces(
     With ``version``, only those whose ``service`` process has that ``service.version``: Jaeger's tag
     search does not look at resource attributes, so the traces are split here.
     """
-    from perftrace.formats.jaeger import traces_from_jaeger  # the fastapi extra: its models are pydantic's
-
     params = {"service": service, "start": int(window[0] * 1e6), "end": int(window[1] * 1e6), "limit": limit}
     payload = _get_json(f"{jaeger.rstrip('/')}/api/traces", params)
     if version is not None:
@@ -129,10 +128,8 @@ def run_report(args: argparse.Namespace) -> int:
         if args.jaeger:
             traces = jaeger_traces(args.jaeger, args.service, (time.time() - args.lookback, time.time()), args.limit)
         else:
-            from perftrace.formats.jaeger import traces_from_viewer  # the fastapi extra: its models are pydantic's
-
             payload = _get_json(f"{args.url.rstrip('/')}/api/v1/performance/traces", {"limit": args.limit})
-            traces = traces_from_viewer(payload)
+            traces = traces_from_json(payload)
     except urllib.error.URLError as error:
         if isinstance(error, urllib.error.HTTPError) or not isinstance(error.reason, ConnectionRefusedError):
             print(f"Could not read traces from {source}: {error}", file=sys.stderr)
@@ -149,7 +146,7 @@ def run_report(args: argparse.Namespace) -> int:
 def _inputs(args: argparse.Namespace) -> tuple[list[TraceRecord], list[TraceRecord], str | None]:
     if args.before and args.after:
         before, after = read_snapshot(args.before), read_snapshot(args.after)
-        return before.traces, after.traces, args.service or before.service_name
+        return before.records(), after.records(), args.service or before.service_name
     if not args.jaeger:
         raise SnapshotError("give BEFORE and AFTER snapshot files, or --jaeger with windows or versions")
     if args.versions:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from opentelemetry import trace
 from perftrace import get_tracker, traced
 from perftrace.fastapi import BrowserEndpointConfig, PerformanceTracing
-from perftrace.formats.jaeger import traces_from_viewer
+from perftrace.formats.spans import traces_from_json
 from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 
 SERVICE = "kitchen-service"
@@ -64,7 +64,7 @@ def test_three_lines_give_reports_stages_traces_and_the_page(client: TestClient)
     stages = client.get("/api/v1/performance/stages").json()
     assert [s["name"] for s in stages] == ["weigh_flour"] and stages[0]["count"] == 1
 
-    (kept,) = traces_from_viewer(client.get("/api/v1/performance/traces").json())
+    (kept,) = traces_from_json(client.get("/api/v1/performance/traces").json())
     assert kept.trace_id_hex == report["trace_id"]
     server = next(s for s in kept.spans if s.kind == "SERVER")
     assert server.service_name == SERVICE and server.name == "GET /bake"

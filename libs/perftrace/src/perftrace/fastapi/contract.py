@@ -15,28 +15,19 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from perftrace.formats.spans import JSON_INTEGRAL as JSON_INTEGRAL
+from perftrace.formats.spans import MAX_INT64 as MAX_INT64
+from perftrace.formats.spans import MAX_UINT64 as MAX_UINT64
 from perftrace.tracing.current import current_trace_id
 
 TRACE_ID_PATTERN = "^[0-9a-f]{32}$"
 RETRY_AFTER_HEADER = {
     "Retry-After": {"description": "Whole seconds to wait before trying again", "schema": {"type": "integer"}}
 }
-
-
-def _integral(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-#: For a strict model's integer fields: JSON Schema counts ``3.0`` as an integer (equal to 3), so the check does.
-JSON_INTEGRAL = BeforeValidator(_integral)
-#: Largest 64-bit bounds that are floats themselves: a JSON number written just under one cannot round (as a
-#: Python float) to past it, so the schema's bound and the check's agree.
-MAX_UINT64 = 2**64 - 4096
-MAX_INT64 = 2**63 - 1024
 
 
 class ErrorBody(BaseModel):

@@ -10,8 +10,9 @@ from fastapi.responses import HTMLResponse
 
 from perftrace.analysis.report import StageStatistics, build_report
 from perftrace.fastapi.contract import SERVER_ERROR, VALIDATION_ERROR, error_responses
-from perftrace.fastapi.models import ReportModel, TraceModel
+from perftrace.fastapi.models import ReportModel
 from perftrace.fastapi.page import render_performance_page
+from perftrace.formats.spans import TraceModel
 from perftrace.tracing.setup import TracingHandle
 from perftrace.tracker import PerformanceTracker
 

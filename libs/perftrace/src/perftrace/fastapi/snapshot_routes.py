@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
 
 from perftrace.analysis.compare import Comparison, compare
 from perftrace.fastapi.contract import SERVER_ERROR, UNREADABLE_BODY, VALIDATION_ERROR
 from perftrace.fastapi.routes import API_PREFIX, NOT_RUNNING, Running
-from perftrace.fastapi.snapshot_models import CompareRequest, SnapshotModel
-from perftrace.formats.snapshot import snapshot_from_json
+from perftrace.formats.snapshot import SnapshotModel
 
 router = APIRouter(tags=["performance"], responses={**NOT_RUNNING, **SERVER_ERROR})
+
+
+class CompareRequest(BaseModel):
+    """Two snapshot documents, before and after a change."""
+
+    model_config = ConfigDict(strict=True)
+
+    before: SnapshotModel
+    after: SnapshotModel
 
 
 @router.get(f"{API_PREFIX}/snapshot")
@@ -27,6 +36,5 @@ def compare_snapshots(body: CompareRequest, state: Running) -> Comparison:
 
     A plain ``def``: the bootstrap takes a fraction of a second of CPU, which belongs in the thread pool.
     """
-    # The schema has checked both documents: snapshot_from_json has nothing left to refuse.
-    before, after = snapshot_from_json(body.before.model_dump()), snapshot_from_json(body.after.model_dump())
-    return compare(before.traces, after.traces, before.service_name or state.service_name)
+    service_name = body.before.service_name or state.service_name
+    return compare(body.before.records(), body.after.records(), service_name)

@@ -25,7 +25,7 @@ from perftrace.fastapi.browser import OTLP_PREFIX, BrowserEndpoint, BrowserEndpo
 from perftrace.fastapi.contract import complete_openapi, document_models, install_contract
 from perftrace.fastapi.otlp_schema import OtlpExportTraceServiceRequest
 from perftrace.fastapi.routes import API_PREFIX, PAGE_PATH, RunningTracing
-from perftrace.fastapi.snapshot_models import CompareRequest
+from perftrace.fastapi.snapshot_routes import CompareRequest
 from perftrace.ratelimit import SlidingWindowRateLimiter
 from perftrace.tracing.logs import enable_log_correlation
 from perftrace.tracing.setup import TracingConfig, TracingHandle, otlp_http_traces_endpoint, setup_tracing

@@ -1,25 +1,20 @@
-"""Traces read back from elsewhere, as ``TraceRecord``s, through typed models.
+"""Traces read from Jaeger's HTTP query API (``GET /api/traces``), as ``TraceRecord``s, through typed models.
 
-Sources: a service's own ``GET /api/v1/performance/traces`` (the routes' ``TraceModel``) and Jaeger's HTTP
-API (``JaegerTraces`` below). Pure conversions; fetching is the caller's. Needs the ``fastapi`` extra (the
-response models are pydantic models); a malformed payload raises ``pydantic.ValidationError``.
+A pure conversion; fetching is the caller's. A malformed payload raises ``pydantic.ValidationError``.
+Jaeger keeps OpenTelemetry's span kind, status and events in tags and logs (its OTLP translation); they
+are read back into the record's fields, and the other tags are the attributes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field
 
-from perftrace.fastapi.models import TraceModel
-from perftrace.tracing.records import SpanRecord, TraceRecord, attribute_map
+from perftrace.tracing.records import SpanEvent, SpanRecord, TraceRecord, attribute_map
 
-_VIEWER_TRACES = TypeAdapter(list[TraceModel])
-
-
-def traces_from_viewer(payload: Any) -> list[TraceRecord]:
-    """Traces as ``GET /api/v1/performance/traces`` returns them (its JSON, decoded)."""
-    return [trace.to_record() for trace in _VIEWER_TRACES.validate_python(payload)]
+#: Tags that Jaeger's OTLP translation makes of a span's own fields; every other tag is an attribute.
+_FIELD_TAGS = ("span.kind", "otel.status_code", "otel.status_description", "error", "internal.span.format")
 
 
 class JaegerReference(BaseModel):
@@ -30,10 +25,23 @@ class JaegerReference(BaseModel):
 
 
 class JaegerTag(BaseModel):
-    """One span attribute."""
+    """One key and value (a span's attribute, a log's field)."""
 
     key: str
     value: Any = None
+
+
+class JaegerLog(BaseModel):
+    """A span event: Jaeger writes its name as the ``event`` field."""
+
+    timestamp: int = 0
+    fields: list[JaegerTag] | None = None
+
+    def to_event(self) -> SpanEvent:
+        """The log as the record's event (times in microseconds become nanoseconds)."""
+        fields = {field.key: field.value for field in self.fields or []}
+        name = str(fields.pop("event", ""))
+        return SpanEvent(name, self.timestamp * 1000, attribute_map(fields))
 
 
 class JaegerProcess(BaseModel):
@@ -51,28 +59,31 @@ class JaegerSpan(BaseModel):
     start_time: int = Field(alias="startTime")
     duration: int = 0
     tags: list[JaegerTag] | None = None
+    logs: list[JaegerLog] | None = None
     process_id: str | None = Field(None, alias="processID")
 
     def to_record(self, trace_id: int, processes: dict[str, JaegerProcess]) -> SpanRecord:
         """The span as a record; Jaeger's ``otel.status_code``/``error`` tags give the status."""
         tags = {tag.key: tag.value for tag in self.tags or []}
-        parent = next((r.span_id for r in self.references or [] if r.ref_type == "CHILD_OF"), None)
+        reference = next((r for r in self.references or [] if r.ref_type == "CHILD_OF"), None)
         start = self.start_time * 1000
         process = processes.get(self.process_id or "")
         error = tags.get("otel.status_code") == "ERROR" or tags.get("error") is True
+        status = "ERROR" if error else "OK" if tags.get("otel.status_code") == "OK" else "UNSET"
         return SpanRecord(
             trace_id=trace_id,
             span_id=int(self.span_id, 16),
-            parent_span_id=int(parent, 16) if parent else 0,
+            parent_span_id=int(reference.span_id, 16) if reference else 0,
             parent_is_remote=False,
             name=self.operation_name,
             kind=str(tags.get("span.kind", "internal")).upper(),
             service_name=process.service_name if process else "",
             start_time_unix_nano=start,
             end_time_unix_nano=start + self.duration * 1000,
-            status="ERROR" if error else "UNSET",
+            status=status,
             status_message=tags.get("otel.status_description"),
-            attributes=attribute_map(tags),
+            attributes=attribute_map({k: v for k, v in tags.items() if k not in _FIELD_TAGS}),
+            events=tuple(log.to_event() for log in self.logs or []),
         )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 from opentelemetry.sdk.resources import SERVICE_NAME
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 _KIND_NAMES = {kind: kind.name for kind in SpanKind}
@@ -21,12 +21,24 @@ _STATUS_NAMES = {code: code.name for code in StatusCode}
 _EMPTY: Mapping[str, Any] = {}
 
 
+class SpanEvent(NamedTuple):
+    """Something that happened at one moment of a span (an exception, a first token, an evaluation)."""
+
+    name: str
+    time_unix_nano: int
+    attributes: Mapping[str, Any] = _EMPTY
+
+
 class SpanRecord(NamedTuple):
-    """One finished span, reduced to what reports and the viewer need.
+    """One finished span, reduced to what reports and the viewer need: the one declaration of a span's fields.
 
     Ids are integers as in the SDK; ``parent_span_id`` is 0 for a root span. Times are epoch
     nanoseconds. ``attributes`` is a plain dict of atomic values (or tuples of them) that nobody
     mutates: the GC stops tracking such a dict, and ``attributes_dict()`` hands out copies.
+
+    Every format derives from these fields: the JSON routes and the snapshot file write each field under its
+    own name (``perftrace.formats.spans``), and a test checks the buffer, those and the Jaeger reader against
+    this list. A new field (with a default) is one edit here plus its reading in ``from_readable_span``.
     """
 
     trace_id: int
@@ -41,6 +53,7 @@ class SpanRecord(NamedTuple):
     status: str
     status_message: str | None
     attributes: Mapping[str, Any]
+    events: tuple[SpanEvent, ...] = ()
 
     @classmethod
     def from_readable_span(cls, span: ReadableSpan) -> SpanRecord:
@@ -51,6 +64,8 @@ class SpanRecord(NamedTuple):
         status = span.status
         start = span.start_time or 0
         attributes = span.attributes
+        # The public ``events`` copies the SDK's locked list on every call; most spans have none to copy.
+        events = span._events
         return cls(
             trace_id=context.trace_id if context is not None else 0,
             span_id=context.span_id if context is not None else 0,
@@ -65,6 +80,7 @@ class SpanRecord(NamedTuple):
             status_message=status.description,
             # A mapping proxy over BoundedAttributes: its copy() is a plain dict, 10x cheaper than dict().
             attributes=cast(Any, attributes).copy() if attributes else _EMPTY,
+            events=tuple(_event(e) for e in events) if events else (),
         )
 
     @property
@@ -140,6 +156,11 @@ class TraceRecord:
     def find(self, predicate_name: str) -> list[SpanRecord]:
         """Spans with the given name, in start order."""
         return sorted((s for s in self.spans if s.name == predicate_name), key=lambda s: s.start_time_unix_nano)
+
+
+def _event(event: Event) -> SpanEvent:
+    attributes = event.attributes
+    return SpanEvent(event.name, event.timestamp, dict(attributes) if attributes else _EMPTY)
 
 
 def attribute_map(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
