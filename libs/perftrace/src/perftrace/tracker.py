@@ -24,10 +24,10 @@ from typing import Any
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from perftrace.analysis.stages import find_operation
 from perftrace.tracing.decorator import FollowingTracer
 from perftrace.tracing.recent import RecentTracesProcessor
 from perftrace.tracing.records import TraceRecord
-from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 
 _logger = logging.getLogger("perftrace.performance")
 
@@ -80,33 +80,30 @@ def format_report_line(report: PerformanceReport) -> str:
 def report_from_trace(
     trace: TraceRecord, service_name: str | None = None, with_metadata: bool = True
 ) -> PerformanceReport | None:
-    """Build the report of a trace: its operation span and that span's direct children.
+    """The original report of a trace's operation (``perftrace.analysis.stages.find_operation``).
 
-    Only a span of ``service_name`` (when given) that carries ``performance.operation`` counts; browser
-    spans in the same trace have their own tracker.
+    A metric's metadata is its span's attributes plus the span's ``status``, as the original tracker had them.
     """
-    for span in sorted(trace.spans, key=lambda s: s.start_time_unix_nano):
-        operation = span.attribute(OPERATION_ATTRIBUTE)
-        if operation is None or (service_name is not None and span.service_name != service_name):
-            continue
-        metrics = [
-            PerformanceMetric(
-                name=child.name,
-                start_time=child.start_time_unix_nano / 1e9,
-                end_time=child.end_time_unix_nano / 1e9,
-                duration=child.duration_seconds,
-                metadata={**child.attributes_dict(), "status": child.status} if with_metadata else {},
-            )
-            for child in trace.children_of(span.span_id)
-        ]
-        return PerformanceReport(
-            operation=str(operation),
-            total_duration=span.duration_seconds,
-            metrics=metrics,
-            timestamp=span.start_time_unix_nano / 1e9,
-            trace_id=trace.trace_id_hex,
+    operation = find_operation(trace, service_name)
+    if operation is None:
+        return None
+    metrics = [
+        PerformanceMetric(
+            name=stage.name,
+            start_time=stage.start_time_unix_nano / 1e9,
+            end_time=stage.end_time_unix_nano / 1e9,
+            duration=stage.duration_seconds,
+            metadata={**stage.attributes_dict(), "status": stage.status} if with_metadata else {},
         )
-    return None
+        for stage in operation.stages
+    ]
+    return PerformanceReport(
+        operation=operation.name,
+        total_duration=operation.span.duration_seconds,
+        metrics=metrics,
+        timestamp=operation.start_time_unix_nano / 1e9,
+        trace_id=operation.trace_id,
+    )
 
 
 class PerformanceTracker:

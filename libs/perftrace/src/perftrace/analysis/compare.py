@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from perftrace.analysis.report import critical_path, percentile
+from perftrace.analysis.stages import find_operation, stage_durations_ms
 from perftrace.tracing.records import TraceRecord
-from perftrace.tracker import report_from_trace
 
 #: The row for the operation as a whole (its span's duration), beside the stage rows.
 REQUEST = "request"
@@ -99,16 +99,12 @@ class _Side:
 
 
 def _collect(traces: Sequence[TraceRecord], service_name: str | None) -> _Side:
-    side = _Side()
-    for trace in traces:
-        report = report_from_trace(trace, service_name, with_metadata=False)
-        if report is None:
-            continue
-        side.requests += 1
-        side.durations.setdefault(REQUEST, []).append(report.total_duration * 1000)
-        for metric in report.metrics:
-            side.durations.setdefault(metric.name, []).append((metric.duration or 0.0) * 1000)
-        _add_path_shares(trace, {m.name for m in report.metrics}, side)
+    operations = [op for trace in traces if (op := find_operation(trace, service_name)) is not None]
+    side = _Side(requests=len(operations))
+    side.durations[REQUEST] = [op.duration_ms for op in operations]
+    side.durations.update(stage_durations_ms(operations))
+    for operation in operations:
+        _add_path_shares(operation.trace, {stage.name for stage in operation.stages}, side)
     return side
 
 

@@ -9,8 +9,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from perftrace.analysis.stages import Operation, find_operations, stage_durations_ms
 from perftrace.tracing.records import SpanRecord, TraceRecord
-from perftrace.tracker import PerformanceReport, report_from_trace
 
 
 @dataclass(frozen=True)
@@ -44,21 +44,17 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def stage_statistics(reports: Sequence[PerformanceReport]) -> list[StageStatistics]:
-    """Statistics per stage name, in the order stages first appear."""
-    durations: dict[str, list[float]] = {}
+def stage_statistics(operations: Sequence[Operation]) -> list[StageStatistics]:
+    """Statistics per stage name, in the order stages first appear; a stage whose span failed is an error."""
     errors: dict[str, int] = {}
     request_time: dict[str, float] = {}
-    for report in reports:
-        seen: set[str] = set()
-        for metric in report.metrics:
-            durations.setdefault(metric.name, []).append((metric.duration or 0.0) * 1000)
-            errors[metric.name] = errors.get(metric.name, 0) + (metric.metadata.get("status") == "ERROR")
-            seen.add(metric.name)
-        for name in seen:
-            request_time[name] = request_time.get(name, 0.0) + report.total_duration * 1000
+    for operation in operations:
+        for stage in operation.stages:
+            errors[stage.name] = errors.get(stage.name, 0) + (stage.status == "ERROR")
+        for name in {stage.name for stage in operation.stages}:
+            request_time[name] = request_time.get(name, 0.0) + operation.duration_ms
     stats = []
-    for name, values in durations.items():
+    for name, values in stage_durations_ms(operations).items():
         ordered = sorted(values)
         total = request_time.get(name, 0.0)
         stats.append(
@@ -125,7 +121,7 @@ def critical_path(trace: TraceRecord) -> list[PathStep]:
 class SlowTrace:
     """One of the slowest requests and its critical path."""
 
-    report: PerformanceReport
+    operation: Operation
     path: list[PathStep]
 
 
@@ -140,12 +136,11 @@ class BottleneckReport:
 
 def build_report(traces: Sequence[TraceRecord], service_name: str | None, slowest: int = 3) -> BottleneckReport:
     """Reports of the operations among ``traces``, their stage statistics and the slowest ones' paths."""
-    pairs = [(r, t) for t in traces if (r := report_from_trace(t, service_name)) is not None]
-    pairs.sort(key=lambda pair: pair[0].total_duration, reverse=True)
+    operations = sorted(find_operations(traces, service_name), key=lambda op: op.duration_ms, reverse=True)
     return BottleneckReport(
-        requests=len(pairs),
-        stages=stage_statistics([r for r, _ in pairs]),
-        slowest=[SlowTrace(r, critical_path(t)) for r, t in pairs[:slowest]],
+        requests=len(operations),
+        stages=stage_statistics(operations),
+        slowest=[SlowTrace(op, critical_path(op.trace)) for op in operations[:slowest]],
     )
 
 
@@ -166,8 +161,8 @@ def format_report(report: BottleneckReport) -> str:
     for slow in report.slowest:
         lines += [
             "",
-            f"{slow.report.operation} — {slow.report.total_duration * 1000:.1f} ms, trace "
-            f"{slow.report.trace_id}; critical path:",
+            f"{slow.operation.name} — {slow.operation.duration_ms:.1f} ms, trace "
+            f"{slow.operation.trace_id}; critical path:",
         ]
         lines += [
             f"  {step.self_ms:>9.1f} ms  {step.name}" + (f"  [{step.service_name}]" if step.service_name else "")

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from perftrace.analysis.report import percentile
+from perftrace.analysis.stages import find_operations, stage_durations_ms
 from perftrace.tracing.records import TraceRecord
-from perftrace.tracker import report_from_trace
 
 #: How many of the newest requests the pictures show.
 CHART_REQUESTS = 100
@@ -24,29 +24,23 @@ def chart_data(traces: Sequence[TraceRecord], service_name: str | None, last: in
     Returns ``{"stages": [{"name", "values", "p5", ..., "p95"}], "requests": [{"t", "trace_id",
     "total", "parts"}]}``: ms throughout, ``t`` in epoch ms, ``parts`` in the order of ``stages``.
     """
-    reports = sorted(
-        (r for t in traces if (r := report_from_trace(t, service_name, with_metadata=False)) is not None),
-        key=lambda r: r.timestamp,
-    )[-last:]
-    values: dict[str, list[float]] = {}
-    for report in reports:
-        for metric in report.metrics:
-            # Microseconds are plenty for a picture, and halve the page's data.
-            values.setdefault(metric.name, []).append(round((metric.duration or 0.0) * 1000, 3))
-    stages = []
-    for name, durations in values.items():
-        ordered = sorted(durations)
-        stages.append({"name": name, "values": durations, **{k: round(percentile(ordered, q), 3) for k, q in _BOX}})
+    operations = find_operations(traces, service_name)[-last:]
+    # Microseconds are plenty for a picture, and halve the page's data.
+    values = {name: [round(ms, 3) for ms in durations] for name, durations in stage_durations_ms(operations).items()}
+    stages = [
+        {"name": name, "values": durations, **{k: round(percentile(sorted(durations), q), 3) for k, q in _BOX}}
+        for name, durations in values.items()
+    ]
     requests = []
-    for report in reports:
+    for operation in operations:
         parts = dict.fromkeys(values, 0.0)
-        for metric in report.metrics:
-            parts[metric.name] += round((metric.duration or 0.0) * 1000, 3)
+        for stage in operation.stages:
+            parts[stage.name] += round(stage.duration_seconds * 1000, 3)
         requests.append(
             {
-                "t": report.timestamp * 1000,
-                "trace_id": report.trace_id,
-                "total": round(report.total_duration * 1000, 3),
+                "t": operation.start_time_unix_nano / 1e6,
+                "trace_id": operation.trace_id,
+                "total": round(operation.duration_ms, 3),
                 "parts": list(parts.values()),
             }
         )

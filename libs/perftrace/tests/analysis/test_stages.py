@@ -1,0 +1,43 @@
+"""Traces are grouped into operations and stages once; the report, the compare and the charts read that grouping."""
+
+from __future__ import annotations
+
+from perftrace.analysis.compare import compare
+from perftrace.analysis.report import build_report
+from perftrace.analysis.stages import find_operation, find_operations, stage_durations_ms
+from perftrace.fastapi.charts import chart_data
+from perftrace.testing.synthetic import SERVICE, STAGES, synthetic_traces
+from perftrace.tracing.records import TraceRecord
+
+
+def test_an_operation_is_the_services_marked_span_and_its_direct_children() -> None:
+    (trace,) = synthetic_traces(1, seed=4)
+
+    operation = find_operation(trace, SERVICE)
+
+    assert operation is not None and operation.name == "chat_request_0"
+    assert [s.name for s in operation.stages] == [name for name, _ in STAGES]
+    assert find_operation(trace, "another-service") is None
+
+
+def test_a_stage_whose_span_failed_counts_as_an_error_from_its_status_alone() -> None:
+    traces = synthetic_traces(3, seed=5)
+    failed = [s._replace(status="ERROR") if s.name == "save_response" else s for s in traces[0].spans]
+    traces[0] = TraceRecord(traces[0].trace_id, tuple(failed))
+
+    stats = {s.name: s for s in build_report(traces, SERVICE).stages}
+
+    assert stats["save_response"].errors == 1 and stats["message_assembly"].errors == 0
+
+
+def test_report_compare_and_charts_see_the_same_stage_durations() -> None:
+    traces = synthetic_traces(20, seed=6)
+    durations = stage_durations_ms(find_operations(traces, SERVICE))
+
+    report = {s.name: s.count for s in build_report(traces, SERVICE).stages}
+    compared = {s.name: s.calls_before for s in compare(traces, traces, SERVICE, resamples=10).stages}
+    charted = {s["name"]: s["values"] for s in chart_data(traces, SERVICE)["stages"]}
+
+    assert report == {name: len(values) for name, values in durations.items()}
+    assert compared == {"request": 20, **report}
+    assert charted == {name: [round(v, 3) for v in values] for name, values in durations.items()}
