@@ -14,7 +14,7 @@ from perftrace.cli import add_compare_arguments, add_report_arguments, add_snaps
 from perftrace.tracing.logs import configure_logging
 
 from ha_ai_agent.config import Settings
-from ha_ai_agent.semconv import SERVICE_NAME
+from ha_ai_agent.semconv import CHAT_PATH, SERVICE_NAME
 
 #: Where `make run` serves: the default of the commands that read a running service.
 LOCAL_URL = "http://127.0.0.1:8030"
@@ -57,7 +57,7 @@ async def _ask(question: str, settings: Settings) -> int:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ha-ai-agent") as client:
-            response = await client.post("/api/v1/chat", json={"message": question}, timeout=120)
+            response = await client.post(CHAT_PATH, json={"message": question}, timeout=120)
         body = response.json()
         if response.status_code != 200:
             print(f"Error {response.status_code}: {body.get('detail')}", file=sys.stderr)

@@ -22,8 +22,11 @@ BROWSER_SERVICE_NAME: Final = "ai-automation-ui"
 
 # Span names ----------------------------------------------------------------------------------------------
 
+#: The prefix of the service's JSON API, and its chat route (the server span below is named after it).
+API_PREFIX: Final = "/api/v1"
+CHAT_PATH: Final = f"{API_PREFIX}/chat"
 #: The server span of one chat request (the FastAPI instrumentation names it "<method> <route>").
-CHAT_SERVER_SPAN: Final = "POST /api/v1/chat"
+CHAT_SERVER_SPAN: Final = f"POST {CHAT_PATH}"
 RATE_LIMIT_CHECK: Final = "rate_limit_check"
 CONVERSATION_MANAGEMENT: Final = "conversation_management"
 PENDING_PREVIEW_CHECK: Final = "pending_preview_check"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from perftrace.formats.snapshot import snapshot_to_json, write_snapshot
+from perftrace.paths import PAGE_PATH
 from perftrace.testing.synthetic import SERVICE, STAGES, synthetic_traces
-from testsupport.processes import running_agent
+from testsupport import prefixed_app
+from testsupport.processes import running_agent, running_service
 
 from tests.browser.test_chat_page import ARTIFACTS, KITCHEN, browser
 
@@ -90,4 +94,46 @@ def test_an_unreadable_snapshot_is_named_in_the_compare_view(browser: Any, agent
     # The route checks both documents against the schema it publishes: a 422 naming the field.
     page.wait_for_function("document.getElementById('compare-status').textContent.includes('after.traces')")
     assert page.inner_text("#compare-status") == "body.after.traces: Input should be a valid list"
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def prefixed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A service serving the library under a path prefix (``testsupport.prefixed_app``), after a few requests."""
+
+    def command(port: int) -> list[str]:
+        app = "testsupport.prefixed_app:create_app"
+        return [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port)]
+
+    with running_service("prefixed-kitchen", command, tmp_path_factory.mktemp("prefixed"), {}) as (url, _):
+        for _ in range(REQUESTS):
+            assert httpx.get(f"{url}{prefixed_app.PREFIX}/work", timeout=10).status_code == 200
+        yield url
+
+
+def test_under_a_path_prefix_the_page_draws_and_compares_asking_only_under_it(
+    browser: Any, prefixed_url: str, tmp_path: Path
+) -> None:
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    write_snapshot(snapshot_to_json(synthetic_traces(50, seed=4), service_name=SERVICE), before)
+    slower = synthetic_traces(50, seed=5, slower={"openai_api_call": 1.5})
+    write_snapshot(snapshot_to_json(slower, service_name=SERVICE), after)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    requested: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requested.append(urlsplit(request.url).path))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(f"{prefixed_url}{prefixed_app.PREFIX}{PAGE_PATH}")
+    drawn = page.locator("#stage-distribution svg g.stage")
+    assert [drawn.nth(i).get_attribute("data-stage") for i in range(drawn.count())] == list(prefixed_app.STAGES)
+    assert page.locator("#stage-timeline svg g.request").count() == REQUESTS
+    page.set_input_files("#compare-before input", str(before))
+    page.set_input_files("#compare-after input", str(after))
+    page.wait_for_selector("#compare-chart svg g.stage", timeout=15_000)
+
+    assert page.locator('#compare-chart svg g.stage[data-verdict="slower"]').count() == 2  # request, openai_api_call
+    assert len(requested) >= 4  # the page, its stylesheet, its two scripts, the compare call
+    assert [path for path in requested if not path.startswith(f"{prefixed_app.PREFIX}/")] == []
+    assert errors == []
     page.close()

@@ -13,9 +13,10 @@ from ha_ai_agent.api.deps import RuntimeDep, client_key
 from ha_ai_agent.chat.pipeline import ChatRequest
 from ha_ai_agent.chat.prompt import TokenBreakdown
 from ha_ai_agent.config import Settings
+from ha_ai_agent.semconv import API_PREFIX
 from ha_ai_agent.store.conversations import MAX_CONVERSATION_ID_CHARS
 
-router = APIRouter(prefix="/api/v1", tags=["chat"])
+router = APIRouter(prefix=API_PREFIX, tags=["chat"])
 
 #: A message holds something besides spaces, tabs and line breaks. Spelled out rather than ``\S``: the
 #: schema's regex dialect (ECMA-262) and Python's disagree on which characters are whitespace.

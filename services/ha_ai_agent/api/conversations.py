@@ -9,9 +9,10 @@ from perftrace.fastapi.contract import UNREADABLE_BODY, VALIDATION_ERROR, error_
 from pydantic import BaseModel, ConfigDict, Field
 
 from ha_ai_agent.api.deps import RuntimeDep
+from ha_ai_agent.semconv import API_PREFIX
 from ha_ai_agent.store.conversations import MAX_CONVERSATION_ID_CHARS, MAX_PAGE_LIMIT, MAX_PAGE_OFFSET, Conversation
 
-router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+router = APIRouter(prefix=f"{API_PREFIX}/conversations", tags=["conversations"])
 NOT_FOUND = error_responses({404: "No conversation has this id"}) | VALIDATION_ERROR
 ConversationId = Annotated[str, Path(max_length=MAX_CONVERSATION_ID_CHARS)]
 

@@ -30,6 +30,7 @@ from perftrace.formats.snapshot import (
     write_snapshot,
 )
 from perftrace.formats.spans import traces_from_json
+from perftrace.paths import SNAPSHOT_PATH, TRACES_PATH
 from perftrace.tracing.records import TraceRecord
 
 EXIT_SLOWER, EXIT_UNREADABLE = 1, 2
@@ -101,7 +102,7 @@ def snapshot_document(args: argparse.Namespace) -> dict[str, Any]:
         return snapshot_to_json(traces, source=f"{args.jaeger} since {args.since:g}s", service_name=args.service)
     if not args.url:
         raise SnapshotError("give --url (a running service) or --jaeger")
-    document = _get_json(f"{args.url.rstrip('/')}/api/v1/performance/snapshot", {})
+    document = _get_json(f"{args.url.rstrip('/')}{SNAPSHOT_PATH}", {})
     snapshot_from_json(document)  # refuse to write what could not be read back
     return dict(document)
 
@@ -128,7 +129,7 @@ def run_report(args: argparse.Namespace) -> int:
         if args.jaeger:
             traces = jaeger_traces(args.jaeger, args.service, (time.time() - args.lookback, time.time()), args.limit)
         else:
-            payload = _get_json(f"{args.url.rstrip('/')}/api/v1/performance/traces", {"limit": args.limit})
+            payload = _get_json(f"{args.url.rstrip('/')}{TRACES_PATH}", {"limit": args.limit})
             traces = traces_from_json(payload)
     except urllib.error.URLError as error:
         if isinstance(error, urllib.error.HTTPError) or not isinstance(error.reason, ConnectionRefusedError):

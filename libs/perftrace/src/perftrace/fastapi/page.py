@@ -6,6 +6,7 @@ Everything the page needs is served by the service itself (the template, ``stati
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -102,12 +103,17 @@ def render_performance_page(
     report: BottleneckReport,
     *,
     service_name: str,
+    urls: Mapping[str, str],
     jaeger_url: str | None = None,
     links: tuple[tuple[str, str], ...] = (),
 ) -> str:
-    """The whole page: stage percentiles, the slowest requests' critical paths, one waterfall per trace."""
+    """The whole page: stage percentiles, the slowest requests' critical paths, one waterfall per trace.
+
+    ``urls`` (``perftrace.paths.page_urls``) are what the page links to and its script calls.
+    """
     return _templates.get_template("performance.html").render(
         service_name=service_name,
+        urls=urls,
         report=report,
         traces=[trace_view(t, service_name) for t in traces],
         jaeger_url=jaeger_url,

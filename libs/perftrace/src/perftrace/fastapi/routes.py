@@ -13,13 +13,10 @@ from perftrace.fastapi.contract import SERVER_ERROR, VALIDATION_ERROR, error_res
 from perftrace.fastapi.models import ReportModel
 from perftrace.fastapi.page import render_performance_page
 from perftrace.formats.spans import TraceModel
+from perftrace.paths import PAGE_PATH, REPORTS_PATH, STAGES_PATH, TRACES_PATH, page_urls
 from perftrace.tracing.setup import TracingHandle
 from perftrace.tracker import PerformanceTracker
 
-#: The prefix of the JSON routes.
-API_PREFIX = "/api/v1/performance"
-#: The page.
-PAGE_PATH = "/performance"
 #: Where ``PerformanceTracing.mount`` leaves, on ``app.state``, how the routes find the running tracing.
 STATE_KEY = "perftrace"
 #: Most traces one read returns.
@@ -59,13 +56,13 @@ NOT_RUNNING = error_responses({503: "Tracing is not running (before the app's li
 router = APIRouter(tags=["performance"], responses={**NOT_RUNNING, **SERVER_ERROR})
 
 
-@router.get(f"{API_PREFIX}/reports", response_model=list[ReportModel])
+@router.get(REPORTS_PATH, response_model=list[ReportModel])
 async def reports(state: Running) -> object:
     """The original ``export_reports()``: one report per traced operation, newest last."""
     return state.tracker.export_reports()
 
 
-@router.get(f"{API_PREFIX}/stages")
+@router.get(STAGES_PATH)
 async def stages(state: Running) -> list[StageStatistics]:
     """p50/p95/p99 per stage over the kept requests: the same figures as the table on the page.
 
@@ -75,14 +72,14 @@ async def stages(state: Running) -> list[StageStatistics]:
     return report.stages
 
 
-@router.get(f"{API_PREFIX}/traces", responses=VALIDATION_ERROR)
+@router.get(TRACES_PATH, responses=VALIDATION_ERROR)
 async def traces(state: Running, limit: int = Query(100, ge=1, le=MAX_TRACES_PER_READ)) -> list[TraceModel]:
     """The kept traces, newest first."""
     return [TraceModel.from_record(t) for t in state.handle.recent.traces()[::-1][:limit]]
 
 
 @router.get(
-    API_PREFIX + "/traces/{trace_id}",
+    TRACES_PATH + "/{trace_id}",
     responses={**error_responses({404: "No kept trace has this id"}), **VALIDATION_ERROR},
 )
 async def one_trace(trace_id: TraceId, state: Running) -> TraceModel:
@@ -94,13 +91,17 @@ async def one_trace(trace_id: TraceId, state: Running) -> TraceModel:
 
 
 @router.get(PAGE_PATH, response_class=HTMLResponse)
-async def performance_page(state: Running) -> HTMLResponse:
-    """Per-stage percentiles, the slowest requests' critical paths, the last traces' waterfalls."""
+async def performance_page(state: Running, request: Request) -> HTMLResponse:
+    """Per-stage percentiles, the slowest requests' critical paths, the last traces' waterfalls.
+
+    Its links and its script's calls are under the app's root path, so the page works behind a path prefix.
+    """
     kept = state.handle.recent.traces()[::-1]
     page = render_performance_page(
         kept,
         build_report(kept, state.service_name),
         service_name=state.service_name,
+        urls=page_urls(request.scope.get("root_path", "")),
         jaeger_url=state.jaeger_url,
         links=state.links,
     )

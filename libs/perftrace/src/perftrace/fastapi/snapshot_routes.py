@@ -7,8 +7,9 @@ from pydantic import BaseModel, ConfigDict
 
 from perftrace.analysis.compare import Comparison, compare
 from perftrace.fastapi.contract import SERVER_ERROR, UNREADABLE_BODY, VALIDATION_ERROR
-from perftrace.fastapi.routes import API_PREFIX, NOT_RUNNING, Running
+from perftrace.fastapi.routes import NOT_RUNNING, Running
 from perftrace.formats.snapshot import SnapshotModel
+from perftrace.paths import COMPARE_PATH, SNAPSHOT_PATH
 
 router = APIRouter(tags=["performance"], responses={**NOT_RUNNING, **SERVER_ERROR})
 
@@ -22,15 +23,15 @@ class CompareRequest(BaseModel):
     after: SnapshotModel
 
 
-@router.get(f"{API_PREFIX}/snapshot")
+@router.get(SNAPSHOT_PATH)
 async def snapshot(state: Running) -> SnapshotModel:
     """Every kept trace with all its spans, as one versioned document (what ``perftrace snapshot`` writes)."""
     kept = state.handle.recent.traces()
-    source = f"{state.service_name} {API_PREFIX}/snapshot"
+    source = f"{state.service_name} {SNAPSHOT_PATH}"
     return SnapshotModel.from_records(kept, source=source, service_name=state.service_name)
 
 
-@router.post(f"{API_PREFIX}/compare", responses={**UNREADABLE_BODY, **VALIDATION_ERROR})
+@router.post(COMPARE_PATH, responses={**UNREADABLE_BODY, **VALIDATION_ERROR})
 def compare_snapshots(body: CompareRequest, state: Running) -> Comparison:
     """Two snapshots compared stage by stage (what ``perftrace compare`` prints); a 422 names the bad field.
 

@@ -24,8 +24,9 @@ from perftrace.fastapi import browser, routes, snapshot_routes
 from perftrace.fastapi.browser import OTLP_PREFIX, BrowserEndpoint, BrowserEndpointConfig
 from perftrace.fastapi.contract import complete_openapi, document_models, install_contract
 from perftrace.fastapi.otlp_schema import OtlpExportTraceServiceRequest
-from perftrace.fastapi.routes import API_PREFIX, PAGE_PATH, RunningTracing
+from perftrace.fastapi.routes import RunningTracing
 from perftrace.fastapi.snapshot_routes import CompareRequest
+from perftrace.paths import API_PREFIX, PAGE_PATH, STATIC_PATH
 from perftrace.ratelimit import SlidingWindowRateLimiter
 from perftrace.tracing.logs import enable_log_correlation
 from perftrace.tracing.setup import TracingConfig, TracingHandle, otlp_http_traces_endpoint, setup_tracing
@@ -153,7 +154,7 @@ class PerformanceTracing:
         # Again in pydantic's own form: FastAPI writes the 64-bit bounds as floats, which a client rounds past.
         document_models(app, CompareRequest)
         app.mount(
-            f"{PAGE_PATH}/static", StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static"
+            STATIC_PATH, StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static"
         )
         if self.browser_service_names:
             setattr(app.state, browser.STATE_KEY, lambda: self._endpoint)

@@ -6,6 +6,8 @@
   const color = (i) => COLORS[i % COLORS.length];
   const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(1) : ms.toFixed(2)) + " ms";
   const pct = (f) => (f >= 0 ? "+" : "") + (f * 100).toFixed(1) + "%";
+  // Where the routes are, behind the app's root path: the server passes them (perftrace/paths.py).
+  const urls = JSON.parse(document.getElementById("perftrace-urls")?.textContent || "{}");
 
   function el(name, attrs, parent, text) {
     const node = document.createElementNS(NS, name);
@@ -106,10 +108,10 @@
   async function compareFiles(files, container, status) {
     const [before, after] = await Promise.all(files.map((f) => f.text().then(JSON.parse).catch(() => null)));
     if (!before || !after) {
-      status.textContent = "Not JSON: a snapshot is written by `snapshot -o FILE` or GET /api/v1/performance/snapshot.";
+      status.textContent = `Not JSON: a snapshot is written by \`snapshot -o FILE\` or GET ${urls.snapshot}.`;
       return;
     }
-    const response = await fetch("/api/v1/performance/compare", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ before, after }) });
+    const response = await fetch(urls.compare, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ before, after }) });
     const body = await response.json();
     if (!response.ok) {
       container.replaceChildren();
