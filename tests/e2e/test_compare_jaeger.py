@@ -89,8 +89,8 @@ def test_a_jaeger_window_snapshot_holds_every_chat(stack: Stack, exported: float
 
     assert result.returncode == 0, result.stderr
     snapshot = read_snapshot(path)
-    assert sum(report_from_trace(t, SERVICE_NAME) is not None for t in snapshot.records()) >= 2 * REQUESTS_PER_VERSION
-    assert all(s.parent_span_id for t in snapshot.records() for s in t.spans if s.name == OPENAI_API_CALL)
+    assert sum(report_from_trace(t, SERVICE_NAME) is not None for t in snapshot.traces) >= 2 * REQUESTS_PER_VERSION
+    assert all(s.parent_span_id for t in snapshot.traces for s in t.spans if s.name == OPENAI_API_CALL)
 
 
 def test_the_report_reads_the_same_jaeger_window(stack: Stack, exported: float) -> None:

@@ -9,7 +9,7 @@ from ai_automation.app import create_app
 from fastapi.testclient import TestClient
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN
 from perftrace import get_tracker
-from perftrace.formats.spans import TraceModel
+from perftrace.formats.spans import traces_from_json
 from testsupport.processes import free_port, poll
 
 SERVER_SPAN = "POST /api/v1/suggestions"
@@ -68,11 +68,11 @@ def test_the_agent_keeps_its_part_of_the_trace_in_the_same_json_under_the_exampl
     client: TestClient, agent_url: str
 ) -> None:
     trace_id = suggest(client)
-    ours = TraceModel.model_validate(client.get(f"/api/v1/performance/traces/{trace_id}").json())
-    theirs = TraceModel.model_validate(httpx.get(f"{agent_url}/api/v1/performance/traces/{trace_id}").json())
+    (ours,) = traces_from_json([client.get(f"/api/v1/performance/traces/{trace_id}").json()])
+    (theirs,) = traces_from_json([httpx.get(f"{agent_url}/api/v1/performance/traces/{trace_id}").json()])
     call = next(s for s in ours.spans if s.kind == "CLIENT")
-    assert theirs.root_name == CHAT_SERVER_SPAN
-    assert next(s for s in theirs.spans if s.name == theirs.root_name).parent_span_id == call.span_id
+    assert theirs.root is not None and theirs.root.name == CHAT_SERVER_SPAN
+    assert theirs.root.parent_span_id == call.span_id
 
 
 def test_the_page_is_the_agents_page(client: TestClient, agent_url: str) -> None:

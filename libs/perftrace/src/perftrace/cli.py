@@ -147,7 +147,7 @@ def run_report(args: argparse.Namespace) -> int:
 def _inputs(args: argparse.Namespace) -> tuple[list[TraceRecord], list[TraceRecord], str | None]:
     if args.before and args.after:
         before, after = read_snapshot(args.before), read_snapshot(args.after)
-        return before.records(), after.records(), args.service or before.service_name
+        return before.traces, after.traces, args.service or before.service_name
     if not args.jaeger:
         raise SnapshotError("give BEFORE and AFTER snapshot files, or --jaeger with windows or versions")
     if args.versions:

@@ -20,7 +20,7 @@ from perftrace import SpanRecord, TraceRecord
 from perftrace.fastapi import PerformanceTracing
 from perftrace.formats.jaeger import traces_from_jaeger
 from perftrace.formats.snapshot import read_snapshot, snapshot_from_json, snapshot_to_json, write_snapshot
-from perftrace.formats.spans import TraceModel
+from perftrace.formats.spans import traces_from_json
 from perftrace.tracing.records import SpanEvent
 
 SERVICE = "pantry"
@@ -52,7 +52,7 @@ def client() -> Iterator[TestClient]:
 def kept_span(client: TestClient) -> tuple[TraceRecord, SpanRecord]:
     found = client.get(f"/api/v1/performance/traces/{TRACE_ID}")
     assert found.status_code == 200
-    trace_record = TraceModel.model_validate(found.json()).to_record()
+    (trace_record,) = traces_from_json([found.json()])
     return trace_record, next(s for s in trace_record.spans if s.name == "GET /shelf")
 
 
@@ -71,8 +71,8 @@ def test_the_snapshot_file_and_route_give_every_field_back(client: TestClient, t
     path = tmp_path / "snapshot.json"
 
     write_snapshot(snapshot_to_json([trace_record]), path)
-    from_file = read_snapshot(path).records()
-    from_route = snapshot_from_json(client.get("/api/v1/performance/snapshot").json()).records()
+    from_file = read_snapshot(path).traces
+    from_route = snapshot_from_json(client.get("/api/v1/performance/snapshot").json()).traces
 
     assert from_file == [trace_record]
     assert span in next(t for t in from_route if t.trace_id == trace_record.trace_id).spans

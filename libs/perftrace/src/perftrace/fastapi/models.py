@@ -1,6 +1,6 @@
 """Response models of the reports route (the original tracker's shape).
 
-The traces routes answer with ``perftrace.formats.spans.TraceModel`` (the snapshot file's traces too), the
+The traces routes answer with ``perftrace.formats.spans.TraceJson`` (the snapshot file's traces too), the
 stages route with ``perftrace.analysis.report.StageStatistics`` itself (a dataclass FastAPI serializes).
 """
 

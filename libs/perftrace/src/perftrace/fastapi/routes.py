@@ -12,7 +12,7 @@ from perftrace.analysis.report import StageStatistics, build_report
 from perftrace.fastapi.contract import SERVER_ERROR, VALIDATION_ERROR, error_responses
 from perftrace.fastapi.models import ReportModel
 from perftrace.fastapi.page import render_performance_page
-from perftrace.formats.spans import TraceModel
+from perftrace.formats.spans import TraceJson
 from perftrace.paths import PAGE_PATH, REPORTS_PATH, STAGES_PATH, TRACES_PATH, page_urls
 from perftrace.tracing.setup import TracingHandle
 from perftrace.tracker import PerformanceTracker
@@ -73,21 +73,21 @@ async def stages(state: Running) -> list[StageStatistics]:
 
 
 @router.get(TRACES_PATH, responses=VALIDATION_ERROR)
-async def traces(state: Running, limit: int = Query(100, ge=1, le=MAX_TRACES_PER_READ)) -> list[TraceModel]:
+async def traces(state: Running, limit: int = Query(100, ge=1, le=MAX_TRACES_PER_READ)) -> list[TraceJson]:
     """The kept traces, newest first."""
-    return [TraceModel.from_record(t) for t in state.handle.recent.traces()[::-1][:limit]]
+    return state.handle.recent.traces()[::-1][:limit]
 
 
 @router.get(
     TRACES_PATH + "/{trace_id}",
     responses={**error_responses({404: "No kept trace has this id"}), **VALIDATION_ERROR},
 )
-async def one_trace(trace_id: TraceId, state: Running) -> TraceModel:
+async def one_trace(trace_id: TraceId, state: Running) -> TraceJson:
     """One kept trace by its 32-hex-digit id."""
     found = state.handle.recent.get_trace(int(trace_id, 16))
     if found is None:
         raise HTTPException(404, f"trace {trace_id} is not among the kept traces")
-    return TraceModel.from_record(found)
+    return found
 
 
 @router.get(PAGE_PATH, response_class=HTMLResponse)

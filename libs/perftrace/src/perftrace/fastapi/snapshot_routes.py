@@ -38,4 +38,4 @@ def compare_snapshots(body: CompareRequest, state: Running) -> Comparison:
     A plain ``def``: the bootstrap takes a fraction of a second of CPU, which belongs in the thread pool.
     """
     service_name = body.before.service_name or state.service_name
-    return compare(body.before.records(), body.after.records(), service_name)
+    return compare(body.before.traces, body.after.traces, service_name)

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from perftrace.formats.spans import JSON_INTEGRAL, TraceModel, UInt64
+from perftrace.formats.spans import JSON_INTEGRAL, TraceJson, UInt64
 from perftrace.tracing.records import TraceRecord
 
 SNAPSHOT_FORMAT: Final = "perftrace.snapshot"
@@ -43,7 +43,7 @@ class SnapshotModel(BaseModel):
     created_unix_nano: UInt64 = 0
     source: str = ""
     service_name: str | None = None
-    traces: list[TraceModel]
+    traces: list[TraceJson]
 
     @classmethod
     def from_records(
@@ -56,12 +56,8 @@ class SnapshotModel(BaseModel):
             created_unix_nano=time.time_ns(),
             source=source,
             service_name=service_name,
-            traces=[TraceModel.from_record(t) for t in traces],
+            traces=list(traces),
         )
-
-    def records(self) -> list[TraceRecord]:
-        """The traces as records, for the analysis functions."""
-        return [t.to_record() for t in self.traces]
 
 
 def snapshot_to_json(

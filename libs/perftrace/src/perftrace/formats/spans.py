@@ -5,8 +5,8 @@ record as a JSON object with the same keys, ids as hex digits and ``duration_ms`
 added to the record is in the JSON routes, the snapshot file and their schemas with no edit here; only a field
 whose JSON differs from its Python type needs a line in ``_SPAN_WIRE``.
 
-Validation is strict (the JSON types are the accepted types) and happens once, into records: a reader gets
-``SpanRecord``/``TraceRecord`` straight from ``TraceModel``.
+Traces likewise (``TraceJson``). Validation is strict in the models that use these (the JSON types are the
+accepted types) and happens once, into records: a reader gets ``SpanRecord``/``TraceRecord`` straight out.
 """
 
 from __future__ import annotations
@@ -14,16 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, get_type_hints
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    GetCoreSchemaHandler,
-    TypeAdapter,
-    computed_field,
-)
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, TypeAdapter
 from pydantic_core import core_schema
 
 from perftrace.tracing.records import SpanEvent, SpanRecord, TraceRecord, attribute_map
@@ -73,13 +64,13 @@ Attributes = Annotated[dict[str, Any], AfterValidator(attribute_map)]
 
 
 class AsObject:
-    """A ``NamedTuple`` record as a JSON object with its field names as keys (``Annotated[Record, AsObject()]``).
+    """A ``NamedTuple`` record as a JSON object keyed by its field names (``Annotated[Record, AsObject()]``).
 
     Args:
         wire: the JSON type of fields that differ from their Python type (ids as hex, bounded integers).
         optional: fields a document may leave out, and their value then (older files).
-        added: output-only keys computed from the record, with their type.
-        fix: applied to each record read (e.g. a span that ends before it starts).
+        added: output-only keys computed from the record, with their type (a summary for readers).
+        read: applied to each record read; ``write``: to each record before it is written.
     """
 
     def __init__(
@@ -87,17 +78,19 @@ class AsObject:
         wire: Mapping[str, Any],
         *,
         optional: Mapping[str, Any] | None = None,
-        added: Mapping[str, tuple[type, Callable[[Any], Any]]] | None = None,
-        fix: Callable[[Any], Any] | None = None,
+        added: Mapping[str, tuple[Any, Callable[[Any], Any]]] | None = None,
+        read: Callable[[Any], Any] | None = None,
+        write: Callable[[Any], Any] | None = None,
     ) -> None:
-        self.wire, self.optional, self.added, self.fix = wire, optional or {}, added or {}, fix
+        self.wire, self.optional, self.added = wire, optional or {}, added or {}
+        self.read, self.write = read or (lambda record: record), write or (lambda record: record)
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         """Validate an object into the record (a record passes as itself); write the record as an object."""
-        hints = get_type_hints(source)
+        hints, names = get_type_hints(source), source._fields
         defaults = {**source._field_defaults, **self.optional}
         fields: dict[str, core_schema.TypedDictField] = {}
-        for name in source._fields:
+        for name in names:
             schema = handler.generate_schema(self.wire.get(name, hints[name]))
             if name in defaults:
                 schema = core_schema.with_default_schema(schema, default=defaults[name])
@@ -106,21 +99,18 @@ class AsObject:
             schema = core_schema.with_default_schema(handler.generate_schema(kind), default=None)
             fields[name] = core_schema.typed_dict_field(schema, required=False)
         document = core_schema.typed_dict_schema(fields)
-        names, fix = source._fields, self.fix or (lambda record: record)
 
         def to_record(values: dict[str, Any]) -> Any:
-            return fix(source(**{n: tuple(v) if isinstance(v, list) else v for n, v in values.items() if n in names}))
+            return self.read(source(*(tuple(values[n]) if isinstance(values[n], list) else values[n] for n in names)))
 
         def to_document(record: Any, serialize: core_schema.SerializerFunctionWrapHandler) -> Any:
+            record = self.write(record)
             values = {name: list(v) if isinstance(v, tuple) else v for name, v in zip(names, record, strict=True)}
-            for name, (_, compute) in self.added.items():
-                values[name] = compute(record)
-            return serialize(values)
+            return serialize(values | {name: compute(record) for name, (_, compute) in self.added.items()})
 
-        read = core_schema.no_info_after_validator_function(to_record, document)
         return core_schema.no_info_wrap_validator_function(
             lambda value, validate: value if isinstance(value, source) else validate(value),
-            read,
+            core_schema.no_info_after_validator_function(to_record, document),
             serialization=core_schema.wrap_serializer_function_ser_schema(to_document, schema=document),
         )
 
@@ -144,80 +134,47 @@ _SPAN_WIRE: dict[str, Any] = {
     "attributes": Attributes,
     "events": list[SpanEventJson],
 }
+#: A span as the routes and the snapshot file write it; files from before spans carried their trace id read.
 SpanJson = Annotated[
     SpanRecord,
     AsObject(
         _SPAN_WIRE,
-        # The trace's id is on the trace; spans of files written before spans carried it take it from there.
         optional={
             **{"trace_id": 0, "parent_span_id": 0, "parent_is_remote": False},
             **{"kind": "INTERNAL", "service_name": "", "status": "UNSET", "status_message": None, "attributes": {}},
         },
         added={"duration_ms": (float, lambda span: span.duration_seconds * 1000)},
-        fix=_not_before_its_start,
+        read=_not_before_its_start,
     ),
 ]
 
 
-class TraceModel(BaseModel):
-    """One trace and its spans in start order, with a summary for readers (the summary is not read back)."""
-
-    model_config = ConfigDict(strict=True, frozen=True)
-
-    trace_id: TraceId = Field(description="32 hex digits")
-    dropped_spans: UInt64 = 0
-    spans: list[SpanJson]
-
-    @classmethod
-    def from_record(cls, trace: TraceRecord) -> TraceModel:
-        """The JSON form of a kept trace."""
-        spans = sorted(trace.spans, key=lambda s: s.start_time_unix_nano)
-        return cls.model_construct(trace_id=trace.trace_id, dropped_spans=trace.dropped_spans, spans=spans)
-
-    def to_record(self) -> TraceRecord:
-        """The trace as a record, for the analysis functions (each span gets the trace's id)."""
-        spans = tuple(s if s.trace_id == self.trace_id else s._replace(trace_id=self.trace_id) for s in self.spans)
-        return TraceRecord(self.trace_id, spans, self.dropped_spans)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def root_name(self) -> str | None:
-        """The name of the trace's outermost span held."""
-        root = self.to_record().root
-        return root.name if root else None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def duration_ms(self) -> float:
-        """From the first span's start to the last span's end."""
-        return self.to_record().duration_seconds * 1000
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def start_time_unix_nano(self) -> int:
-        """Start of the earliest span."""
-        return min((s.start_time_unix_nano for s in self.spans), default=0)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def span_count(self) -> int:
-        """How many spans are held."""
-        return len(self.spans)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def status(self) -> str:
-        """ERROR when any span failed, else OK."""
-        return "ERROR" if any(s.status == "ERROR" for s in self.spans) else "OK"
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def services(self) -> list[str]:
-        """The services the spans come from."""
-        return sorted({s.service_name for s in self.spans})
+def _with_trace_id(trace: TraceRecord) -> TraceRecord:
+    return trace._replace(spans=tuple(s._replace(trace_id=trace.trace_id) for s in trace.spans))
 
 
-_TRACES = TypeAdapter(list[TraceModel])
+def _in_start_order(trace: TraceRecord) -> TraceRecord:
+    return trace._replace(spans=tuple(sorted(trace.spans, key=lambda s: s.start_time_unix_nano)))
+
+
+#: A trace and its spans in start order, with a summary for readers (not read back).
+TraceJson = Annotated[
+    TraceRecord,
+    AsObject(
+        {"trace_id": TraceId, "spans": list[SpanJson], "dropped_spans": UInt64},
+        added={
+            "root_name": (str | None, lambda t: t.root.name if t.root else None),
+            "duration_ms": (float, lambda t: t.duration_seconds * 1000),
+            "start_time_unix_nano": (int, lambda t: t.start_time_unix_nano),
+            "span_count": (int, lambda t: len(t.spans)),
+            "status": (str, lambda t: "ERROR" if any(s.status == "ERROR" for s in t.spans) else "OK"),
+            "services": (list[str], lambda t: sorted({s.service_name for s in t.spans})),
+        },
+        read=_with_trace_id,
+        write=_in_start_order,
+    ),
+]
+_TRACES = TypeAdapter(list[TraceJson], config=ConfigDict(strict=True))
 
 
 def traces_from_json(payload: Any) -> list[TraceRecord]:
@@ -226,4 +183,4 @@ def traces_from_json(payload: Any) -> list[TraceRecord]:
     Raises:
         pydantic.ValidationError: naming each field that is not as the schema says.
     """
-    return [trace.to_record() for trace in _TRACES.validate_python(payload)]
+    return _TRACES.validate_python(payload)

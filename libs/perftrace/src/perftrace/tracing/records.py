@@ -9,7 +9,6 @@ stops tracking after its first pass.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 from opentelemetry.sdk.resources import SERVICE_NAME
@@ -112,8 +111,7 @@ class SpanRecord(NamedTuple):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.attributes.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class TraceRecord:
+class TraceRecord(NamedTuple):
     """The spans of one trace that the ring buffer holds, in the order they ended."""
 
     trace_id: int
