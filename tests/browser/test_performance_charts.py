@@ -51,13 +51,18 @@ def test_the_stage_charts_draw_every_stage_and_every_request(browser: Any, agent
     page.close()
 
 
+def snapshot_files(folder: Path, requests: int, **slower: float) -> tuple[Path, Path]:
+    """Two snapshot files of synthetic traces, the second with the given stages slower by those factors."""
+    before, after = folder / "before.json", folder / "after.json"
+    write_snapshot(snapshot_to_json(synthetic_traces(requests, seed=1), service_name=SERVICE), before)
+    write_snapshot(snapshot_to_json(synthetic_traces(requests, seed=2, slower=slower), service_name=SERVICE), after)
+    return before, after
+
+
 def test_the_compare_view_shows_the_slower_stage_of_two_dropped_snapshots(
     browser: Any, agent_url: str, tmp_path: Path
 ) -> None:
-    before, after = tmp_path / "before.json", tmp_path / "after.json"
-    write_snapshot(snapshot_to_json(synthetic_traces(100, seed=1), service_name=SERVICE), before)
-    slower = synthetic_traces(100, seed=2, slower={"openai_api_call": 1.3})
-    write_snapshot(snapshot_to_json(slower, service_name=SERVICE), after)
+    before, after = snapshot_files(tmp_path, 100, openai_api_call=1.3)
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     page.goto(f"{agent_url}/performance")
 
@@ -114,10 +119,7 @@ def prefixed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_under_a_path_prefix_the_page_draws_and_compares_asking_only_under_it(
     browser: Any, prefixed_url: str, tmp_path: Path
 ) -> None:
-    before, after = tmp_path / "before.json", tmp_path / "after.json"
-    write_snapshot(snapshot_to_json(synthetic_traces(50, seed=4), service_name=SERVICE), before)
-    slower = synthetic_traces(50, seed=5, slower={"openai_api_call": 1.5})
-    write_snapshot(snapshot_to_json(slower, service_name=SERVICE), after)
+    before, after = snapshot_files(tmp_path, 50, openai_api_call=1.5)
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     requested: list[str] = []
     errors: list[str] = []
