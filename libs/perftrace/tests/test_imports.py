@@ -9,13 +9,11 @@ import sys
 CORE_MODULES = [
     "perftrace",
     "perftrace.analysis",
-    "perftrace.browser_export",
     "perftrace.cli",
     "perftrace.compare",
     "perftrace.compare_report",
     "perftrace.decorator",
     "perftrace.logs",
-    "perftrace.otlp_json",
     "perftrace.ratelimit",
     "perftrace.recent",
     "perftrace.records",
