@@ -152,7 +152,9 @@ def _cap_attributes(attributes: Any, config: BrowserEndpointConfig, counters: _C
         del attributes[config.max_attributes_per_span :]
         counters.dropped_attributes += dropped
     for attribute in attributes:
-        attribute.key = attribute.key[:MAX_NAME_CHARS]
+        # Written only when over: a protobuf field's setter costs more than the check.
+        if len(attribute.key) > MAX_NAME_CHARS:
+            attribute.key = attribute.key[:MAX_NAME_CHARS]
         _cap_value(attribute.value, config, counters)
     return dropped
 
@@ -165,13 +167,17 @@ def _service_name(attributes: Iterable[KeyValue]) -> str | None:
 
 
 def _cap_span(span: Span, config: BrowserEndpointConfig, counters: _Counters) -> None:
-    span.name = span.name[:MAX_NAME_CHARS]
-    span.dropped_attributes_count += _cap_attributes(span.attributes, config, counters)
+    if len(span.name) > MAX_NAME_CHARS:
+        span.name = span.name[:MAX_NAME_CHARS]
+    dropped = _cap_attributes(span.attributes, config, counters)
+    if dropped:
+        span.dropped_attributes_count += dropped
     if len(span.events) > MAX_EVENTS:
         span.dropped_events_count += len(span.events) - MAX_EVENTS
         del span.events[MAX_EVENTS:]
     for event in span.events:
-        event.name = event.name[:MAX_NAME_CHARS]
+        if len(event.name) > MAX_NAME_CHARS:
+            event.name = event.name[:MAX_NAME_CHARS]
         event.dropped_attributes_count += _cap_attributes(event.attributes, config, counters)
     if len(span.links) > MAX_LINKS:
         span.dropped_links_count += len(span.links) - MAX_LINKS

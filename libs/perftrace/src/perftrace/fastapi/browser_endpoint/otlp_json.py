@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, with_config
 from typing_extensions import TypedDict
@@ -212,80 +211,95 @@ _STATUS_CODES: dict[int | str, Status.StatusCode.ValueType] = {
 }
 
 
-def _value(value: OtlpAnyValue) -> AnyValue:
+# The protobuf request is built from plain dicts: upb fills nested messages from them in C, which is several
+# times faster than making each message in Python and copying it into its parent.
+_Fields = dict[str, Any]
+
+
+def _value(value: OtlpAnyValue) -> _Fields:
     # The first present field, in the order of the schema.
     if "stringValue" in value:
-        return AnyValue(string_value=value["stringValue"])
+        return {"string_value": value["stringValue"]}
     if "boolValue" in value:
-        return AnyValue(bool_value=value["boolValue"])
+        return {"bool_value": value["boolValue"]}
     if "intValue" in value:
-        return AnyValue(int_value=int(value["intValue"]))
+        return {"int_value": int(value["intValue"])}
     if "doubleValue" in value:
-        return AnyValue(double_value=value["doubleValue"])
+        return {"double_value": value["doubleValue"]}
     if "bytesValue" in value:
-        return AnyValue(bytes_value=base64.b64decode(value["bytesValue"]))
+        return {"bytes_value": base64.b64decode(value["bytesValue"])}
     if "arrayValue" in value:
-        return AnyValue(array_value=ArrayValue(values=[_value(item) for item in value["arrayValue"].values]))
+        return {"array_value": {"values": [_value(item) for item in value["arrayValue"].values]}}
     if "kvlistValue" in value:
-        return AnyValue(kvlist_value=KeyValueList(values=_attributes(value["kvlistValue"].values)))
-    return AnyValue()
+        return {"kvlist_value": {"values": _attributes(value["kvlistValue"].values)}}
+    return {}
 
 
-def _attributes(attributes: list[OtlpKeyValue]) -> list[KeyValue]:
-    return [KeyValue(key=attribute.key, value=_value(attribute.value)) for attribute in attributes]
+def _attributes(attributes: list[OtlpKeyValue]) -> list[_Fields]:
+    return [{"key": attribute.key, "value": _value(attribute.value)} for attribute in attributes]
 
 
-def _span(span: OtlpSpan) -> Span:
-    return Span(
-        trace_id=bytes.fromhex(span.traceId),
-        span_id=bytes.fromhex(span.spanId),
-        parent_span_id=bytes.fromhex(span.parentSpanId),
-        trace_state=span.traceState,
-        flags=span.flags,
-        name=span.name,
-        kind=_SPAN_KINDS[span.kind],
-        start_time_unix_nano=int(span.startTimeUnixNano),
-        end_time_unix_nano=int(span.endTimeUnixNano),
-        attributes=_attributes(span.attributes),
-        dropped_attributes_count=span.droppedAttributesCount,
-        events=[
-            Span.Event(
-                time_unix_nano=int(event.timeUnixNano),
-                name=event.name,
-                attributes=_attributes(event.attributes),
-                dropped_attributes_count=event.droppedAttributesCount,
-            )
+def _span(span: OtlpSpan) -> _Fields:
+    return {
+        "trace_id": bytes.fromhex(span.traceId),
+        "span_id": bytes.fromhex(span.spanId),
+        "parent_span_id": bytes.fromhex(span.parentSpanId),
+        "trace_state": span.traceState,
+        "flags": span.flags,
+        "name": span.name,
+        "kind": _SPAN_KINDS[span.kind],
+        "start_time_unix_nano": int(span.startTimeUnixNano),
+        "end_time_unix_nano": int(span.endTimeUnixNano),
+        "attributes": _attributes(span.attributes),
+        "dropped_attributes_count": span.droppedAttributesCount,
+        "events": [
+            {
+                "time_unix_nano": int(event.timeUnixNano),
+                "name": event.name,
+                "attributes": _attributes(event.attributes),
+                "dropped_attributes_count": event.droppedAttributesCount,
+            }
             for event in span.events
         ],
-        dropped_events_count=span.droppedEventsCount,
-        links=[
-            Span.Link(
-                trace_id=bytes.fromhex(link.traceId),
-                span_id=bytes.fromhex(link.spanId),
-                trace_state=link.traceState,
-                attributes=_attributes(link.attributes),
-                dropped_attributes_count=link.droppedAttributesCount,
-            )
+        "dropped_events_count": span.droppedEventsCount,
+        "links": [
+            {
+                "trace_id": bytes.fromhex(link.traceId),
+                "span_id": bytes.fromhex(link.spanId),
+                "trace_state": link.traceState,
+                "attributes": _attributes(link.attributes),
+                "dropped_attributes_count": link.droppedAttributesCount,
+            }
             for link in span.links
         ],
-        dropped_links_count=span.droppedLinksCount,
-        status=Status(code=_STATUS_CODES[span.status.code], message=span.status.message),
-    )
+        "dropped_links_count": span.droppedLinksCount,
+        "status": {"code": _STATUS_CODES[span.status.code], "message": span.status.message},
+    }
 
 
 def to_protobuf(export: OtlpExportTraceServiceRequest) -> ExportTraceServiceRequest:
     """A checked JSON export as the protobuf request (what the collector is sent)."""
-    request = ExportTraceServiceRequest()
-    for resource_spans in export.resourceSpans:
-        added = request.resource_spans.add(schema_url=resource_spans.schemaUrl)
-        added.resource.attributes.extend(_attributes(resource_spans.resource.attributes))
-        for scope_spans in resource_spans.scopeSpans:
-            added_scope = added.scope_spans.add(schema_url=scope_spans.schemaUrl)
-            scope = scope_spans.scope
-            added_scope.scope.name, added_scope.scope.version = scope.name, scope.version
-            added_scope.scope.attributes.extend(_attributes(scope.attributes))
-            added_scope.spans.extend(_span(span) for span in scope_spans.spans)
-    return request
+    return ExportTraceServiceRequest(
+        resource_spans=[
+            {
+                "schema_url": resource_spans.schemaUrl,
+                "resource": {"attributes": _attributes(resource_spans.resource.attributes)},
+                "scope_spans": [
+                    {
+                        "schema_url": scope_spans.schemaUrl,
+                        "scope": {
+                            "name": scope_spans.scope.name,
+                            "version": scope_spans.scope.version,
+                            "attributes": _attributes(scope_spans.scope.attributes),
+                        },
+                        "spans": [_span(span) for span in scope_spans.spans],
+                    }
+                    for scope_spans in resource_spans.scopeSpans
+                ],
+            }
+            for resource_spans in export.resourceSpans
+        ]
+    )
 
 
 def read_export(data: bytes) -> ExportTraceServiceRequest:
