@@ -3,7 +3,7 @@
 Run with that checkout's ``libs/perftrace/src`` first on ``PYTHONPATH``; it imports nothing of the repository at
 module level, so the same file drives today's code and older commits. It reads an OTLP/JSON export from the
 file named on its command line, then answers each line ``N`` on stdin with one JSON line on stdout: spans per
-second of the route's CPU work (read, check, cap, re-serialize, copy to the buffer) over N exports, per
+CPU second of the route's work (read, check, cap, re-serialize, copy to the buffer) over N exports, per
 encoding.
 """
 
@@ -63,13 +63,17 @@ def _route_work_before_issue_20(service_name: str, forwarded_by: str) -> RouteWo
 
 
 def spans_per_second(work: RouteWork, bodies: dict[str, bytes], spans: int, exports: int) -> dict[str, float]:
-    """Spans per second of ``work`` over ``exports`` exports of each body."""
+    """Spans per CPU second of ``work`` over ``exports`` exports of each body.
+
+    CPU time of this process, not wall time: on a shared machine the wall clock also counts the time other
+    processes held the core, which is most of the noise between rounds.
+    """
     rates = {}
     for content_type, body in bodies.items():
-        started = time.perf_counter()
+        started = time.process_time()
         for _ in range(exports):
             work(content_type, body)
-        rates[content_type] = spans * exports / (time.perf_counter() - started)
+        rates[content_type] = spans * exports / (time.process_time() - started)
     return rates
 
 

@@ -65,12 +65,6 @@ class Export:
     truncated_values: int = 0
 
 
-@dataclass
-class _Counters:
-    dropped_attributes: int = 0
-    truncated_values: int = 0
-
-
 def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
@@ -128,35 +122,68 @@ def _read(data: bytes, media_type: str) -> ExportTraceServiceRequest:
         raise _Refused(400, f"malformed OTLP JSON: {str(error)[:300]}") from None
 
 
-def _cap_value(value: AnyValue, config: BrowserEndpointConfig, counters: _Counters) -> None:
-    kind = value.WhichOneof("value")
-    if kind == "string_value" and len(value.string_value) > config.max_attribute_chars:
-        value.string_value = value.string_value[: config.max_attribute_chars]
-        counters.truncated_values += 1
-    elif kind == "bytes_value" and len(value.bytes_value) > config.max_attribute_chars:
-        value.bytes_value = value.bytes_value[: config.max_attribute_chars]
-        counters.truncated_values += 1
-    elif kind == "array_value":
-        del value.array_value.values[config.max_attributes_per_span :]
-        for item in value.array_value.values:
-            _cap_value(item, config, counters)
-    elif kind == "kvlist_value":
-        del value.kvlist_value.values[config.max_attributes_per_span :]
-        for entry in value.kvlist_value.values:
-            _cap_value(entry.value, config, counters)
+class _Caps:
+    """The per-span limits applied in place to a protobuf request, with what they dropped and truncated counted."""
 
+    def __init__(self, config: BrowserEndpointConfig) -> None:
+        self.max_chars = config.max_attribute_chars
+        self.max_items = config.max_attributes_per_span
+        # An attribute encoded in at most this many bytes has nothing to cap: its key and a string or bytes
+        # value have no more characters than bytes, and an array or map holds at most one item per two bytes.
+        # Most attributes are this small, and ByteSize (C) is cheaper than reading their fields into Python.
+        self.small_bytes = min(MAX_NAME_CHARS, self.max_chars, 2 * self.max_items)
+        self.dropped_attributes = 0
+        self.truncated_values = 0
 
-def _cap_attributes(attributes: Any, config: BrowserEndpointConfig, counters: _Counters) -> int:
-    dropped = max(0, len(attributes) - config.max_attributes_per_span)
-    if dropped:
-        del attributes[config.max_attributes_per_span :]
-        counters.dropped_attributes += dropped
-    for attribute in attributes:
-        # Written only when over: a protobuf field's setter costs more than the check.
-        if len(attribute.key) > MAX_NAME_CHARS:
-            attribute.key = attribute.key[:MAX_NAME_CHARS]
-        _cap_value(attribute.value, config, counters)
-    return dropped
+    def value(self, value: AnyValue) -> None:
+        kind = value.WhichOneof("value")
+        if kind == "string_value" and len(value.string_value) > self.max_chars:
+            value.string_value = value.string_value[: self.max_chars]
+            self.truncated_values += 1
+        elif kind == "bytes_value" and len(value.bytes_value) > self.max_chars:
+            value.bytes_value = value.bytes_value[: self.max_chars]
+            self.truncated_values += 1
+        elif kind == "array_value":
+            del value.array_value.values[self.max_items :]
+            for item in value.array_value.values:
+                self.value(item)
+        elif kind == "kvlist_value":
+            del value.kvlist_value.values[self.max_items :]
+            for entry in value.kvlist_value.values:
+                self.value(entry.value)
+
+    def attributes(self, attributes: Any) -> int:
+        dropped = max(0, len(attributes) - self.max_items)
+        if dropped:
+            del attributes[self.max_items :]
+            self.dropped_attributes += dropped
+        for attribute in attributes:
+            if attribute.ByteSize() <= self.small_bytes:
+                continue
+            # Written only when over: a protobuf field's setter costs more than the check.
+            if len(attribute.key) > MAX_NAME_CHARS:
+                attribute.key = attribute.key[:MAX_NAME_CHARS]
+            self.value(attribute.value)
+        return dropped
+
+    def span(self, span: Span) -> None:
+        if len(span.name) > MAX_NAME_CHARS:
+            span.name = span.name[:MAX_NAME_CHARS]
+        dropped = self.attributes(span.attributes)
+        if dropped:
+            span.dropped_attributes_count += dropped
+        if len(span.events) > MAX_EVENTS:
+            span.dropped_events_count += len(span.events) - MAX_EVENTS
+            del span.events[MAX_EVENTS:]
+        for event in span.events:
+            if len(event.name) > MAX_NAME_CHARS:
+                event.name = event.name[:MAX_NAME_CHARS]
+            event.dropped_attributes_count += self.attributes(event.attributes)
+        if len(span.links) > MAX_LINKS:
+            span.dropped_links_count += len(span.links) - MAX_LINKS
+            del span.links[MAX_LINKS:]
+        for link in span.links:
+            link.dropped_attributes_count += self.attributes(link.attributes)
 
 
 def _service_name(attributes: Iterable[KeyValue]) -> str | None:
@@ -166,28 +193,8 @@ def _service_name(attributes: Iterable[KeyValue]) -> str | None:
     return None
 
 
-def _cap_span(span: Span, config: BrowserEndpointConfig, counters: _Counters) -> None:
-    if len(span.name) > MAX_NAME_CHARS:
-        span.name = span.name[:MAX_NAME_CHARS]
-    dropped = _cap_attributes(span.attributes, config, counters)
-    if dropped:
-        span.dropped_attributes_count += dropped
-    if len(span.events) > MAX_EVENTS:
-        span.dropped_events_count += len(span.events) - MAX_EVENTS
-        del span.events[MAX_EVENTS:]
-    for event in span.events:
-        if len(event.name) > MAX_NAME_CHARS:
-            event.name = event.name[:MAX_NAME_CHARS]
-        event.dropped_attributes_count += _cap_attributes(event.attributes, config, counters)
-    if len(span.links) > MAX_LINKS:
-        span.dropped_links_count += len(span.links) - MAX_LINKS
-        del span.links[MAX_LINKS:]
-    for link in span.links:
-        link.dropped_attributes_count += _cap_attributes(link.attributes, config, counters)
-
-
 def _apply_limits(
-    request: ExportTraceServiceRequest, config: BrowserEndpointConfig, forwarded_by: str, counters: _Counters
+    request: ExportTraceServiceRequest, config: BrowserEndpointConfig, forwarded_by: str, caps: _Caps
 ) -> int:
     span_count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
     if span_count > config.max_spans:
@@ -200,13 +207,13 @@ def _apply_limits(
             raise _Refused(403, "a resource without service.name may not send spans through the browser endpoint")
         if service not in config.service_names:
             raise _Refused(403, f"service.name {service[:100]!r} may not send spans through the browser endpoint")
-        _cap_attributes(resource.attributes, config, counters)
+        caps.attributes(resource.attributes)
         marker = resource.attributes.add()
         marker.key, marker.value.string_value = FORWARDED_BY_ATTRIBUTE, forwarded_by
         for scope_spans in resource_spans.scope_spans:
-            _cap_attributes(scope_spans.scope.attributes, config, counters)
+            caps.attributes(scope_spans.scope.attributes)
             for span in scope_spans.spans:
-                _cap_span(span, config, counters)
+                caps.span(span)
     return span_count
 
 
@@ -223,7 +230,7 @@ def prepare_export(
     ``forwarded_by`` (the receiving service's name) marks every resource, so a browser span is never taken
     for the backend's.
     """
-    counters = _Counters()
+    caps = _Caps(config)
     try:
         media_type = _media_type(content_type)
         if media_type not in (PROTOBUF, JSON):
@@ -231,7 +238,7 @@ def prepare_export(
             raise _Refused(415, f"content type {media_type or 'none'!r} is not supported; {supported}")
         data = _decode_body(body, content_encoding, config.max_body_bytes)
         request = _read(data, media_type)
-        span_count = _apply_limits(request, config, forwarded_by, counters)
+        span_count = _apply_limits(request, config, forwarded_by, caps)
     except _Refused as refused:
         return ExportRejected(refused.status_code, refused.message)
     return Export(
@@ -239,8 +246,8 @@ def prepare_export(
         body=request.SerializeToString(),
         span_count=span_count,
         response_content_type=media_type,
-        dropped_attributes=counters.dropped_attributes,
-        truncated_values=counters.truncated_values,
+        dropped_attributes=caps.dropped_attributes,
+        truncated_values=caps.truncated_values,
     )
 
 
