@@ -1,14 +1,16 @@
-"""Throughput and added latency of the browser endpoint (``POST /otlp/v1/traces``, the shim).
+"""Throughput and added latency of the browser endpoint (``POST /otlp/v1/traces``), today's code beside older commits.
 
-1. Spans per second on one core through the work the route does besides I/O: ``prepare_export``
-   (decode, check against the published OTLP/JSON schema, cap, re-serialize) and ``span_records`` (the copy
-   into the local buffer), for OTLP JSON and protobuf exports of 50 browser-like spans. Variants interleaved,
-   median of rounds.
+1. Spans per second on one core through the work the route does besides I/O (read and check the export, cap,
+   re-serialize, copy into the local buffer), for OTLP JSON and protobuf exports of 50 browser-like spans.
+   Each checkout (this tree and ``git worktree``s of older commits: by default the last one before the JSON
+   schema check, and the start of issue 20) runs in a worker process of its own
+   (``benchmarks.browser_endpoint_worker``); rounds are interleaved, the order rotating, and each ratio to
+   an older commit is taken within a round, then the median and range over the rounds.
 2. Added p99 latency over HTTP: the real service (embedded mode, a subprocess on loopback) receives a
    typical export of 8 spans, one request at a time; the baseline is a request of the same size to an
    unknown OTLP path, which goes through the same server and middleware but is refused unread.
 
-Usage: .venv/bin/python -m benchmarks.shim_throughput [--quick] [--no-write]
+Usage: .venv/bin/python -m benchmarks.shim_throughput [--quick] [--no-write] [--against NAME=REF ...]
 """
 
 from __future__ import annotations
@@ -16,24 +18,37 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
 from perftrace.analysis.report import percentile
-from perftrace.browser_export import ExportLimits, prepare_export, span_records
-from perftrace.fastapi.otlp_schema import check_export_document
 from testsupport.processes import running_agent
 from testsupport.report import Target, median, replace_section, section_preamble, table, targets_table
 
-SECTION = "shim_throughput"
+from benchmarks import browser_endpoint_worker as worker
+
+SECTION = "browser_endpoint_throughput"
+REPO = Path(__file__).resolve().parents[1]
+LIBRARY_SOURCES = Path("libs/perftrace/src")
+THIS_TREE = "this tree"
+#: The commits this tree is measured against by default: the parent of b4b5e4e, which added the JSON schema
+#: check (the 22k spans/s of the figures before it), and the commit issue 20 started from.
+DEFAULT_AGAINST = {"before the schema check": "b4b5e4e~1", "issue 20 start": "9953782"}
 TARGET_SPANS_PER_SECOND = 10_000
 TARGET_ADDED_P99_MS = 5.0
+SPANS_PER_EXPORT = 50
 
 
-def browser_export(spans: int, trace_number: int = 1) -> dict[str, object]:
+def otlp_json_export(spans: int, trace_number: int = 1) -> dict[str, object]:
     """An OTLP/JSON export shaped like the page's: a send_message trace of ui_update/api_call spans."""
     trace_id = f"{trace_number:032x}"
     return {
@@ -80,61 +95,156 @@ def browser_export(spans: int, trace_number: int = 1) -> dict[str, object]:
     }
 
 
-def spans_per_second(rounds: int, exports_per_round: int, spans: int) -> dict[str, float]:
-    """Median spans/s of the route's CPU work, per encoding."""
-    limits = ExportLimits(allowed_services=frozenset({BROWSER_SERVICE_NAME}), forwarded_by=SERVICE_NAME)
-    as_json = json.dumps(browser_export(spans)).encode()
-    checked = prepare_export("/v1/traces", "application/json", None, as_json, limits)
-    assert not hasattr(checked, "status_code"), checked
-    as_protobuf = checked.body
-    bodies = {"application/json": as_json, "application/x-protobuf": as_protobuf}
-    results: dict[str, list[float]] = {kind: [] for kind in bodies}
-    for _ in range(rounds):
-        for kind, body in bodies.items():
-            started = time.perf_counter()
-            for _ in range(exports_per_round):
-                # As the route does: a JSON export is also checked against the schema it publishes.
-                export = prepare_export("/v1/traces", kind, None, body, limits, check_json=check_export_document)
-                span_records(export.request)  # type: ignore[union-attr]
-            results[kind].append(spans * exports_per_round / (time.perf_counter() - started))
-    return {kind: median(values) for kind, values in results.items()}
+@dataclass
+class CheckoutRates:
+    """One checkout's spans/s per encoding, one value per round."""
+
+    commit: str
+    rounds: dict[str, list[float]] = field(default_factory=lambda: {worker.JSON: [], worker.PROTOBUF: []})
+
+
+def _commit(ref: str) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@contextmanager
+def library_sources(against: Mapping[str, str], work: Path) -> Iterator[dict[str, tuple[str, Path]]]:
+    """Name -> (commit, ``libs/perftrace/src``) for this tree and a detached worktree of each ref."""
+    sources = {THIS_TREE: ("working tree", REPO / LIBRARY_SOURCES)}
+    added: list[Path] = []
+    try:
+        for index, (name, ref) in enumerate(against.items()):
+            path = work / f"checkout-{index}"
+            subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(path), ref], cwd=REPO, check=True)
+            added.append(path)
+            sources[name] = (_commit(ref), path / LIBRARY_SOURCES)
+        yield sources
+    finally:
+        for path in added:
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO, check=False)
+
+
+@contextmanager
+def started_worker(source: Path, document: Path) -> Iterator[subprocess.Popen[str]]:
+    """A worker timing the library at ``source``, ready for requests."""
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    command = [sys.executable, "-m", "benchmarks.browser_endpoint_worker", str(document)]
+    command += [BROWSER_SERVICE_NAME, SERVICE_NAME]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        # The worker must have imported the checkout's library, not the installed one.
+        assert Path(ready["perftrace"]).is_relative_to(source), (ready, source)
+        yield process
+    finally:
+        if process.stdin:
+            process.stdin.close()
+        process.wait(timeout=30)
+
+
+def _measure(process: subprocess.Popen[str], exports: int) -> dict[str, float]:
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(f"{exports}\n")
+    process.stdin.flush()
+    rates: dict[str, float] = json.loads(process.stdout.readline())
+    return rates
+
+
+def spans_per_second(against: Mapping[str, str], rounds: int, exports_per_round: int) -> dict[str, CheckoutRates]:
+    """Each checkout's spans/s per encoding and round, the checkouts' turns interleaved and rotating."""
+    with tempfile.TemporaryDirectory() as work_dir, ExitStack() as stack:
+        work = Path(work_dir)
+        document = work / "export.json"
+        document.write_text(json.dumps(otlp_json_export(SPANS_PER_EXPORT)))
+        sources = stack.enter_context(library_sources(against, work))
+        workers = {name: stack.enter_context(started_worker(src, document)) for name, (_, src) in sources.items()}
+        results = {name: CheckoutRates(commit) for name, (commit, _) in sources.items()}
+        names = list(workers)
+        for round_number in range(rounds):
+            shift = round_number % len(names)
+            for name in names[shift:] + names[:shift]:
+                for encoding, rate in _measure(workers[name], exports_per_round).items():
+                    results[name].rounds[encoding].append(rate)
+    return results
+
+
+def ratios(results: Mapping[str, CheckoutRates], other: str, encoding: str) -> list[float]:
+    """This tree's spans/s over ``other``'s, round by round."""
+    mine, theirs = results[THIS_TREE].rounds[encoding], results[other].rounds[encoding]
+    return [a / b for a, b in zip(mine, theirs, strict=True)]
 
 
 def http_latencies_ms(requests: int, spans: int) -> tuple[list[float], list[float]]:
-    """Per-request wall time of the shim and of the baseline, interleaved, against the real service."""
-    body = json.dumps(browser_export(spans)).encode()
+    """Per-request wall time of the browser endpoint and of the baseline, interleaved, against the real service."""
+    body = json.dumps(otlp_json_export(spans)).encode()
     headers = {"content-type": "application/json"}
-    shim: list[float] = []
+    endpoint: list[float] = []
     baseline: list[float] = []
+    env = {"HA_AGENT_BROWSER_ENDPOINT__RATE_LIMIT_PER_MINUTE": str(requests * 10)}
     with (
         tempfile.TemporaryDirectory() as work,
-        running_agent(Path(work), {"HA_AGENT_SHIM_RATE_LIMIT_PER_MINUTE": str(requests * 10)}) as (url, _),
+        running_agent(Path(work), env) as (url, _),
         httpx.Client(base_url=url, timeout=10) as client,
     ):
         for i in range(requests + 20):
-            for path, sink in (("/otlp/v1/traces", shim), ("/otlp/v1/unknown", baseline)):
+            for path, sink in (("/otlp/v1/traces", endpoint), ("/otlp/v1/unknown", baseline)):
                 started = time.perf_counter()
                 response = client.post(path, content=body, headers=headers)
                 elapsed = (time.perf_counter() - started) * 1000
-                assert response.status_code == (200 if sink is shim else 404), response.text
+                assert response.status_code == (200 if sink is endpoint else 404), response.text
                 if i >= 20:  # warm-up
                     sink.append(elapsed)
-    return shim, baseline
+    return endpoint, baseline
 
 
-def run(quick: bool = False) -> str:
+def _rate_rows(results: Mapping[str, CheckoutRates]) -> list[list[str]]:
+    return [
+        [f"{name} (`{rates.commit}`)"]
+        + [f"{median(rates.rounds[encoding]):,.0f}" for encoding in (worker.JSON, worker.PROTOBUF)]
+        for name, rates in results.items()
+    ]
+
+
+def _ratio_rows(results: Mapping[str, CheckoutRates]) -> list[list[str]]:
+    rows = []
+    for name in results:
+        if name == THIS_TREE:
+            continue
+        cells = [f"this tree / {name}"]
+        for encoding in (worker.JSON, worker.PROTOBUF):
+            values = ratios(results, name, encoding)
+            cells.append(f"{median(values):.2f} ({min(values):.2f} … {max(values):.2f})")
+        rows.append(cells)
+    return rows
+
+
+def run(against: Mapping[str, str], quick: bool = False) -> str:
     """Measure and render the section."""
     started = dt.datetime.now(dt.UTC)
-    rounds, per_round, requests = (3, 100, 100) if quick else (7, 400, 600)
-    rates = spans_per_second(rounds, per_round, spans=50)
-    shim, baseline = http_latencies_ms(requests, spans=8)
+    rounds, per_round, requests = (3, 100, 100) if quick else (15, 200, 600)
+    results = spans_per_second(against, rounds, per_round)
+    endpoint, baseline = http_latencies_ms(requests, spans=8)
     # The difference of two p99s is noise-dominated (it even came out negative); the whole round trip's p99
-    # is an upper bound of what the shim adds, and never flatters it.
-    round_trip_p99 = percentile(shim, 99)
+    # is an upper bound of what the endpoint adds, and never flatters it.
+    round_trip_p99 = percentile(endpoint, 99)
+    mine = results[THIS_TREE].rounds
     targets = [
-        Target("JSON spans/s on one core", rates["application/json"], TARGET_SPANS_PER_SECOND, "", at_most=False),
+        Target("JSON spans/s on one core", median(mine[worker.JSON]), TARGET_SPANS_PER_SECOND, "", at_most=False),
         Target(
-            "protobuf spans/s on one core", rates["application/x-protobuf"], TARGET_SPANS_PER_SECOND, "", at_most=False
+            "protobuf spans/s on one core", median(mine[worker.PROTOBUF]), TARGET_SPANS_PER_SECOND, "", at_most=False
+        ),
+        *(
+            Target(
+                f"JSON spans/s, this tree / {name} (median of rounds)",
+                median(ratios(results, name, worker.JSON)),
+                1.0,
+                "",
+                at_most=False,
+            )
+            for name in against
         ),
         Target(
             "p99 of an 8-span export, whole round trip (bounds the added latency)",
@@ -143,20 +253,25 @@ def run(quick: bool = False) -> str:
             "ms",
         ),
     ]
-    lines = section_preamble("Browser endpoint (shim) throughput", started)
+    lines = section_preamble("Browser endpoint throughput", started)
     lines += [
-        f"CPU work of the route (check, cap, re-serialize, copy to the buffer), 50-span exports, median of "
-        f"{rounds} interleaved rounds of {per_round} exports:",
+        f"CPU work of the route (read and check, cap, re-serialize, copy to the buffer), {SPANS_PER_EXPORT}-span "
+        f"exports; each checkout in a worker process of its own, {rounds} interleaved rounds of {per_round} "
+        "exports per encoding (the order rotating); spans/s is the median over the rounds:",
         "",
-        *table(["encoding", "spans/s (one core)"], [[kind, f"{rate:,.0f}"] for kind, rate in rates.items()]),
+        *table(["checkout", "JSON spans/s (one core)", "protobuf spans/s (one core)"], _rate_rows(results)),
         "",
-        f"Over HTTP to the real service, {requests} sequential 8-span JSON exports, each followed by a "
+        "Ratios taken within each round (the checkouts of a round ran back to back), median (range) over the rounds:",
+        "",
+        *table(["ratio", "JSON", "protobuf"], _ratio_rows(results)),
+        "",
+        f"Over HTTP to the real service (this tree), {requests} sequential 8-span JSON exports, each followed by a "
         "same-size request to an unknown OTLP path (same server and middleware, refused unread):",
         "",
         *table(
             ["request", "p50 ms", "p99 ms"],
             [
-                ["POST /otlp/v1/traces", f"{percentile(shim, 50):.2f}", f"{percentile(shim, 99):.2f}"],
+                ["POST /otlp/v1/traces", f"{percentile(endpoint, 50):.2f}", f"{percentile(endpoint, 99):.2f}"],
                 ["baseline (404)", f"{percentile(baseline, 50):.2f}", f"{percentile(baseline, 99):.2f}"],
             ],
         ),
@@ -171,8 +286,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--against",
+        action="append",
+        metavar="NAME=REF",
+        help="an older commit to measure beside this tree (repeatable); default: "
+        + ", ".join(f"{name}={ref}" for name, ref in DEFAULT_AGAINST.items()),
+    )
     args = parser.parse_args()
-    section = run(args.quick)
+    against = dict(item.split("=", 1) for item in args.against) if args.against else DEFAULT_AGAINST
+    section = run(against, args.quick)
     print(section)
     if not args.no_write:
         replace_section(SECTION, section)

@@ -1,7 +1,7 @@
 """Run the reliability suite and write docs/reliability.md (``make reliability``).
 
-Runs every case of tests/reliability (the slow ones too: HA_AGENT_RELIABILITY_FULL=1) plus the existing shim
-and chat-API abuse tests, which are rows 7 and 12 of the table without being duplicated here. Each reliability
+Runs every case of tests/reliability (the slow ones too: HA_AGENT_RELIABILITY_FULL=1) plus the existing browser
+endpoint and chat-API abuse tests, which are rows 7 and 12 of the table without being duplicated here. Each reliability
 test records its own row (testsupport.reliability_results); the reused tests are read from pytest's JUnit XML.
 Exits with pytest's status, so a failed criterion fails ``make reliability``.
 """
@@ -25,7 +25,7 @@ SUITE_TIMEOUT_SECONDS = 3600
 #: Existing tests that are rows of the table: row, what they load, what passing them shows, their node ids.
 REUSED_ROWS = (
     (
-        "7 shim bad input",
+        "7 browser endpoint bad input",
         "malformed JSON/protobuf, bad ids, wrong types, gzip bomb, body and span caps, rate limit, hypothesis "
         "fuzzing of bytes, documents, mutations and headers (tests/api/test_otlp.py)",
         "documented 4xx every time, never 5xx; nothing kept from a refused export",

@@ -72,6 +72,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_limits(app, chat.settings_limits(settings))
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    # /performance, its JSON, the browser-span endpoint, and server spans for every other route.
+    # /performance, its JSON, the browser endpoint, and server spans for every other route.
     performance.mount(app)
     return app

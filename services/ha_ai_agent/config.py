@@ -7,12 +7,12 @@ users already have (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_MODEL``, `
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from perftrace import TracingConfig
-from perftrace.browser_export import ExportLimits
 from perftrace.fastapi import BrowserEndpointConfig
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ha_ai_agent import __version__
@@ -20,14 +20,22 @@ from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
 
 # The library's defaults, read from its own config objects so that no number is written twice.
 _TRACING = TracingConfig(service_name=SERVICE_NAME)
-_BROWSER = BrowserEndpointConfig()
-_EXPORT = _BROWSER.limits
+ENV_PREFIX = "HA_AGENT_"
+#: Variables of earlier versions that are no longer read: set (environment or ``.env``), they stop the start-up
+#: rather than be ignored.
+RENAMED_PREFIXES = {f"{ENV_PREFIX}SHIM_": f"{ENV_PREFIX}BROWSER_ENDPOINT__"}
 
 
 class Settings(BaseSettings):
     """Everything the service can be told; invalid values fail at start-up with the field named."""
 
-    model_config = SettingsConfigDict(env_prefix="HA_AGENT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        extra="ignore",
+        env_nested_delimiter="__",
+        nested_model_default_partial_update=True,
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(8030, ge=1, le=65535)
@@ -66,20 +74,24 @@ class Settings(BaseSettings):
     )
     jaeger_url: str | None = Field(None, description="public Jaeger UI address, for links from the pages")
 
-    shim_forward_endpoint: str | None = Field(
-        None,
-        description="OTLP/HTTP traces URL the browser shim forwards to; default from OTEL_EXPORTER_OTLP_* (none with "
-        "gRPC: then set it, e.g. http://otel-collector:4318/v1/traces)",
+    browser_endpoint: BrowserEndpointConfig = Field(
+        BrowserEndpointConfig(service_names=frozenset({BROWSER_SERVICE_NAME})),
+        description="POST /otlp/v1/traces: one variable per field, e.g. HA_AGENT_BROWSER_ENDPOINT__MAX_SPANS",
     )
-    shim_max_body_bytes: int = Field(_EXPORT.max_body_bytes, ge=1024)
-    shim_max_spans: int = Field(_EXPORT.max_spans, ge=1)
-    shim_max_attributes: int = Field(_EXPORT.max_attributes_per_span, ge=1)
-    shim_max_attribute_chars: int = Field(_EXPORT.max_attribute_chars, ge=16)
-    shim_rate_limit_per_minute: int = Field(_BROWSER.rate_limit_per_minute, ge=1)
-    shim_forward_timeout_seconds: float = Field(_BROWSER.forward_timeout_seconds, gt=0)
-    shim_service_names: list[str] = Field([BROWSER_SERVICE_NAME], description="resource service.name a browser may use")
 
-    @field_validator("jaeger_url", "ha_url", "openai_base_url", "shim_forward_endpoint")
+    @model_validator(mode="before")
+    @classmethod
+    def _no_renamed_variables(cls, data: object) -> object:
+        # A variable that is silently no longer read would leave a user's limit unapplied without a word.
+        # The .env file's unknown entries arrive here (without the prefix); the environment's do not.
+        from_file = [f"{ENV_PREFIX}{key}".upper() for key in data] if isinstance(data, dict) else []
+        for old, new in RENAMED_PREFIXES.items():
+            stale = sorted({name.upper() for name in [*os.environ, *from_file] if name.upper().startswith(old)})
+            if stale:
+                raise ValueError(f"{', '.join(stale)}: renamed, now {new}<FIELD> (e.g. {new}MAX_SPANS)")
+        return data
+
+    @field_validator("jaeger_url", "ha_url", "openai_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
@@ -102,20 +114,6 @@ class Settings(BaseSettings):
         with ``HA_AGENT_BUILTIN_TRACING=false`` (an agent that instruments the process does it instead).
         """
         return self.tracing().installs
-
-    def browser_endpoint(self) -> BrowserEndpointConfig:
-        """How the browser shim treats exports (which service names it accepts is ``shim_service_names``)."""
-        return BrowserEndpointConfig(
-            limits=ExportLimits(
-                max_body_bytes=self.shim_max_body_bytes,
-                max_spans=self.shim_max_spans,
-                max_attributes_per_span=self.shim_max_attributes,
-                max_attribute_chars=self.shim_max_attribute_chars,
-            ),
-            forward_url=self.shim_forward_endpoint,
-            forward_timeout_seconds=self.shim_forward_timeout_seconds,
-            rate_limit_per_minute=self.shim_rate_limit_per_minute,
-        )
 
     def tracing(self) -> TracingConfig:
         """The part of the settings the telemetry library needs."""

@@ -45,8 +45,7 @@ def performance_tracing(settings: Settings) -> PerformanceTracing:
     """The tracing library as this service uses it: its settings, the browser app's spans, the chat page link."""
     return PerformanceTracing(
         config=settings.tracing(),
-        browser_service_names=settings.shim_service_names,
-        browser=settings.browser_endpoint(),
+        browser_endpoint=settings.browser_endpoint,
         jaeger_url=settings.jaeger_url,
         links=(("chat", "/"),),
         untraced_urls=UNTRACED_URLS,

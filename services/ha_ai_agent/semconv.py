@@ -17,7 +17,7 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_A
 
 #: ``service.name`` of the backend, unless ``OTEL_SERVICE_NAME`` says otherwise.
 SERVICE_NAME: Final = "ha-ai-agent"
-#: ``service.name`` the browser app's spans carry; the only one the span endpoint accepts by default.
+#: ``service.name`` the browser app's spans carry; the only one the browser endpoint accepts by default.
 BROWSER_SERVICE_NAME: Final = "ai-automation-ui"
 
 # Span names ----------------------------------------------------------------------------------------------
@@ -103,4 +103,3 @@ SPAN_ATTRIBUTES: Final = frozenset(
         GEN_AI_TOOL_CALL_ID,
     }
 )
-

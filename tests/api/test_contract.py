@@ -30,7 +30,7 @@ from tests.helpers import missing_dependency
 SEED = 319921411420750843847508919799730964944
 EXAMPLES_PER_OPERATION = 40
 #: The service's (chat, four on conversations, health, the chat page) and the library's (five JSON reads, the
-#: compare route, the page, the browser-span endpoint).
+#: compare route, the page, the browser endpoint).
 OPERATIONS = 15
 
 
@@ -116,8 +116,8 @@ def test_unsupported_methods_are_405_with_every_method_of_the_path(client: TestC
     assert options.status_code == 204 and options.headers["allow"] == "GET, DELETE, OPTIONS"
     assert client.options("/api/v1/conversations").headers["allow"] == "GET, POST, OPTIONS"
     assert client.options("/no/such/path").status_code == 404
-    shim = client.put("/otlp/v1/traces")
-    assert shim.status_code == 405 and shim.headers["allow"] == "POST, OPTIONS"
+    browser_endpoint = client.put("/otlp/v1/traces")
+    assert browser_endpoint.status_code == 405 and browser_endpoint.headers["allow"] == "POST, OPTIONS"
     assert client.options("/api/v1/performance/traces").headers["allow"] == "GET, OPTIONS"
 
 
@@ -127,7 +127,7 @@ def test_every_error_has_the_error_body_with_the_trace_id(client: TestClient) ->
         client.get("/api/v1/conversations", params={"limit": "many"}),
         client.post("/api/v1/chat", json={"message": " \t\n"}),
         client.post("/api/v1/chat", json={"message": "hi", "refresh_context": 0}),
-        client.post("/api/v1/chat", content=b"{\"message\": \"\xc3\"}", headers={"content-type": "application/json"}),
+        client.post("/api/v1/chat", content=b'{"message": "\xc3"}', headers={"content-type": "application/json"}),
         client.delete("/api/v1/chat"),
     ]
     assert [a.status_code for a in answers] == [404, 422, 422, 422, 400, 405]

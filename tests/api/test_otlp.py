@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-from perftrace.browser_export import ExportLimits, ExportRejected, prepare_export
+from perftrace.fastapi import BrowserEndpointConfig
+from perftrace.fastapi.browser_endpoint.checks import ExportRejected, prepare_export
 from testsupport.otlp_payloads import JSON_HEADERS, TRACE_ID, json_export
 from testsupport.otlp_receiver import otlp_receiver
 from testsupport.servers import closed_port
@@ -40,6 +41,10 @@ def proto_export(service: str = BROWSER_SERVICE_NAME) -> bytes:
     resource_spans.resource.attributes.append(KeyValue(key="service.name"))
     resource_spans.resource.attributes[0].value.string_value = service
     return ExportTraceServiceRequest(resource_spans=[resource_spans]).SerializeToString()
+
+
+def with_browser_endpoint(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update={"browser_endpoint": settings.browser_endpoint.model_copy(update=changes)})
 
 
 def post(client: TestClient, body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> httpx2.Response:
@@ -97,25 +102,26 @@ def test_backend_service_name_is_refused_and_nothing_kept(client: TestClient, ru
 
 
 def test_body_over_the_cap_and_gzip_bomb_are_413(client: TestClient, settings: Settings) -> None:
-    big = b"{" + b" " * settings.shim_max_body_bytes + b"}"
+    big = b"{" + b" " * settings.browser_endpoint.max_body_bytes + b"}"
     assert post(client, big).status_code == 413
-    bomb = gzip.compress(b" " * (settings.shim_max_body_bytes * 20))
-    assert len(bomb) < settings.shim_max_body_bytes // 10
+    bomb = gzip.compress(b" " * (settings.browser_endpoint.max_body_bytes * 20))
+    assert len(bomb) < settings.browser_endpoint.max_body_bytes // 10
     response = post(client, bomb, {"content-type": "application/json", "content-encoding": "gzip"})
     assert response.status_code == 413 and "decompressed" in response.json()["detail"]
 
 
 def test_attributes_are_capped_and_values_truncated(client: TestClient, runtime: Runtime, settings: Settings) -> None:
     attributes: list[dict[str, Any]] = [
-        {"key": f"k{i}", "value": {"stringValue": "v"}} for i in range(settings.shim_max_attributes + 10)
+        {"key": f"k{i}", "value": {"stringValue": "v"}}
+        for i in range(settings.browser_endpoint.max_attributes_per_span + 10)
     ]
     attributes[0]["value"]["stringValue"] = "x" * 10_000
     assert post(client, json_export(attributes=attributes)).status_code == 200
     record = runtime.tracing.recent.get_trace(int(TRACE_ID, 16))
     assert record is not None
     (span,) = record.spans
-    assert len(span.attributes) == settings.shim_max_attributes
-    assert len(span.attribute("k0")) == settings.shim_max_attribute_chars
+    assert len(span.attributes) == settings.browser_endpoint.max_attributes_per_span
+    assert len(span.attribute("k0")) == settings.browser_endpoint.max_attribute_chars
 
 
 def test_unknown_paths_are_404(client: TestClient) -> None:
@@ -124,7 +130,7 @@ def test_unknown_paths_are_404(client: TestClient) -> None:
 
 
 def test_rate_limit_is_429_with_retry_after(settings: Settings) -> None:
-    limited = settings.model_copy(update={"shim_rate_limit_per_minute": 2})
+    limited = with_browser_endpoint(settings, rate_limit_per_minute=2)
     with TestClient(create_app(limited)) as client:
         codes = [post(client, json_export()).status_code for _ in range(3)]
         assert codes == [200, 200, 429]
@@ -133,7 +139,7 @@ def test_rate_limit_is_429_with_retry_after(settings: Settings) -> None:
 
 def test_forwards_to_the_collector_as_protobuf(settings: Settings) -> None:
     with otlp_receiver() as receiver:
-        forwarding = settings.model_copy(update={"shim_forward_endpoint": f"{receiver.url}/v1/traces"})
+        forwarding = with_browser_endpoint(settings, forward_url=f"{receiver.url}/v1/traces")
         with TestClient(create_app(forwarding)) as client:
             assert post(client, json_export(spans=2)).status_code == 200
         spans = receiver.spans()
@@ -144,7 +150,7 @@ def test_forwards_to_the_collector_as_protobuf(settings: Settings) -> None:
 
 
 def test_collector_down_is_a_quick_503(settings: Settings) -> None:
-    down = settings.model_copy(update={"shim_forward_endpoint": f"http://127.0.0.1:{closed_port()}/v1/traces"})
+    down = with_browser_endpoint(settings, forward_url=f"http://127.0.0.1:{closed_port()}/v1/traces")
     with TestClient(create_app(down)) as client:
         started = time.monotonic()
         response = post(client, json_export())
@@ -187,13 +193,13 @@ JSONISH = st.recursive(
     ),
     max_leaves=20,
 )
-LIMITS = ExportLimits()
+CONFIG = BrowserEndpointConfig(service_names={BROWSER_SERVICE_NAME})
 
 
 @given(content_type=CONTENT_TYPES, encoding=ENCODINGS, body=st.binary(max_size=2000))
 @hypothesis_settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None)
 def test_fuzzed_bytes_and_headers_never_give_5xx(content_type: str, encoding: str | None, body: bytes) -> None:
-    result = prepare_export("/v1/traces", content_type, encoding, body, LIMITS)
+    result = prepare_export(content_type, encoding, body, CONFIG, forwarded_by=SERVICE_NAME)
     if isinstance(result, ExportRejected):
         assert 400 <= result.status_code < 500, result
 
@@ -203,11 +209,11 @@ def test_fuzzed_bytes_and_headers_never_give_5xx(content_type: str, encoding: st
 def test_fuzzed_json_documents_never_give_5xx(document: Any, gzip_it: bool) -> None:
     body = json.dumps(document).encode()
     result = prepare_export(
-        "/v1/traces",
         "application/json",
         "gzip" if gzip_it else None,
         gzip.compress(body) if gzip_it else body,
-        LIMITS,
+        CONFIG,
+        forwarded_by=SERVICE_NAME,
     )
     if isinstance(result, ExportRejected):
         assert 400 <= result.status_code < 500, result
@@ -248,7 +254,7 @@ def test_fuzzed_mutations_of_a_valid_export_never_give_5xx(data: st.DataObject) 
             node[path[-1]] = data.draw(JSONISH)
         except (KeyError, IndexError, TypeError):
             continue  # an earlier mutation removed this path
-    result = prepare_export("/v1/traces", "application/json", None, json.dumps(document).encode(), LIMITS)
+    result = prepare_export("application/json", None, json.dumps(document).encode(), CONFIG, forwarded_by=SERVICE_NAME)
     if isinstance(result, ExportRejected):
         assert 400 <= result.status_code < 500, result
 

@@ -25,13 +25,13 @@ from testsupport.stack import COLLECTOR_CONFIGS, Stack
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
 
 DISTINCT_NAMES = 100_000
-SPANS_PER_EXPORT = 500  # under the shim's 512-span cap
+SPANS_PER_EXPORT = 500  # under the browser endpoint's 512-span cap
 SETTLE_SECONDS = 20.0  # two span-metrics flushes (5 s) plus Prometheus ingestion, with room
 SERIES_QUERY = 'count(traces_span_metrics_calls_total{service_name="ai-automation-ui"})'
 ENV = {
     "OTEL_SERVICE_NAME": SERVICE_NAME,
     "HA_AGENT_LLM_LATENCY_MS": "0",
-    "HA_AGENT_SHIM_RATE_LIMIT_PER_MINUTE": "100000",
+    "HA_AGENT_BROWSER_ENDPOINT__RATE_LIMIT_PER_MINUTE": "100000",
 }
 
 
@@ -78,7 +78,8 @@ def test_distinct_span_names_stay_at_the_cardinality_limit(reliability_stack: St
     record(
         Outcome(
             "9 span-name cardinality",
-            f"{DISTINCT_NAMES:,} distinct browser span names through the shim, {SPANS_PER_EXPORT} per export "
+            f"{DISTINCT_NAMES:,} distinct browser span names through the browser endpoint, "
+            f"{SPANS_PER_EXPORT} per export "
             f"({sending_seconds:.0f} s; HTTP {statuses})",
             f"traces_span_metrics_calls_total series of the browser service (≤ {limit} + 1 overflow)",
             f"{series:,} series; a chat afterwards: HTTP {chat.status_code}",

@@ -2,7 +2,7 @@
 
 The app runs in the test's own event loop (lifespan included), beside a probe task that sleeps 5 ms at a time
 and records how late it wakes: that lateness is the loop's lag. Chats and browser exports run against it
-while the exporter and the shim both talk to a fake collector. Each export's duration is timed by wrapping
+while the exporter and the browser endpoint both talk to a fake collector. Each export's duration is timed by wrapping
 the service's exporter: it must give up within its configured timeout.
 """
 
@@ -91,7 +91,7 @@ async def test_bad_collector_never_stalls_the_event_loop(
             settings.model_copy(
                 update={
                     "rate_limit_per_minute": 100_000,
-                    "shim_rate_limit_per_minute": 100_000,
+                    "browser_endpoint": settings.browser_endpoint.model_copy(update={"rate_limit_per_minute": 100_000}),
                     "llm_latency_ms": LLM_LATENCY_MS,
                 }
             )

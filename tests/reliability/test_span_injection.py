@@ -53,15 +53,17 @@ def test_browser_endpoint_cannot_inject_backend_spans(reliability_stack: Stack, 
     impostor, foreign = f"{ids.getrandbits(128) | 1:032x}", f"{ids.getrandbits(128) | 1:032x}"
     env = {**ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": reliability_stack.collector_otlp_http}
     with running_agent(tmp_path, env, tmp_path / "agent.log") as (url, _managed):
-        shim = f"{url}/otlp/v1/traces"
-        refused = httpx.post(shim, content=export_now(SERVICE_NAME, impostor, "00000000000000a1"), headers=JSON_HEADERS)
+        browser_endpoint = f"{url}/otlp/v1/traces"
+        refused = httpx.post(
+            browser_endpoint, content=export_now(SERVICE_NAME, impostor, "00000000000000a1"), headers=JSON_HEADERS
+        )
         chat = httpx.post(f"{url}/api/v1/chat", json={"message": "What devices are in the kitchen?"}, timeout=30)
         chat_trace = chat.json()["metadata"]["trace_id"]
         poll(lambda: has_server_span(jaeger, chat_trace), VISIBLE_TIMEOUT_SECONDS, what="chat trace in Jaeger")
         backend_before = sorted(services_by_span(jaeger, chat_trace).items())
         accepted = [
             httpx.post(
-                shim, content=export_now(BROWSER_SERVICE_NAME, trace_id, span_id), headers=JSON_HEADERS
+                browser_endpoint, content=export_now(BROWSER_SERVICE_NAME, trace_id, span_id), headers=JSON_HEADERS
             ).status_code
             for trace_id, span_id in ((foreign, "00000000000000b1"), (chat_trace, "00000000000000c1"))
         ]
@@ -93,7 +95,7 @@ def test_browser_endpoint_cannot_inject_backend_spans(reliability_stack: Stack, 
     )
     record(
         Outcome(
-            "8 span injection via the shim",
+            "8 span injection via the browser endpoint",
             "1 export claiming service.name=ha-ai-agent; 2 browser exports with a foreign trace id "
             "(a fresh one, a real chat's)",
             "impostor refused and absent from Jaeger; injected spans stay browser spans; chat spans unchanged",

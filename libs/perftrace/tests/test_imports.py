@@ -9,13 +9,11 @@ import sys
 CORE_MODULES = [
     "perftrace",
     "perftrace.analysis.report",
-    "perftrace.browser_export",
     "perftrace.cli",
     "perftrace.analysis.compare",
     "perftrace.analysis.compare_report",
     "perftrace.tracing.decorator",
     "perftrace.tracing.logs",
-    "perftrace.otlp_json",
     "perftrace.ratelimit",
     "perftrace.tracing.recent",
     "perftrace.tracing.records",

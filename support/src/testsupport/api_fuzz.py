@@ -16,7 +16,10 @@ from typing import Any
 
 #: Settings of the fuzzed service: rate limits out of the way. One client sends thousands of requests a minute,
 #: and 429 answers would leave the logic behind them unexplored (the limits have tests of their own).
-FUZZED_SERVICE_ENV = {"HA_AGENT_RATE_LIMIT_PER_MINUTE": "1000000", "HA_AGENT_SHIM_RATE_LIMIT_PER_MINUTE": "1000000"}
+FUZZED_SERVICE_ENV = {
+    "HA_AGENT_RATE_LIMIT_PER_MINUTE": "1000000",
+    "HA_AGENT_BROWSER_ENDPOINT__RATE_LIMIT_PER_MINUTE": "1000000",
+}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Tracing for any service: setup from ``OTEL_*``, ``@traced``, the recent-traces buffer, the tracker API.
 
 The core depends on OpenTelemetry packages only; ``perftrace.fastapi`` (the ``fastapi`` extra) adds what a
-web service mounts: the ``/performance`` page, its JSON routes and the browser-span endpoint.
+web service mounts: the ``/performance`` page, its JSON routes and the browser endpoint.
 """
 
 from perftrace.tracing.current import current_trace_id, mark_operation

@@ -1,4 +1,4 @@
-"""A sliding-window rate limiter per client, in memory, with no I/O (the browser-span endpoint uses it)."""
+"""A sliding-window rate limiter per client, in memory, with no I/O (the browser endpoint uses it)."""
 
 from __future__ import annotations
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.testclient import TestClient
-from perftrace.fastapi import PerformanceTracing
+from perftrace.fastapi import BrowserEndpointConfig, PerformanceTracing
+from perftrace.fastapi.browser_endpoint.otlp_json import validate_export
 from perftrace.fastapi.contract import ErrorBody, error_responses
-from perftrace.fastapi.otlp_schema import check_export_document
 
 BROWSER = "kitchen-ui"
 SPAN = {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331", "name": "click"}
@@ -22,7 +23,9 @@ def export(**span_fields: object) -> dict[str, object]:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    tracing = PerformanceTracing(service_name="kitchen-service", browser_service_names=[BROWSER])
+    tracing = PerformanceTracing(
+        service_name="kitchen-service", browser_endpoint=BrowserEndpointConfig(service_names={BROWSER})
+    )
     app = FastAPI(lifespan=tracing.lifespan)
     tracing.mount(app)
 
@@ -64,6 +67,6 @@ def test_the_browser_endpoint_accepts_what_its_schema_accepts(client: TestClient
         refused = client.post("/otlp/v1/traces", json=export(**wrong))
         assert refused.status_code == 400, wrong
         assert "does not match the schema" in refused.json()["detail"]
-    check_export_document(export(attributes=[{"key": "n", "value": {"intValue": "-12"}}]))
+    validate_export(json.dumps(export(attributes=[{"key": "n", "value": {"intValue": "-12"}}])).encode())
     with pytest.raises(ValueError, match="intValue"):
-        check_export_document(export(attributes=[{"key": "n", "value": {"intValue": "12.5"}}]))
+        validate_export(json.dumps(export(attributes=[{"key": "n", "value": {"intValue": "12.5"}}])).encode())

@@ -89,15 +89,14 @@ def test_routes_answer_503_until_the_lifespan_runs() -> None:
     assert client.get("/api/v1/performance/traces").status_code == 503
 
 
-def test_no_span_endpoint_unless_browser_service_names_are_given(client: TestClient) -> None:
+def test_no_browser_endpoint_unless_configured(client: TestClient) -> None:
     assert client.post("/otlp/v1/traces", json=browser_export(BROWSER)).status_code == 404
 
 
-def test_span_endpoint_keeps_named_browser_services_only() -> None:
+def test_browser_endpoint_keeps_named_browser_services_only() -> None:
     tracing = PerformanceTracing(
         service_name=SERVICE,
-        browser_service_names=[BROWSER],
-        browser=BrowserEndpointConfig(rate_limit_per_minute=2),
+        browser_endpoint=BrowserEndpointConfig(service_names={BROWSER}, rate_limit_per_minute=2),
     )
     with TestClient(build_app(tracing)) as client:
         assert client.post("/otlp/v1/traces", json=browser_export(BROWSER)).status_code == 200

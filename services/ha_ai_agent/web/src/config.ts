@@ -6,7 +6,7 @@
 export interface PageConfig {
   /** Jaeger UI base URL for trace links, or null when no Jaeger is configured. */
   jaegerUrl: string | null;
-  /** Same-origin path of the OTLP/HTTP shim. */
+  /** Same-origin path of the browser endpoint (OTLP/HTTP). */
   otlpPath: string;
 }
 
@@ -50,7 +50,7 @@ function httpUrlOrNull(value: unknown): string | null {
   }
 }
 
-/** The exporter must stay same-origin (the shim); `//host/...` would leave it. */
+/** The exporter must stay same-origin (the browser endpoint); `//host/...` would leave it. */
 function sameOriginPathOrNull(value: unknown): string | null {
   return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') ? value : null;
 }

@@ -1,6 +1,6 @@
 /**
  * Browser tracing in one call: a web tracer provider for `ai-automation-ui` that batches
- * spans to the same-origin OTLP/HTTP shim, zone-based context, W3C trace-context
+ * spans to the same-origin browser endpoint (OTLP/HTTP), zone-based context, W3C trace-context
  * propagation and fetch instrumentation for the page's other requests.
  */
 import { W3CTraceContextPropagator } from '@opentelemetry/core';

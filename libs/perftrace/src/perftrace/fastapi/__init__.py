@@ -5,7 +5,7 @@ app = FastAPI(lifespan=tracing.lifespan)
 tracing.mount(app)
 """
 
-from perftrace.fastapi.browser import BROWSER_TRACES_PATH, BrowserEndpointConfig
+from perftrace.fastapi.browser_endpoint import BROWSER_TRACES_PATH, BrowserEndpointConfig
 from perftrace.fastapi.tracing import PerformanceTracing, drop_query_string
 
 __all__ = ["BROWSER_TRACES_PATH", "BrowserEndpointConfig", "PerformanceTracing", "drop_query_string"]

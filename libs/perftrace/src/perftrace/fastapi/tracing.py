@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -20,10 +19,12 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.trace import Span
 
-from perftrace.fastapi import browser, routes, snapshot_routes
-from perftrace.fastapi.browser import OTLP_PREFIX, BrowserEndpoint, BrowserEndpointConfig
+from perftrace.fastapi import routes, snapshot_routes
+from perftrace.fastapi.browser_endpoint import route as browser_route
+from perftrace.fastapi.browser_endpoint.config import BrowserEndpointConfig
+from perftrace.fastapi.browser_endpoint.otlp_json import OtlpExportTraceServiceRequest
+from perftrace.fastapi.browser_endpoint.route import OTLP_PREFIX, BrowserEndpoint
 from perftrace.fastapi.contract import complete_openapi, document_models, install_contract
-from perftrace.fastapi.otlp_schema import OtlpExportTraceServiceRequest
 from perftrace.fastapi.routes import RunningTracing
 from perftrace.fastapi.snapshot_routes import CompareRequest
 from perftrace.paths import API_PREFIX, PAGE_PATH, STATIC_PATH
@@ -57,9 +58,8 @@ class PerformanceTracing:
     Args:
         service_name: the ``service.name`` used when ``OTEL_SERVICE_NAME`` names none; or give ``config``.
         config: every tracing setting (``TracingConfig``), instead of ``service_name`` alone.
-        browser_service_names: the ``service.name`` values a browser may export spans under; with none, no
-            browser endpoint (``POST /otlp/v1/traces``) is mounted.
-        browser: limits, forwarding and rate limit of the browser endpoint.
+        browser_endpoint: the browser endpoint (``POST /otlp/v1/traces``): the ``service.name`` values a
+            browser may export spans under, limits, forwarding, rate limit. None: no browser endpoint.
         jaeger_url: a public Jaeger UI address; the page links each trace to it.
         links: (label, href) pairs for the page's header, e.g. ``(("chat", "/"),)``.
         untraced_urls: URL regexes of the service whose requests should make no server span (health probes,
@@ -71,8 +71,7 @@ class PerformanceTracing:
         service_name: str | None = None,
         *,
         config: TracingConfig | None = None,
-        browser_service_names: Iterable[str] = (),
-        browser: BrowserEndpointConfig | None = None,
+        browser_endpoint: BrowserEndpointConfig | None = None,
         jaeger_url: str | None = None,
         links: Iterable[tuple[str, str]] = (),
         untraced_urls: Iterable[str] = (),
@@ -84,8 +83,7 @@ class PerformanceTracing:
         elif service_name is not None and service_name != config.service_name:
             raise ValueError(f"service_name {service_name!r} differs from config's {config.service_name!r}")
         self.config = config
-        self.browser_service_names = frozenset(browser_service_names)
-        self.browser = browser or BrowserEndpointConfig()
+        self.browser_endpoint = browser_endpoint
         self.jaeger_url = jaeger_url
         self.links = tuple(links)
         self.untraced_urls = tuple(untraced_urls)
@@ -112,8 +110,8 @@ class PerformanceTracing:
             reports = max(1, self.config.recent_traces_max)
             tracker = install_tracker(handle.recent, service_name, max_reports=reports)
             async with AsyncExitStack() as stack:
-                if self.browser_service_names:
-                    self._endpoint = await self._open_endpoint(stack, handle, service_name)
+                if self.browser_endpoint is not None:
+                    self._endpoint = await self._open_endpoint(stack, self.browser_endpoint, handle, service_name)
                 self._running = RunningTracing(handle, tracker, service_name, self.jaeger_url, self.links)
                 try:
                     yield handle
@@ -122,16 +120,19 @@ class PerformanceTracing:
         finally:
             handle.shutdown()
 
-    async def _open_endpoint(self, stack: AsyncExitStack, handle: TracingHandle, service_name: str) -> BrowserEndpoint:
+    @staticmethod
+    async def _open_endpoint(
+        stack: AsyncExitStack, config: BrowserEndpointConfig, handle: TracingHandle, service_name: str
+    ) -> BrowserEndpoint:
         # Not instrumented: forwarding the browser's spans must not make spans of its own.
-        http = httpx.AsyncClient(timeout=self.browser.forward_timeout_seconds)
+        http = httpx.AsyncClient(timeout=config.forward_timeout_seconds)
         stack.push_async_callback(http.aclose)
-        limits = replace(self.browser.limits, allowed_services=self.browser_service_names, forwarded_by=service_name)
         return BrowserEndpoint(
-            limits=limits,
-            forward_url=self.browser.forward_url or otlp_http_traces_endpoint(),
+            config=config,
+            forwarded_by=service_name,
+            forward_url=config.forward_url or otlp_http_traces_endpoint(),
             http=http,
-            limiter=SlidingWindowRateLimiter(self.browser.rate_limit_per_minute, 60.0),
+            limiter=SlidingWindowRateLimiter(config.rate_limit_per_minute, 60.0),
             recent=handle.recent,
         )
 
@@ -142,7 +143,7 @@ class PerformanceTracing:
             yield
 
     def mount(self, app: FastAPI) -> None:
-        """Add the page, the JSON routes and (with browser service names) the browser endpoint; trace the app.
+        """Add the page, the JSON routes and (if configured) the browser endpoint; trace the app.
 
         With ``config.installs`` False (``OTEL_SDK_DISABLED=true``, or ``enabled=False``) the app is not traced.
         """
@@ -156,12 +157,11 @@ class PerformanceTracing:
         app.mount(
             STATIC_PATH, StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static"
         )
-        if self.browser_service_names:
-            setattr(app.state, browser.STATE_KEY, lambda: self._endpoint)
-            app.include_router(browser.router)
+        if self.browser_endpoint is not None:
+            setattr(app.state, browser_route.STATE_KEY, lambda: self._endpoint)
+            app.include_router(browser_route.router)
             document_models(app, OtlpExportTraceServiceRequest)
-            limits = replace(self.browser.limits, allowed_services=self.browser_service_names)
-            complete_openapi(app, partial(browser.document_endpoint, limits=limits))
+            complete_openapi(app, partial(browser_route.document_endpoint, config=self.browser_endpoint))
         if not self.config.installs:
             return  # tracing off (or left to an agent): no middleware, not even a no-op one
         # The ASGI middleware's own "http send/receive" spans would outnumber a request's real work.

@@ -106,7 +106,7 @@ class RecentTracesProcessor(SpanProcessor):
     # Public API --------------------------------------------------------------------------------------
 
     def add_records(self, records: Iterable[SpanRecord]) -> None:
-        """Store spans that did not come through this process's SDK (e.g. browser spans from the shim)."""
+        """Store spans that did not come through this process's SDK (e.g. browser spans from the browser endpoint)."""
         for record in records:
             self._add(record.trace_id, [record], is_local_root=False)
 

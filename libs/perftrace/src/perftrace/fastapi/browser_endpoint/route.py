@@ -1,67 +1,42 @@
-"""``POST /otlp/v1/traces``: the same-origin endpoint a browser app exports its spans to (the shim).
+"""``POST /otlp/v1/traces``: the same-origin endpoint a browser app exports its spans to.
 
-Checking and rewriting is ``perftrace.browser_export``'s (pure functions); this route reads the body
-(bounded), applies the per-client rate limit, keeps the spans in the recent-traces buffer (so
-``/performance`` shows browser and backend spans together) and forwards them to the collector when one is
-configured.
+Checking and rewriting is ``checks``'s (pure functions); this route reads the body (bounded), applies the
+per-client rate limit, keeps the spans in the recent-traces buffer (so ``/performance`` shows browser and
+backend spans together) and forwards them to the collector when one is configured.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request, Response
 
-from perftrace.browser_export import (
-    JSON,
-    PROTOBUF,
-    TRACES_PATH,
-    ExportLimits,
-    ExportRejected,
-    prepare_export,
-    span_records,
-)
+from perftrace.fastapi.browser_endpoint.checks import JSON, PROTOBUF, ExportRejected, prepare_export, span_records
+from perftrace.fastapi.browser_endpoint.config import BrowserEndpointConfig
+from perftrace.fastapi.browser_endpoint.otlp_json import OtlpExportTraceServiceRequest
 from perftrace.fastapi.contract import SERVER_ERROR, error_response, error_responses
-from perftrace.fastapi.otlp_schema import OtlpExportTraceServiceRequest, check_export_document
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
 from perftrace.tracing.recent import RecentTracesProcessor
 
-#: Where browsers post their spans; the shim's only accepted path is ``OTLP_PREFIX + TRACES_PATH``.
+#: Where browsers post their spans: an OTLP/HTTP exporter's base URL (its traces go to ``/v1/traces`` under it).
 OTLP_PREFIX = "/otlp"
 #: The path browsers export to (what a browser app's OTLP exporter is given as its URL).
-BROWSER_TRACES_PATH = OTLP_PREFIX + TRACES_PATH
+BROWSER_TRACES_PATH = OTLP_PREFIX + "/v1/traces"
 #: Where ``PerformanceTracing.mount`` leaves, on ``app.state``, how the route finds the running endpoint.
-STATE_KEY = "perftrace_browser"
+STATE_KEY = "perftrace_browser_endpoint"
 COLLECTOR_RETRY_AFTER_SECONDS = "5"
-
-
-@dataclass(frozen=True)
-class BrowserEndpointConfig:
-    """How the browser-span endpoint treats exports.
-
-    Attributes:
-        limits: what one export may contain (its ``allowed_services`` and ``forwarded_by`` are filled in
-            by ``PerformanceTracing`` from its browser service names and the resource's service name).
-        forward_url: the OTLP/HTTP traces URL to forward to; None takes the SDK's (``OTEL_EXPORTER_OTLP_*``),
-            and with none configured the spans are only kept in memory.
-        forward_timeout_seconds: the most a forward may take before the browser gets a 503.
-        rate_limit_per_minute: exports one client may send per minute.
-    """
-
-    limits: ExportLimits = field(default_factory=ExportLimits)
-    forward_url: str | None = None
-    forward_timeout_seconds: float = 2.0
-    rate_limit_per_minute: int = 600
 
 
 @dataclass
 class BrowserEndpoint:
     """What the route needs while the service runs (opened by ``PerformanceTracing``)."""
 
-    limits: ExportLimits
+    config: BrowserEndpointConfig
+    #: The receiving service's ``service.name``, marked on every resource it forwards.
+    forwarded_by: str
     forward_url: str | None
     http: httpx.AsyncClient
     limiter: SlidingWindowRateLimiter
@@ -106,17 +81,16 @@ async def receive_export(request: Request, endpoint: BrowserEndpoint) -> Respons
     wait = endpoint.limiter.acquire(client)
     if wait > 0:
         return error_response(429, "too many trace exports; slow down", {"Retry-After": retry_after_header(wait)})
-    max_bytes = endpoint.limits.max_body_bytes
+    max_bytes = endpoint.config.max_body_bytes
     body = await _read_bounded(request, max_bytes)
     if body is None:
         return error_response(413, f"body is over the {max_bytes}-byte limit")
     export = prepare_export(
-        TRACES_PATH,
         request.headers.get("content-type"),
         request.headers.get("content-encoding"),
         body,
-        endpoint.limits,
-        check_json=check_export_document,
+        endpoint.config,
+        forwarded_by=endpoint.forwarded_by,
     )
     if isinstance(export, ExportRejected):
         return error_response(export.status_code, export.message)
@@ -199,15 +173,15 @@ async def receive_traces(request: Request) -> Response:
     return await receive_export(request, endpoint)
 
 
-def document_endpoint(document: dict[str, Any], limits: ExportLimits) -> None:
-    """Put the running configuration's limits and service names into the operation's documentation."""
+def document_endpoint(document: dict[str, Any], config: BrowserEndpointConfig) -> None:
+    """Put the configuration's limits and service names into the operation's documentation."""
     operation = document["paths"][BROWSER_TRACES_PATH]["post"]
-    names = sorted(limits.allowed_services)
+    names = sorted(config.service_names)
     operation["description"] = (
-        f"{operation.get('description', '')}\n\nAt most {limits.max_spans} spans and {limits.max_body_bytes} bytes "
+        f"{operation.get('description', '')}\n\nAt most {config.max_spans} spans and {config.max_body_bytes} bytes "
         f"(after gzip) per export (else 413); resources may name the services {', '.join(names)} (else 403). "
-        f"Attributes past {limits.max_attributes_per_span} per span are dropped and values past "
-        f"{limits.max_attribute_chars} characters truncated, both counted."
+        f"Attributes past {config.max_attributes_per_span} per span are dropped and values past "
+        f"{config.max_attribute_chars} characters truncated, both counted."
     ).strip()
     example = operation["requestBody"]["content"][JSON]["example"]
     if names:
