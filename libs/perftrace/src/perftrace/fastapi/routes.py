@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
 
 from perftrace.analysis.report import StageStatistics, build_report
 from perftrace.fastapi.contract import SERVER_ERROR, VALIDATION_ERROR, error_responses
-from perftrace.fastapi.models import ReportModel
 from perftrace.fastapi.page import render_performance_page
 from perftrace.formats.spans import TraceJson
 from perftrace.paths import PAGE_PATH, REPORTS_PATH, STAGES_PATH, TRACES_PATH, page_urls
@@ -21,6 +21,24 @@ from perftrace.tracker import PerformanceTracker
 STATE_KEY = "perftrace"
 #: Most traces one read returns.
 MAX_TRACES_PER_READ = 1000
+
+
+class MetricModel(BaseModel):
+    """One stage of a report (the original tracker's shape); ``duration`` in seconds."""
+
+    name: str
+    duration: float | None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReportModel(BaseModel):
+    """One report of ``get_tracker().export_reports()``; times in seconds."""
+
+    operation: str
+    total_duration: float
+    timestamp: float
+    trace_id: str | None = None
+    metrics: list[MetricModel]
 
 
 class RunningTracing:

@@ -14,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, get_type_hints
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    PlainSerializer,
+    TypeAdapter,
+)
 from pydantic_core import core_schema
 
 from perftrace.tracing.records import SpanEvent, SpanRecord, TraceRecord, attribute_map
@@ -34,32 +42,17 @@ MAX_INT64 = 2**63 - 1024
 UInt64 = Annotated[int, Field(ge=0, le=MAX_UINT64), JSON_INTEGRAL]
 
 
-class HexId:
-    """An integer id written as a fixed number of hex digits (``Annotated[int, HexId(16)]``).
-
-    With ``zero_is_null``, 0 (no parent) is written as ``null`` and read back from it.
-    """
-
-    def __init__(self, digits: int, *, zero_is_null: bool = False) -> None:
-        self.digits, self.zero_is_null = digits, zero_is_null
-
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        """Hex digits in, an ``int`` in Python, the same digits out."""
-        text: core_schema.CoreSchema = core_schema.str_schema(pattern=f"^[0-9a-fA-F]{{{self.digits}}}$")
-        if self.zero_is_null:
-            text = core_schema.nullable_schema(text)
-        return core_schema.no_info_after_validator_function(
-            lambda value: int(value, 16) if value is not None else 0,
-            text,
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda value: format(value, f"0{self.digits}x") if value or not self.zero_is_null else None
-            ),
-        )
+def _hex_id(digits: int, *, zero_is_null: bool = False) -> Any:
+    """An integer id written as ``digits`` hex digits; with ``zero_is_null``, 0 (no parent) as ``null``."""
+    text = Annotated[str, Field(pattern=f"^[0-9a-fA-F]{{{digits}}}$")]
+    return Annotated[
+        text | None if zero_is_null else text,
+        AfterValidator(lambda v: int(v, 16) if v is not None else 0),
+        PlainSerializer(lambda v: f"{v:0{digits}x}" if v or not zero_is_null else None),
+    ]
 
 
-SpanId = Annotated[int, HexId(16)]
-ParentSpanId = Annotated[int, HexId(16, zero_is_null=True)]
-TraceId = Annotated[int, HexId(32)]
+SpanId, ParentSpanId, TraceId = _hex_id(16), _hex_id(16, zero_is_null=True), _hex_id(32)
 Attributes = Annotated[dict[str, Any], AfterValidator(attribute_map)]
 
 
