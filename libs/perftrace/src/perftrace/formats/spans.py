@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     PlainSerializer,
+    Strict,
     TypeAdapter,
 )
 from pydantic_core import core_schema
@@ -84,13 +85,18 @@ class AsObject:
         defaults = {**source._field_defaults, **self.optional}
         fields: dict[str, core_schema.TypedDictField] = {}
         for name in names:
-            schema = handler.generate_schema(self.wire.get(name, hints[name]))
+            # Strict: the JSON types are the accepted types (a boolean is no count, a number no name).
+            kind = self.wire.get(name, hints[name])
+            try:
+                schema = handler.generate_schema(Annotated[kind, Strict()])
+            except RuntimeError:  # optional values: strict is for their inner type (str | None is strict anyway)
+                schema = handler.generate_schema(kind)
             if name in defaults:
                 schema = core_schema.with_default_schema(schema, default=defaults[name])
             fields[name] = core_schema.typed_dict_field(schema, required=name not in defaults)
+        read = core_schema.typed_dict_schema(dict(fields))  # the added keys are not read: not in what is accepted
         for name, (kind, _) in self.added.items():
-            schema = core_schema.with_default_schema(handler.generate_schema(kind), default=None)
-            fields[name] = core_schema.typed_dict_field(schema, required=False)
+            fields[name] = core_schema.typed_dict_field(handler.generate_schema(kind))
         document = core_schema.typed_dict_schema(fields)
 
         def to_record(values: dict[str, Any]) -> Any:
@@ -103,7 +109,7 @@ class AsObject:
 
         return core_schema.no_info_wrap_validator_function(
             lambda value, validate: value if isinstance(value, source) else validate(value),
-            core_schema.no_info_after_validator_function(to_record, document),
+            core_schema.no_info_after_validator_function(to_record, read),
             serialization=core_schema.wrap_serializer_function_ser_schema(to_document, schema=document),
         )
 
