@@ -10,6 +10,7 @@ import httpx
 from openai import AsyncOpenAI
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.trace import NoOpTracerProvider, TracerProvider
 from perftrace import PerformanceTracker, TracingHandle, get_tracker
 from perftrace.fastapi import PerformanceTracing
 from perftrace.ratelimit import SlidingWindowRateLimiter
@@ -69,18 +70,20 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
     """
     async with AsyncExitStack() as stack:
         tracing = await stack.enter_async_context(performance.running())
-        # Off (OTEL_SDK_DISABLED=true) or left to an agent: no instrumentation and no span of our own.
+        # Decided once, here: off (OTEL_SDK_DISABLED=true) or left to an agent, no instrumentation is installed
+        # and every component gets a provider that makes nothing, so no span of our own.
         traced = settings.installs_tracing
+        provider: TracerProvider = tracing.provider if traced else NoOpTracerProvider()
         if traced:
-            OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
+            OpenAIInstrumentor().instrument(tracer_provider=provider, meter_provider=tracing.meter_provider)
             stack.callback(OpenAIInstrumentor().uninstrument)
-        store = ConversationStore(settings.database_path, tracing.provider, traced=traced)
+        store = ConversationStore(settings.database_path, provider)
         store.open()
         stack.callback(store.close)
         home = _home_client(settings)
         stack.push_async_callback(home.aclose)
         if traced:
-            HTTPXClientInstrumentor.instrument_client(home.http, tracer_provider=tracing.provider)
+            HTTPXClientInstrumentor.instrument_client(home.http, tracer_provider=provider)
         llm = create_llm_client(
             api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
             base_url=settings.openai_base_url,
@@ -94,7 +97,7 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             settings.context_ttl_seconds,
             settings.context_static_ttl_seconds,
             areas_ttl_seconds=settings.context_areas_ttl_seconds,
-            traced=traced,
+            tracer_provider=provider,
         )
         agent = ChatAgent(
             store=store,
@@ -105,6 +108,6 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             rate_limiter=SlidingWindowRateLimiter(settings.rate_limit_per_minute, 60.0),
             max_input_tokens=settings.max_input_tokens,
             max_iterations=settings.max_iterations,
-            traced=traced,
+            tracer_provider=provider,
         )
         yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent)

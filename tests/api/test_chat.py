@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,8 +9,10 @@ import httpx
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
+from ha_ai_agent.api.chat import ANSWER_FIELDS, ChatMetadata, ChatResponse
 from ha_ai_agent.app import create_app
 from ha_ai_agent.chat.context import SECTIONS
+from ha_ai_agent.chat.pipeline import ChatResult
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.runtime import Runtime
@@ -300,3 +303,14 @@ def test_query_strings_stay_out_of_server_spans(client: TestClient, runtime: Run
     server = next(s for s in record.spans if s.name == CHAT_SERVER_SPAN)
     assert server.attribute("http.target") == "/api/v1/chat"
     assert not any("canary" in str(v) or "alice" in str(v) for s in record.spans for v in s.attributes.values())
+
+
+def test_the_answer_and_its_metadata_are_the_pipeline_result_regrouped(client: TestClient) -> None:
+    # A field added to ChatResult is in the API (and its schema) with no other edit.
+    result_fields = {f.name for f in dataclasses.fields(ChatResult)}
+    assert set(ChatResponse.model_fields) == {*ANSWER_FIELDS, "metadata"}
+    assert set(ChatMetadata.model_fields) == result_fields - set(ANSWER_FIELDS)
+    answer = client.post("/api/v1/chat", json={"message": "What devices are in the kitchen?"}).json()
+    assert set(answer) | set(answer["metadata"]) == result_fields | {"metadata"}
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ChatMetadata"]
+    assert set(schema["properties"]) == result_fields - set(ANSWER_FIELDS)

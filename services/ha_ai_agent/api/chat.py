@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Any
+from typing import Any, get_type_hints
 
 from fastapi import APIRouter, HTTPException, Request
 from perftrace.fastapi.contract import VALIDATION_ERROR, error_responses
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from ha_ai_agent.api.deps import RuntimeDep, client_key
-from ha_ai_agent.chat.pipeline import ChatRequest
-from ha_ai_agent.chat.prompt import TokenBreakdown
+from ha_ai_agent.chat.pipeline import ChatRequest, ChatResult
 from ha_ai_agent.config import Settings
 from ha_ai_agent.semconv import API_PREFIX
 from ha_ai_agent.store.conversations import MAX_CONVERSATION_ID_CHARS
@@ -52,32 +52,31 @@ def settings_limits(settings: Settings) -> dict[str, dict[str, dict[str, Any]]]:
     return {"ChatBody": {"message": {"maxLength": settings.max_message_chars}}}
 
 
-class ToolCallOut(BaseModel):
-    """A tool call the model made, arguments parsed."""
+#: The fields of ``ChatResult`` that are the answer itself; every other field is ``metadata`` (what the answer
+#: took), so a field added to ``ChatResult`` reaches the API, its schema included, with no edit here.
+ANSWER_FIELDS = ("message", "conversation_id", "tool_calls")
+_RESULT_TYPES = get_type_hints(ChatResult)
+_METADATA_FIELDS = tuple(f.name for f in dataclasses.fields(ChatResult) if f.name not in ANSWER_FIELDS)
 
-    id: str
-    name: str
-    arguments: dict[str, Any]
+ChatMetadata = create_model(
+    "ChatMetadata",
+    __doc__="What the answer took.",
+    **{name: (_RESULT_TYPES[name], ...) for name in _METADATA_FIELDS},  # type: ignore[call-overload]
+)
+ChatResponse = create_model(
+    "ChatResponse",
+    __doc__="The assistant's answer.",
+    **{name: (_RESULT_TYPES[name], ...) for name in ANSWER_FIELDS},  # type: ignore[call-overload]
+    metadata=(ChatMetadata, ...),
+)
 
 
-class ChatMetadata(BaseModel):
-    """What the answer took."""
-
-    model: str
-    tokens_used: int
-    response_time_ms: float
-    token_breakdown: TokenBreakdown
-    iterations: int
-    trace_id: str | None
-
-
-class ChatResponse(BaseModel):
-    """The assistant's answer."""
-
-    message: str
-    conversation_id: str
-    tool_calls: list[ToolCallOut]
-    metadata: ChatMetadata
+def chat_response(result: ChatResult) -> dict[str, Any]:
+    """The pipeline's result in the API's shape: the answer's fields, the rest under ``metadata``."""
+    return {
+        **{name: getattr(result, name) for name in ANSWER_FIELDS},
+        "metadata": {name: getattr(result, name) for name in _METADATA_FIELDS},
+    }
 
 
 CHAT_ERRORS = error_responses(
@@ -92,7 +91,7 @@ CHAT_ERRORS = error_responses(
 
 
 @router.post("/chat", response_model=ChatResponse, responses={**CHAT_ERRORS, **VALIDATION_ERROR})
-async def chat(body: ChatBody, request: Request, runtime: RuntimeDep) -> ChatResponse:
+async def chat(body: ChatBody, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     """Answer a message about the home."""
     limit = runtime.settings.max_message_chars
     if len(body.message) > limit:
@@ -100,16 +99,4 @@ async def chat(body: ChatBody, request: Request, runtime: RuntimeDep) -> ChatRes
     result = await runtime.agent.chat(
         ChatRequest(body.message, body.conversation_id, body.refresh_context), client_key(request)
     )
-    return ChatResponse(
-        message=result.message,
-        conversation_id=result.conversation_id,
-        tool_calls=[ToolCallOut(id=c.id, name=c.name, arguments=c.arguments) for c in result.tool_calls],
-        metadata=ChatMetadata(
-            model=result.model,
-            tokens_used=result.tokens_used,
-            response_time_ms=result.response_time_ms,
-            token_breakdown=result.token_breakdown,
-            iterations=result.iterations,
-            trace_id=result.trace_id,
-        ),
-    )
+    return chat_response(result)

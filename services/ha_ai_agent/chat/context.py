@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import NoOpTracer, Tracer
+from opentelemetry.trace import Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
 from perftrace import FollowingTracer
 
@@ -107,7 +107,8 @@ class HomeContext:
         areas_ttl_seconds: lifetime of the areas, ``static_ttl_seconds`` when None (an area change made in
             Home Assistant is seen within it; the tools also re-read the areas at once when asked for an
             area they do not know).
-        traced: False makes no section spans (tracing off, or left to an agent).
+        tracer_provider: where the section spans go (the global provider if None; a ``NoOpTracerProvider``
+            makes none, for tracing off or left to an agent).
     """
 
     def __init__(
@@ -117,10 +118,9 @@ class HomeContext:
         static_ttl_seconds: float = 1800,
         clock: Callable[[], float] = time.monotonic,
         areas_ttl_seconds: float | None = None,
-        traced: bool = True,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
-        self._traced = traced
-        self._tracer: Tracer = _tracer if traced else NoOpTracer()
+        self._tracer: Tracer = _tracer if tracer_provider is None else tracer_provider.get_tracer(__name__)
         self.home = home
         areas_ttl = static_ttl_seconds if areas_ttl_seconds is None else areas_ttl_seconds
         self._ttl = {
@@ -143,8 +143,9 @@ class HomeContext:
         # Read before any await, so a hit is served as it was when counted.
         cached = {} if refresh else {name: self._cache[name].value for name in SECTIONS if self._fresh(name)}
         misses = [name for name in SECTIONS if name not in cached]
-        if self._traced:
-            trace.get_current_span().set_attributes({CONTEXT_CACHE_HITS: list(cached), CONTEXT_CACHE_MISSES: misses})
+        stage = trace.get_current_span()
+        if stage.is_recording():  # not under a no-op tracer's stage: tracing is off, or an agent's
+            stage.set_attributes({CONTEXT_CACHE_HITS: list(cached), CONTEXT_CACHE_MISSES: misses})
         built: dict[str, str] = {}
         if misses:  # all cached is the usual case: then no task to schedule, no wait for the event loop
             fetch = _SharedFetch(self.home, lambda: self.areas(refresh))

@@ -23,7 +23,7 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from opentelemetry import trace
-from opentelemetry.trace import NoOpTracer, Span, Status, StatusCode, Tracer
+from opentelemetry.trace import NoOpTracer, Span, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
 from perftrace import FollowingTracer, mark_operation
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
@@ -174,8 +174,9 @@ def _parse_arguments(raw: str | None) -> dict[str, Any]:
 class ChatAgent:
     """Answers chat messages with the LLM and Home Assistant tools.
 
-    With ``traced`` False it makes no spans and sets no span attributes of its own (tracing off, or left to
-    an agent that instruments the process).
+    Its spans go to ``tracer_provider`` (the global provider if None). With a ``NoOpTracerProvider`` it makes
+    no spans and sets no span attributes of its own (tracing off, or left to an agent that instruments the
+    process).
     """
 
     def __init__(
@@ -189,10 +190,11 @@ class ChatAgent:
         rate_limiter: SlidingWindowRateLimiter,
         max_input_tokens: int = 16000,
         max_iterations: int = 10,
-        traced: bool = True,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
-        self._traced = traced
-        self._tracer: Tracer = _tracer if traced else NoOpTracer()
+        self._tracer: Tracer = _tracer if tracer_provider is None else tracer_provider.get_tracer(__name__)
+        # The request's span is someone else's (the server's, or an agent's): annotated only if we trace.
+        self._annotates_request = not isinstance(self._tracer, NoOpTracer)
         self.store = store
         self.context = context
         self.tools = tools
@@ -210,7 +212,7 @@ class ChatAgent:
         """Run every stage of one request; raises ``ChatError`` subclasses for the caller to map."""
         started = time.perf_counter()
         request_span = trace.get_current_span()
-        if self._traced:
+        if self._annotates_request:
             mark_operation("chat_request")
         turn = _Turn(request, user_message=request.message)
 
@@ -238,7 +240,7 @@ class ChatAgent:
         with self.stage(SAVE_RESPONSE):
             await self._save(turn)
 
-        if self._traced:
+        if self._annotates_request:
             request_span.set_attributes(
                 {
                     CHAT_ITERATIONS: turn.iterations,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
-from opentelemetry.trace import TracerProvider
+from opentelemetry.trace import NoOpTracerProvider, TracerProvider
 
 #: Paging bounds: a page is at most this long, and no offset beyond this is taken (SQLite's integers and
 #: Python's arithmetic are never handed a number from outside that they cannot hold).
@@ -87,13 +87,13 @@ class Conversation:
 class ConversationStore:
     """Async access to the conversations database at ``path``.
 
-    Every statement is a span of ``tracer_provider`` (the global one if None), unless ``traced`` is False.
+    Every statement is a span of ``tracer_provider`` (the global one if None); with a ``NoOpTracerProvider``
+    (tracing off, or left to an agent) the connection is left bare, not wrapped for spans nobody records.
     """
 
-    def __init__(self, path: Path, tracer_provider: TracerProvider | None = None, *, traced: bool = True) -> None:
+    def __init__(self, path: Path, tracer_provider: TracerProvider | None = None) -> None:
         self.path = path
         self._tracer_provider = tracer_provider
-        self._traced = traced
         self._lock = threading.Lock()
         self._raw: sqlite3.Connection | None = None
         self._connection: sqlite3.Connection | None = None
@@ -107,9 +107,8 @@ class ConversationStore:
         raw.execute("PRAGMA synchronous=NORMAL")
         raw.executescript(_SCHEMA)
         self._raw = raw
-        self._connection = (
-            SQLite3Instrumentor.instrument_connection(raw, self._tracer_provider) if self._traced else raw
-        )
+        untraced = isinstance(self._tracer_provider, NoOpTracerProvider)
+        self._connection = raw if untraced else SQLite3Instrumentor.instrument_connection(raw, self._tracer_provider)
 
     def close(self) -> None:
         """Close the database."""
