@@ -27,9 +27,9 @@ from ha_ai_agent.semconv import MESSAGE_ASSEMBLY
 from perftrace.analysis import percentile
 from testsupport.report import median
 
-from benchmarks.chat_driver import RoundResult, drive, drive_at_rate, drive_measured, process_rss_mib
-from benchmarks.chat_throughput_report import render
-from benchmarks.service_peers import PEERS, Peer, running_backends, running_peer
+from benchmarks.harness.chat_report import render
+from benchmarks.harness.load import RoundResult, drive, drive_at_rate, drive_measured, process_rss_mib
+from benchmarks.harness.peers import PEERS, Peer, running_backends, running_peer
 
 SECTION = "chat_throughput"
 STAGE = MESSAGE_ASSEMBLY

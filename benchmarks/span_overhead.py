@@ -31,7 +31,7 @@ from opentelemetry.util.types import AttributeValue
 from perftrace import RecentTracesProcessor, traced
 from testsupport.report import Target, median, section_preamble, table, targets_table
 
-from benchmarks.service_heap import longest_full_gc, run_in_subprocess
+from benchmarks.harness.service_heap import longest_full_gc, run_in_subprocess
 
 SECTION = "span_overhead"
 SPANS_PER_TRACE = 15

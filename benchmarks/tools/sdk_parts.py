@@ -14,7 +14,7 @@ The hand-written code is read from ``--hand-written-commit`` (the commit before 
 ``git show``; the SDK's way is the installed ``perftrace``. The saving per chat is divided by the CPU per chat
 that ``chat_throughput`` measured for the service (``--cpu-ms-per-chat``).
 
-    python -m benchmarks.sdk_parts --hand-written-commit COMMIT --cpu-ms-per-chat MS
+    python -m benchmarks.tools.sdk_parts --hand-written-commit COMMIT --cpu-ms-per-chat MS
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from perftrace.semconv import OPERATION_ATTRIBUTE
 from perftrace.tracker import format_report_line, report_from_trace
 from testsupport.report import median, table
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LIBRARY = "libs/perftrace/src/perftrace"
 STAGES = ("rate_limit_check", "conversation_management", "pending_preview_check", "message_assembly")
 #: Spans per chat made through the span context manager: 9 stages, 4 context sections.

@@ -6,7 +6,7 @@ another) runs as its own ``ha-ai-agent serve`` with tracing as shipped, the embe
 same load as ``chat_throughput``. Ratios are against the first checkout, per round (the services of one round
 ran back to back), then the median over the rounds.
 
-    python -m benchmarks.checkouts [--rounds N] [--requests N] NAME=PATH NAME=PATH ...
+    python -m benchmarks.tools.checkouts [--rounds N] [--requests N] NAME=PATH NAME=PATH ...
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from testsupport.report import median, section_preamble, table
 
 from benchmarks.chat_throughput import LoadPlan, ThroughputResults, measure
-from benchmarks.service_peers import Peer
+from benchmarks.harness.peers import Peer
 
 
 def per_round_ratios(results: ThroughputResults, name: str, reference: str) -> list[float]:
