@@ -12,7 +12,6 @@ rate below capacity (open loop), for the latency tail that tracing might add bey
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import tempfile
@@ -31,7 +30,6 @@ from benchmarks.harness.chat_report import render
 from benchmarks.harness.load import RoundResult, drive, drive_at_rate, drive_measured, process_rss_mib
 from benchmarks.harness.peers import PEERS, Peer, running_backends, running_peer
 
-SECTION = "chat_throughput"
 STAGE = MESSAGE_ASSEMBLY
 #: Longer than any peer's export schedule (the SDK's default 5 s): Logfire, for one, drops what it has not
 #: exported when the process stops, so the peers idle this long before they are stopped.
@@ -177,16 +175,3 @@ def run(quick: bool = False, peer_names: list[str] | None = None) -> str:
     with tempfile.TemporaryDirectory(prefix="chat-throughput-") as workdir:
         results = measure(QUICK if quick else FULL, Path(workdir), peers)
     return render(results, started)
-
-
-def main() -> None:
-    """Print the section (``python -m benchmarks.chat_throughput [--quick] [--peers off,ours]``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
-    parser.add_argument("--peers", help=f"comma-separated subset of {', '.join(PEERS)} (off first)")
-    args = parser.parse_args()
-    print(run(args.quick, args.peers.split(",") if args.peers else None))
-
-
-if __name__ == "__main__":
-    main()

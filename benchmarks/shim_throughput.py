@@ -7,13 +7,10 @@
 2. Added p99 latency over HTTP: the real service (embedded mode, a subprocess on loopback) receives a
    typical export of 8 spans, one request at a time; the baseline is a request of the same size to an
    unknown OTLP path, which goes through the same server and middleware but is refused unread.
-
-Usage: .venv/bin/python -m benchmarks.shim_throughput [--quick] [--no-write]
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import tempfile
@@ -26,9 +23,8 @@ from perftrace.analysis import percentile
 from perftrace.browser_export import ExportLimits, prepare_export, span_records
 from perftrace.fastapi.otlp_schema import check_export_document
 from testsupport.processes import running_agent
-from testsupport.report import Target, median, replace_section, section_preamble, table, targets_table
+from testsupport.report import Target, median, section_preamble, table, targets_table
 
-SECTION = "shim_throughput"
 TARGET_SPANS_PER_SECOND = 10_000
 TARGET_ADDED_P99_MS = 5.0
 
@@ -164,19 +160,3 @@ def run(quick: bool = False) -> str:
         *targets_table(targets),
     ]
     return "\n".join(lines)
-
-
-def main() -> None:
-    """Run and write the section of docs/performance.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
-    section = run(args.quick)
-    print(section)
-    if not args.no_write:
-        replace_section(SECTION, section)
-
-
-if __name__ == "__main__":
-    main()

@@ -13,7 +13,6 @@ stored, and, for contrast, with 1,500 SDK span objects retained instead.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gc
 import time
@@ -33,7 +32,6 @@ from testsupport.report import Target, median, section_preamble, table, targets_
 
 from benchmarks.harness.service_heap import longest_full_gc, run_in_subprocess
 
-SECTION = "span_overhead"
 SPANS_PER_TRACE = 15
 STORED_TRACES = 100
 RESOURCE = Resource.create({"service.name": "span-overhead-benchmark"})
@@ -358,14 +356,3 @@ def run(quick: bool = False) -> str:
     pauses = measure_gc_pauses(rounds=3 if quick else 7, collections=5 if quick else 10)
     service = measure_service_heap(runs=1 if quick else 2)
     return render(costs, pauses, service, started, rounds, traces)
-
-
-def main() -> None:
-    """Print the section (``python -m benchmarks.span_overhead [--quick]``)."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
-    print(run(parser.parse_args().quick))
-
-
-if __name__ == "__main__":
-    main()
