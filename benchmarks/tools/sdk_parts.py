@@ -35,13 +35,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from perftrace.records import SpanRecord, TraceRecord
-from perftrace.semconv import OPERATION_ATTRIBUTE
 from perftrace.tracker import format_report_line, report_from_trace
 from testsupport.report import median, table
 
+from benchmarks.harness.spans import chat_spans
+
 REPO = Path(__file__).resolve().parents[2]
 LIBRARY = "libs/perftrace/src/perftrace"
-STAGES = ("rate_limit_check", "conversation_management", "pending_preview_check", "message_assembly")
 #: Spans per chat made through the span context manager: 9 stages, 4 context sections.
 BLOCKS_PER_CHAT = 13
 
@@ -70,30 +70,6 @@ class Keep(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         """Keep it."""
         self.spans.append(span)
-
-
-def chat_spans(tracer: trace.Tracer) -> None:
-    """A chat's span tree: server span, stages, context sections, model calls, HTTP and SQLite spans."""
-    with tracer.start_as_current_span("POST /api/v1/chat", kind=trace.SpanKind.SERVER) as server:
-        server.set_attribute(OPERATION_ATTRIBUTE, "chat_request_1")
-        for name in STAGES:
-            with tracer.start_as_current_span(name, attributes={"stage.detail": 1}):
-                if name == "message_assembly":
-                    for section in ("areas", "devices", "services", "helpers_scenes"):
-                        with tracer.start_as_current_span(f"context.{section}", attributes={"section": section}):
-                            pass
-        for name in ("openai_api_call", "tool_execution", "openai_api_call", "token_count_retrieval", "save_response"):
-            with tracer.start_as_current_span(name, attributes={"llm.iteration": 1}):
-                if name == "openai_api_call":
-                    with tracer.start_as_current_span("chat gpt-4o-mini", kind=trace.SpanKind.CLIENT):
-                        pass
-                elif name == "tool_execution":
-                    with tracer.start_as_current_span("GET", kind=trace.SpanKind.CLIENT):
-                        pass
-                elif name == "save_response":
-                    for _ in range(2):
-                        with tracer.start_as_current_span("INSERT", kind=trace.SpanKind.CLIENT):
-                            pass
 
 
 def parts(old: dict[str, ModuleType], provider: TracerProvider, spans: list[ReadableSpan]) -> dict[str, Any]:
