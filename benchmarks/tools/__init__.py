@@ -1,1 +1,1 @@
-"""Investigations run by hand (not by ``make bench``): CPU by checkout, SDK parts, where a peer's CPU goes."""
+"""Investigations run by hand, not by ``make bench``: CPU per chat by checkout, where a peer's CPU goes."""
