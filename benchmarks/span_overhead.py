@@ -280,8 +280,8 @@ def service_heap_lines(service: list[dict[str, Any]]) -> list[str]:
         ]
     ]
     return [
-        f"The same measurement in the real service's process (`benchmarks/harness/service_heap.py`, a fresh interpreter: "
-        f"app and lifespan started, 110 chats answered in-process so the buffer holds 100 chat traces; "
+        "The same measurement in the real service's process (`benchmarks/harness/service_heap.py`, a fresh "
+        f"interpreter: app and lifespan started, 110 chats answered in-process so the buffer holds 100 chat traces; "
         f"{len(service)} run(s), longest):",
         "",
         *table(["service process", "longest, CPU (ms)", "longest, wall (ms)", "GC-tracked objects"], rows),

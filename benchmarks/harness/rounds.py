@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from perftrace.analysis import percentile
 from testsupport.report import median
@@ -134,7 +133,7 @@ def paired_rounds(
 
 
 #: Called between the closed-loop and the fixed-rate rounds with every service's URL by name.
-Probe = Callable[[Mapping[str, str], "Results"], None]
+Probe = Callable[[Mapping[str, str], Results], None]
 
 
 @dataclass
@@ -147,10 +146,10 @@ class Segments:
 
     def closed_loop(self, pair: Pair) -> list[RoundResult]:
         """The pair's services one after the other, each under the closed-loop load."""
-        plan = self.plan
+        requests, concurrency = self.plan.requests_per_segment, self.plan.concurrency
         return [
-            self.pooled(name, drive(self.services[name][0], plan.requests_per_segment, plan.concurrency), False)
-            for name in pair
+            self.pool(name, measured([(pid, drive(url, requests, concurrency))])[0], False)
+            for name, (url, pid) in ((name, self.services[name]) for name in pair)
         ]
 
     def fixed_rate(self, pair: Pair) -> list[RoundResult]:
@@ -158,10 +157,6 @@ class Segments:
         rate, seconds = self.results.fixed_rate, self.plan.fixed_rate_seconds
         loads = [(self.services[name][1], drive_at_rate(self.services[name][0], rate, seconds)) for name in pair]
         return [self.pool(name, result, True) for name, result in zip(pair, measured(loads), strict=True)]
-
-    def pooled(self, name: str, load: Coroutine[Any, Any, RoundResult], fixed: bool) -> RoundResult:
-        """Run one load alone against ``name``; pool it."""
-        return self.pool(name, measured([(self.services[name][1], load)])[0], fixed)
 
     def pool(self, name: str, result: RoundResult, fixed: bool) -> RoundResult:
         """Add a segment to the service's run."""
