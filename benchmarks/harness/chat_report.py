@@ -15,6 +15,8 @@ from benchmarks.harness.rounds import Pair, Results
 ALTERNATIVES = ("zero_code", "logfire")
 #: The SDK's default ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` and the one of ``ours_small_batches``.
 DEFAULT_BATCH, SMALL_BATCH = 512, int(PEERS["ours_small_batches"].env["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"])
+#: The closed-loop figures of the peers' table, with their decimals.
+CLOSED_FIGURES = (("rps", 1), ("p50_ms", 1), ("p99_ms", 1), ("cpu_ms_per_chat", 2))
 #: Ours over the SDK floor, CPU per chat: our own work stays within 5 % of the floor's.
 OURS_OVER_FLOOR = 1.05
 
@@ -33,13 +35,11 @@ def peer_rows(results: Results) -> list[list[str]]:
     rows = []
     for name, run in results.runs.items():
         per_span = tracing_us_per_span(results, name)
+        closed = [f"{run.median(f):.{d}f}" if run.segments else "–" for f, d in CLOSED_FIGURES]
         rows.append(
             [
                 f"`{name}`: {results.peers[name].label}",
-                f"{run.median('rps'):.1f}",
-                f"{run.median('p50_ms'):.1f}",
-                f"{run.median('p99_ms'):.1f}",
-                f"{run.median('cpu_ms_per_chat'):.2f}",
+                *closed,
                 f"{run.spans_per_chat:.2f}",
                 "–" if per_span is None else f"{per_span:.0f}",
                 f"{run.rss_mib:.0f}",
