@@ -89,7 +89,7 @@ reliability: $(DEV_STAMP) $(BUNDLE) backends
 	$(BIN)/python scripts/reliability.py
 
 bench: $(BENCH_VENV)/.installed
-	$(BENCH_VENV)/bin/python -m benchmarks.run_all
+	$(BENCH_VENV)/bin/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(WEB)/node_modules services/ha_ai_agent/static

@@ -1,17 +1,13 @@
-"""How fast and how trustworthy ``perftrace.analysis.compare`` is, on synthetic traces with known differences.
+"""How fast and how trustworthy ``perftrace.compare`` is, on synthetic traces with known differences.
 
 Speed: one comparison of 100 requests × 20 stages per side (2,000 resamples per stage and statistic), CPU
 time, against a plain resample-and-sort bootstrap of the same size, rounds interleaved. Trust: over many
 seeds, how often two samples of identical distributions get any stage flagged (false alarms; the
 simultaneous 95 % intervals promise at most 5 %), and how often a 30 % slowdown of one stage is found.
-
-Runs under the harness (``python -m benchmarks.run_all --only compare_stats``) or alone:
-``python -m benchmarks.compare_stats [--no-write]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import random
 import time
@@ -19,9 +15,8 @@ import time
 from perftrace.analysis.compare import NO_CLEAR_CHANGE, SLOWER, compare
 from perftrace.analysis.report import percentile
 from perftrace.testing.synthetic import synthetic_traces
-from testsupport.report import Target, figure, median, replace_section, section_preamble, table, targets_table
+from testsupport.report import Target, figure, median, section_preamble, table, targets_table
 
-SECTION = "compare_stats"
 REQUESTS = 100
 RESAMPLES = 2000
 #: Twenty stages from 0.1 ms to 400 ms, like a chat's.
@@ -98,20 +93,3 @@ def run(quick: bool) -> str:
         ]
     )
     return "\n".join(lines)
-
-
-def main() -> int:
-    """Measure, print, and rewrite this benchmark's section of docs/performance.md unless told not to."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
-    arguments = parser.parse_args()
-    section = run(arguments.quick)
-    print(section)
-    if not arguments.no_write:
-        replace_section(SECTION, section)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -13,7 +13,6 @@ stored, and, for contrast, with 1,500 SDK span objects retained instead.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gc
 import time
@@ -31,9 +30,8 @@ from opentelemetry.util.types import AttributeValue
 from perftrace import RecentTracesProcessor, traced
 from testsupport.report import Target, median, section_preamble, table, targets_table
 
-from benchmarks.service_heap import longest_full_gc, run_in_subprocess
+from benchmarks.harness.service_heap import longest_full_gc, run_in_subprocess
 
-SECTION = "span_overhead"
 SPANS_PER_TRACE = 15
 STORED_TRACES = 100
 RESOURCE = Resource.create({"service.name": "span-overhead-benchmark"})
@@ -282,8 +280,8 @@ def service_heap_lines(service: list[dict[str, Any]]) -> list[str]:
         ]
     ]
     return [
-        f"The same measurement in the real service's process (`benchmarks/service_heap.py`, a fresh interpreter: "
-        f"app and lifespan started, 110 chats answered in-process so the buffer holds 100 chat traces; "
+        "The same measurement in the real service's process (`benchmarks/harness/service_heap.py`, a fresh "
+        f"interpreter: app and lifespan started, 110 chats answered in-process so the buffer holds 100 chat traces; "
         f"{len(service)} run(s), longest):",
         "",
         *table(["service process", "longest, CPU (ms)", "longest, wall (ms)", "GC-tracked objects"], rows),
@@ -358,14 +356,3 @@ def run(quick: bool = False) -> str:
     pauses = measure_gc_pauses(rounds=3 if quick else 7, collections=5 if quick else 10)
     service = measure_service_heap(runs=1 if quick else 2)
     return render(costs, pauses, service, started, rounds, traces)
-
-
-def main() -> None:
-    """Print the section (``python -m benchmarks.span_overhead [--quick]``)."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
-    print(run(parser.parse_args().quick))
-
-
-if __name__ == "__main__":
-    main()

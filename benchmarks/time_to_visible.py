@@ -7,15 +7,10 @@ expected in Jaeger. Sends chats one after another, alternating between the two, 
 trace-by-id API every 25 ms from the moment the HTTP answer arrived until the trace is there with its server
 span. With sampling on, it then sends one more span of the same trace straight to the collector (a span that
 arrives after the decision) and times it into Jaeger too. Writes p50/p95/max with the machine and the date.
-
-Runs under the team's harness (``python -m benchmarks.run_all --only time_to_visible``, section
-``time_to_visible`` of docs/performance.md) or alone: ``python -m benchmarks.time_to_visible [--chats 50]
-[--bsp-delay-ms 500] [--no-write]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import random
@@ -41,10 +36,9 @@ from testsupport.backend_queries import jaeger_trace, tempo_trace
 from testsupport.otlp_payloads import JSON_HEADERS, json_export
 from testsupport.paths import REPO_ROOT
 from testsupport.processes import running_agent
-from testsupport.report import Target, median, replace_section, section_preamble, table, targets_table
+from testsupport.report import Target, median, section_preamble, table, targets_table
 from testsupport.stack import AGENT_ENV, Stack, running_stack
 
-SECTION = "time_to_visible"
 #: What docker-compose.yml gives the service as OTEL_BSP_SCHEDULE_DELAY.
 SHIPPED_BSP_DELAY_MS = 500
 SAMPLING_COMPOSE_FILE = REPO_ROOT / "docker-compose.sampling.yml"
@@ -257,25 +251,3 @@ def run(quick: bool) -> str:
     chats = 10 if quick else 50
     started, load_before = dt.datetime.now(dt.UTC), os.getloadavg()[0]
     return report(measure(chats, SHIPPED_BSP_DELAY_MS), chats, SHIPPED_BSP_DELAY_MS, started, load_before)
-
-
-def main() -> int:
-    """Measure, print, and rewrite this benchmark's section of docs/performance.md unless told not to."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--chats", type=int, default=50, help="rounds: one chat through each setup per round")
-    parser.add_argument(
-        "--bsp-delay-ms", type=int, default=SHIPPED_BSP_DELAY_MS, help="the service's OTEL_BSP_SCHEDULE_DELAY"
-    )
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
-    arguments = parser.parse_args()
-    started, load_before = dt.datetime.now(dt.UTC), os.getloadavg()[0]
-    delays = measure(arguments.chats, arguments.bsp_delay_ms)
-    section = report(delays, arguments.chats, arguments.bsp_delay_ms, started, load_before)
-    print(section)
-    if not arguments.no_write:
-        replace_section(SECTION, section)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,7 @@ DOC_PATH = REPO_ROOT / "docs" / "performance.md"
 DOC_HEADER = """# Performance
 
 Benchmark figures of the HA AI agent, measured on the machine named in each section. Each section is
-rewritten by its benchmark (`make bench`, i.e. `python -m benchmarks.run_all`; one with
+rewritten by its benchmark (`make bench`, i.e. `python -m benchmarks`; one with
 `--only NAME`); edit the text outside the markers only.
 """
 

@@ -1,4 +1,4 @@
-"""The ways of running the chat service that ``chat_throughput`` compares, and the backends they share.
+"""The ways of running the chat service that ``chat_throughput`` compares (peers), and the backends they share.
 
 Every peer is the same service (embedded model at 0 ms, the demo home over real HTTP on loopback, rate
 limit out of reach), exporting OTLP/HTTP to the same counting receiver (``peer_backends``) under its own
@@ -20,7 +20,7 @@ import httpx
 from ha_ai_agent.home.demo import DEMO_TOKEN
 from testsupport.processes import ManagedProcess, agent_command, free_port, poll, running_service
 
-BENCHMARKS = Path(__file__).resolve().parent
+HARNESS = Path(__file__).resolve().parent
 SERVICE_PREFIX = "bench-"
 
 
@@ -54,6 +54,12 @@ PEERS: dict[str, Peer] = {
         launcher="zero-code",
     ),
     "logfire": Peer("Logfire (FastAPI, httpx, OpenAI)", {"HA_AGENT_BUILTIN_TRACING": "false"}, launcher="logfire"),
+    # For the tail: ours with the same spans but no export, and ours exporting small batches often.
+    "ours_unexported": Peer("ours, nothing exported (`OTEL_TRACES_EXPORTER=none`)", {"OTEL_TRACES_EXPORTER": "none"}),
+    "ours_small_batches": Peer(
+        "ours, small batches (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE=64`, `OTEL_BSP_SCHEDULE_DELAY=100`)",
+        {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "64", "OTEL_BSP_SCHEDULE_DELAY": "100"},
+    ),
 }
 
 
@@ -77,7 +83,7 @@ def running_backends(workdir: Path) -> Iterator[Backends]:
     log_path = workdir / "backends.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(BENCHMARKS / "peer_backends.py"), str(otlp_port), str(home_port)],
+            [sys.executable, str(HARNESS / "peer_backends.py"), str(otlp_port), str(home_port)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -97,7 +103,7 @@ def peer_command(peer: Peer) -> Callable[[int], list[str]]:
 
     def command(port: int) -> list[str]:
         if peer.launcher == "logfire":
-            return [sys.executable, str(BENCHMARKS / "logfire_serve.py"), "--port", str(port)]
+            return [sys.executable, str(HARNESS / "logfire_serve.py"), "--port", str(port)]
         if peer.launcher == "zero-code":
             return [str(bin_dir / "opentelemetry-instrument"), *agent_command(port)]
         return agent_command(port)

@@ -4,18 +4,17 @@
    re-serialize, copy into the local buffer), for OTLP JSON and protobuf exports of 50 browser-like spans.
    Each checkout (this tree and ``git worktree``s of older commits: by default the last one before the JSON
    schema check, and the start of issue 20) runs in a worker process of its own
-   (``benchmarks.browser_endpoint_worker``); rounds are interleaved, the order rotating, and each ratio to
+   (``benchmarks.harness.browser_endpoint_worker``); rounds are interleaved, the order rotating, and each ratio to
    an older commit is taken within a round, then the median and range over the rounds.
 2. Added p99 latency over HTTP: the real service (embedded mode, a subprocess on loopback) receives a
    typical export of 8 spans, one request at a time; the baseline is a request of the same size to an
    unknown OTLP path, which goes through the same server and middleware but is refused unread.
 
-Usage: .venv/bin/python -m benchmarks.shim_throughput [--quick] [--no-write] [--against NAME=REF ...]
+Usage: python -m benchmarks --only browser_endpoint_throughput [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -32,11 +31,10 @@ import httpx
 from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
 from perftrace.analysis.report import percentile
 from testsupport.processes import running_agent
-from testsupport.report import Target, median, replace_section, section_preamble, table, targets_table
+from testsupport.report import Target, median, section_preamble, table, targets_table
 
-from benchmarks import browser_endpoint_worker as worker
+from benchmarks.harness import browser_endpoint_worker as worker
 
-SECTION = "browser_endpoint_throughput"
 REPO = Path(__file__).resolve().parents[1]
 LIBRARY_SOURCES = Path("libs/perftrace/src")
 THIS_TREE = "this tree"
@@ -130,7 +128,7 @@ def library_sources(against: Mapping[str, str], work: Path) -> Iterator[dict[str
 def started_worker(source: Path, document: Path) -> Iterator[subprocess.Popen[str]]:
     """A worker timing the library at ``source``, ready for requests."""
     env = {**os.environ, "PYTHONPATH": str(source)}
-    command = [sys.executable, "-m", "benchmarks.browser_endpoint_worker", str(document)]
+    command = [sys.executable, "-m", "benchmarks.harness.browser_endpoint_worker", str(document)]
     command += [BROWSER_SERVICE_NAME, SERVICE_NAME]
     process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -221,7 +219,7 @@ def _ratio_rows(results: Mapping[str, CheckoutRates]) -> list[list[str]]:
     return rows
 
 
-def run(against: Mapping[str, str], quick: bool = False) -> str:
+def run(quick: bool = False, against: Mapping[str, str] = DEFAULT_AGAINST) -> str:
     """Measure and render the section."""
     started = dt.datetime.now(dt.UTC)
     rounds, per_round, requests = (3, 100, 100) if quick else (15, 200, 600)
@@ -279,27 +277,3 @@ def run(against: Mapping[str, str], quick: bool = False) -> str:
         *targets_table(targets),
     ]
     return "\n".join(lines)
-
-
-def main() -> None:
-    """Run and write the section of docs/performance.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
-    parser.add_argument(
-        "--against",
-        action="append",
-        metavar="NAME=REF",
-        help="an older commit to measure beside this tree (repeatable); default: "
-        + ", ".join(f"{name}={ref}" for name, ref in DEFAULT_AGAINST.items()),
-    )
-    args = parser.parse_args()
-    against = dict(item.split("=", 1) for item in args.against) if args.against else DEFAULT_AGAINST
-    section = run(against, args.quick)
-    print(section)
-    if not args.no_write:
-        replace_section(SECTION, section)
-
-
-if __name__ == "__main__":
-    main()

@@ -7,7 +7,7 @@ the SDK's spans, the instrumentations, our library, logging, ...); the rest is t
 Shares are of the samples; times per chat are the shares of the CPU per chat that /proc measured over the
 same load.
 
-    python -m benchmarks.profile_peers [--seconds 20] off ours floor
+    python -m benchmarks.tools.profile_peers [--seconds 20] off ours floor
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from testsupport.report import table
 
-from benchmarks.chat_driver import drive, process_cpu_seconds
-from benchmarks.service_peers import PEERS, running_backends, running_peer
+from benchmarks.harness.load import drive, process_cpu_seconds
+from benchmarks.harness.peers import PEERS, running_backends, running_peer
 
 #: (component, path fragment of its frames).
 COMPONENTS = (

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from perftrace.analysis.report import percentile
@@ -118,9 +120,14 @@ def process_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def drive_measured(base_url: str, pid: int, requests: int, concurrency: int) -> RoundResult:
-    """``drive`` one service, also counting the CPU time its process spent."""
-    before = process_cpu_seconds(pid)
-    result = asyncio.run(drive(base_url, requests, concurrency))
-    result.service_cpu_seconds = process_cpu_seconds(pid) - before
-    return result
+def measured(loads: Sequence[tuple[int, Coroutine[Any, Any, RoundResult]]]) -> list[RoundResult]:
+    """Run loads at the same time, each against one service's process (pid), counting the CPU each spent."""
+    before = [process_cpu_seconds(pid) for pid, _ in loads]
+
+    async def together() -> list[RoundResult]:
+        return list(await asyncio.gather(*(load for _, load in loads)))
+
+    results = asyncio.run(together())
+    for (pid, _), cpu_before, result in zip(loads, before, results, strict=True):
+        result.service_cpu_seconds = process_cpu_seconds(pid) - cpu_before
+    return results

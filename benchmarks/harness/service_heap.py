@@ -1,6 +1,6 @@
 """Full-GC pause of the real service's process with its trace buffer full (run in a subprocess).
 
-``python -m benchmarks.service_heap [--freeze]`` builds the app with embedded defaults, runs its
+``python -m benchmarks.harness.service_heap [--freeze]`` builds the app with embedded defaults, runs its
 lifespan, answers 100+ chats in-process (so the buffer holds 100 chat traces), then times full
 collections and prints one JSON object. The lifespan itself freezes the start-up heap (``gc.freeze()``);
 ``--freeze`` freezes once more after the chats, for comparison. ``span_overhead`` uses it
@@ -76,10 +76,10 @@ async def measure(freeze: bool, collections: int) -> dict[str, Any]:
 def run_in_subprocess(freeze: bool, collections: int = 10) -> dict[str, Any]:
     """Measure in a fresh interpreter (so nothing of the caller's heap counts); the parsed result."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "HA_AGENT_", "OPENAI_", "HA_"))}
-    command = [sys.executable, "-m", "benchmarks.service_heap", "--collections", str(collections)]
+    command = [sys.executable, "-m", "benchmarks.harness.service_heap", "--collections", str(collections)]
     if freeze:
         command.append("--freeze")
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=600, check=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result

@@ -5,7 +5,7 @@ An OTLP/HTTP receiver that decodes every export (protobuf, gzip or not) and coun
 peer's own httpx instrumentation sees the Home Assistant call as it would with a real one. Neither runs
 in the load generator's process, so their CPU is not taken from it.
 
-    python benchmarks/peer_backends.py OTLP_PORT HOME_PORT
+    python benchmarks/harness/peer_backends.py OTLP_PORT HOME_PORT
 """
 
 from __future__ import annotations

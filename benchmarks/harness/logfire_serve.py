@@ -5,7 +5,7 @@ OpenAI integrations. Nothing goes to Logfire's cloud (``send_to_logfire=False``)
 endpoint of the standard ``OTEL_EXPORTER_OTLP_*`` variables, which Logfire reads. The service runs with
 ``HA_AGENT_BUILTIN_TRACING=false`` (set by the benchmark), so every span is Logfire's.
 
-    python benchmarks/logfire_serve.py --port PORT
+    python benchmarks/harness/logfire_serve.py --port PORT
 """
 
 from __future__ import annotations
