@@ -101,3 +101,9 @@ SPAN_ATTRIBUTES: Final = frozenset(
     }
 )
 
+
+# Metric names --------------------------------------------------------------------------------------------
+
+#: Requests refused for their credential, by ``AUTH_FAILURE_REASON`` (missing, invalid, rate_limited, unverifiable).
+AUTH_FAILURES_METRIC: Final = "ha_agent.auth.failures"
+AUTH_FAILURE_REASON: Final = "reason"

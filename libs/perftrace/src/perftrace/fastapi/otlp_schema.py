@@ -29,9 +29,7 @@ _BASE64 = Annotated[str, Field(pattern=r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{
 _NONZERO_TRACE_ID = Annotated[
     str, Field(min_length=32, max_length=32, pattern=r"^[0-9a-fA-F]*[1-9a-fA-F][0-9a-fA-F]*$")
 ]
-_NONZERO_SPAN_ID = Annotated[
-    str, Field(min_length=16, max_length=16, pattern=r"^[0-9a-fA-F]*[1-9a-fA-F][0-9a-fA-F]*$")
-]
+_NONZERO_SPAN_ID = Annotated[str, Field(min_length=16, max_length=16, pattern=r"^[0-9a-fA-F]*[1-9a-fA-F][0-9a-fA-F]*$")]
 _TRACE_ID = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")]
 _SPAN_ID = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{16}$")]
 _PARENT_SPAN_ID = Annotated[str, Field(pattern=r"^(?:[0-9a-fA-F]{16})?$")]

@@ -7,14 +7,15 @@ tracing.mount(app)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME
@@ -31,6 +32,8 @@ from perftrace.ratelimit import SlidingWindowRateLimiter
 from perftrace.setup import TracingConfig, TracingHandle, otlp_http_traces_endpoint, setup_tracing
 from perftrace.tracker import install_tracker
 
+#: Responses shorter than this are sent as they are: gzip would save less than it costs.
+GZIP_MINIMUM_BYTES = 1000
 #: Requests that would only fill the trace buffer with the viewer's own reads and the browser's exports.
 _OWN_URLS = (PAGE_PATH, f"{API_PREFIX}/.*", f"{OTLP_PREFIX}/.*")
 
@@ -140,16 +143,26 @@ class PerformanceTracing:
         async with self.running():
             yield
 
-    def mount(self, app: FastAPI) -> None:
+    def mount(self, app: FastAPI, auth: Callable[..., Any] | None = None) -> None:
         """Add the page, the JSON routes and (with browser service names) the browser endpoint; trace the app.
 
+        Responses of the app are gzipped for clients that accept it (the page of 100 traces is ~500 KB of HTML).
         With ``config.installs`` False (``OTEL_SDK_DISABLED=true``, or ``enabled=False``) the app is not traced.
+
+        Args:
+            app: the service's application.
+            auth: the service's access dependency (e.g. one that checks a bearer token and raises a 401):
+                every route mounted here depends on it, so they are protected as the service's own are.
         """
         setattr(app.state, routes.STATE_KEY, lambda: self._running)
+        guarded = [Depends(auth)] if auth is not None else []
         # The routes declare their errors as ErrorBody; the contract makes every error of the app one.
         install_contract(app)
-        app.include_router(routes.router)
-        app.include_router(snapshot_routes.router)
+        if not getattr(app.state, "perftrace_gzip", False):
+            app.state.perftrace_gzip = True
+            app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+        app.include_router(routes.router, dependencies=guarded)
+        app.include_router(snapshot_routes.router, dependencies=guarded)
         # Again in pydantic's own form: FastAPI writes the 64-bit bounds as floats, which a client rounds past.
         document_models(app, CompareRequest)
         app.mount(
@@ -157,7 +170,7 @@ class PerformanceTracing:
         )
         if self.browser_service_names:
             setattr(app.state, browser.STATE_KEY, lambda: self._endpoint)
-            app.include_router(browser.router)
+            app.include_router(browser.router, dependencies=guarded)
             document_models(app, OtlpExportTraceServiceRequest)
             limits = replace(self.browser.limits, allowed_services=self.browser_service_names)
             complete_openapi(app, partial(browser.document_endpoint, limits=limits))
