@@ -5,12 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from perftrace.compare import Comparison, compare
-from perftrace.fastapi.contract import SERVER_ERROR, UNREADABLE_BODY, VALIDATION_ERROR
+from perftrace.fastapi.contract import SERVER_ERROR, UNREADABLE_BODY, VALIDATION_ERROR, error_responses
 from perftrace.fastapi.routes import API_PREFIX, NOT_RUNNING, Running
 from perftrace.fastapi.snapshot_models import CompareRequest, SnapshotModel
 from perftrace.snapshot import snapshot_from_json
 
 router = APIRouter(tags=["performance"], responses={**NOT_RUNNING, **SERVER_ERROR})
+#: Where two snapshots are compared; its body is capped by ``PerformanceTracing(compare_max_body_bytes=...)``.
+COMPARE_PATH = f"{API_PREFIX}/compare"
+TOO_LARGE = error_responses({413: "The body is over the byte limit"})
 
 
 @router.get(f"{API_PREFIX}/snapshot")
@@ -21,7 +24,7 @@ async def snapshot(state: Running) -> SnapshotModel:
     return SnapshotModel.from_records(kept, source=source, service_name=state.service_name)
 
 
-@router.post(f"{API_PREFIX}/compare", responses={**UNREADABLE_BODY, **VALIDATION_ERROR})
+@router.post(COMPARE_PATH, responses={**UNREADABLE_BODY, **TOO_LARGE, **VALIDATION_ERROR})
 def compare_snapshots(body: CompareRequest, state: Running) -> Comparison:
     """Two snapshots compared stage by stage (what ``perftrace compare`` prints); a 422 names the bad field.
 

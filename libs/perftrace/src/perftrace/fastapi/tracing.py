@@ -22,11 +22,13 @@ from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.trace import Span
 
 from perftrace.fastapi import browser, routes, snapshot_routes
+from perftrace.fastapi.body_limit import BodyLimitMiddleware
 from perftrace.fastapi.browser import OTLP_PREFIX, BrowserEndpoint, BrowserEndpointConfig
 from perftrace.fastapi.contract import complete_openapi, document_models, install_contract
 from perftrace.fastapi.otlp_schema import OtlpExportTraceServiceRequest
 from perftrace.fastapi.routes import API_PREFIX, PAGE_PATH, RunningTracing
 from perftrace.fastapi.snapshot_models import CompareRequest
+from perftrace.fastapi.snapshot_routes import COMPARE_PATH
 from perftrace.logs import enable_log_correlation
 from perftrace.ratelimit import SlidingWindowRateLimiter
 from perftrace.setup import TracingConfig, TracingHandle, otlp_http_traces_endpoint, setup_tracing
@@ -66,6 +68,7 @@ class PerformanceTracing:
         links: (label, href) pairs for the page's header, e.g. ``(("chat", "/"),)``.
         untraced_urls: URL regexes of the service whose requests should make no server span (health probes,
             static files); the library's own routes are never traced.
+        compare_max_body_bytes: the largest body ``POST /api/v1/performance/compare`` reads (else 413).
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class PerformanceTracing:
         jaeger_url: str | None = None,
         links: Iterable[tuple[str, str]] = (),
         untraced_urls: Iterable[str] = (),
+        compare_max_body_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         if config is None:
             if not service_name:
@@ -91,6 +95,7 @@ class PerformanceTracing:
         self.jaeger_url = jaeger_url
         self.links = tuple(links)
         self.untraced_urls = tuple(untraced_urls)
+        self.compare_max_body_bytes = compare_max_body_bytes
         self._running: RunningTracing | None = None
         self._endpoint: BrowserEndpoint | None = None
 
@@ -161,6 +166,7 @@ class PerformanceTracing:
         if not getattr(app.state, "perftrace_gzip", False):
             app.state.perftrace_gzip = True
             app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+            app.add_middleware(BodyLimitMiddleware, max_bytes_by_path={COMPARE_PATH: self.compare_max_body_bytes})
         app.include_router(routes.router, dependencies=guarded)
         app.include_router(snapshot_routes.router, dependencies=guarded)
         # Again in pydantic's own form: FastAPI writes the 64-bit bounds as floats, which a client rounds past.
