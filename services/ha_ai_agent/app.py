@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -16,13 +17,13 @@ from perftrace.fastapi.contract import (
     complete_openapi,
     document_limits,
     error_response,
-    error_responses,
     install_contract,
 )
 
 from ha_ai_agent import __version__
 from ha_ai_agent.api import chat, conversations, health, session, ui
 from ha_ai_agent.api.deps import require_access
+from ha_ai_agent.api.session import AUTH_ERRORS
 from ha_ai_agent.api.ui import STATIC_DIR, sign_in_page
 from ha_ai_agent.auth.access import SignInRequired
 from ha_ai_agent.chat.pipeline import ChatError
@@ -73,24 +74,20 @@ async def _sign_in_required(request: Request, error: Exception) -> Response:
     return error_response(401, str(error.detail), error.headers)
 
 
-#: What every protected operation can answer besides its own statuses.
-AUTH_ERRORS = error_responses(
-    {
-        401: "No valid credential: the body says how to authenticate",
-        429: "Too many attempts with wrong credentials from this client",
-        503: "Home Assistant cannot check the token now",
-    },
-    retry_after=(429,),
-)
-
-
 def _document_auth(document: dict[str, Any]) -> None:
-    """Add the guard's answers to every operation that declares a security requirement."""
+    """Add the guard's answers to every operation that declares a security requirement.
+
+    A page (an operation that answers HTML) answers a browser's 401 with the sign-in page.
+    """
     for operations in document["paths"].values():
         for operation in operations.values():
-            if "security" in operation:
-                for status, response in AUTH_ERRORS.items():
-                    operation["responses"].setdefault(str(status), response)
+            if "security" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, response in AUTH_ERRORS.items():
+                responses.setdefault(str(status), copy.deepcopy(response))
+            if "text/html" in responses.get("200", {}).get("content", {}):
+                responses["401"]["content"]["text/html"] = {"schema": {"type": "string"}}
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:

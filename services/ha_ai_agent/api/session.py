@@ -7,13 +7,22 @@ Mounted only when access control is on. The cookie is HttpOnly (page scripts can
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from perftrace.fastapi.contract import UNREADABLE_BODY, VALIDATION_ERROR
+from perftrace.fastapi.contract import UNREADABLE_BODY, VALIDATION_ERROR, error_responses
 from pydantic import BaseModel, ConfigDict, Field
 
 from ha_ai_agent.api.deps import client_key, running_access
 from ha_ai_agent.auth.sessions import SESSION_COOKIE
 
 router = APIRouter(prefix="/api/v1/session", tags=["session"])
+#: What checking a credential can answer: on every protected operation, and on signing in.
+AUTH_ERRORS = error_responses(
+    {
+        401: "No valid credential: the body says how to authenticate",
+        429: "Too many attempts with wrong credentials from this client",
+        503: "Home Assistant cannot check the token now",
+    },
+    retry_after=(429,),
+)
 #: Longer than any token Home Assistant or ``ha-ai-agent token`` makes, short enough to hash at once.
 MAX_TOKEN_CHARS = 4096
 
@@ -30,7 +39,9 @@ class SignIn(BaseModel):
     )
 
 
-@router.post("", status_code=204, response_class=Response, responses={**UNREADABLE_BODY, **VALIDATION_ERROR})
+@router.post(
+    "", status_code=204, response_class=Response, responses={**AUTH_ERRORS, **UNREADABLE_BODY, **VALIDATION_ERROR}
+)
 async def sign_in(body: SignIn, request: Request) -> Response:
     """Check the token and set the session cookie (the token itself is not kept)."""
     access = running_access(request)
