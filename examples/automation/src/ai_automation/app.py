@@ -24,6 +24,8 @@ from ai_automation import SERVICE_NAME
 #: Where the chat agent listens (its base URL).
 AGENT_URL_ENV = "AI_AUTOMATION_AGENT_URL"
 DEFAULT_AGENT_URL = "http://127.0.0.1:8030"
+#: The agent's access token (a bearer token), when the agent asks for one.
+AGENT_TOKEN_ENV = "AI_AUTOMATION_AGENT_TOKEN"
 #: A chat may run several model calls; give it the time the agent's own clients give the model.
 AGENT_TIMEOUT_SECONDS = 60.0
 CHAT_PATH = "/api/v1/chat"
@@ -54,7 +56,11 @@ class Suggestion(BaseModel):
 @asynccontextmanager
 async def agent_client(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     """One instrumented client for the app's lifetime (a client costs tens of ms to build)."""
-    async with httpx.AsyncClient(base_url=app.state.agent_url, timeout=AGENT_TIMEOUT_SECONDS) as client:
+    token = os.environ.get(AGENT_TOKEN_ENV)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(
+        base_url=app.state.agent_url, timeout=AGENT_TIMEOUT_SECONDS, headers=headers
+    ) as client:
         HTTPXClientInstrumentor.instrument_client(client)
         yield {"agent": client}
 
