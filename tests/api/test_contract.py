@@ -127,7 +127,7 @@ def test_every_error_has_the_error_body_with_the_trace_id(client: TestClient) ->
         client.get("/api/v1/conversations", params={"limit": "many"}),
         client.post("/api/v1/chat", json={"message": " \t\n"}),
         client.post("/api/v1/chat", json={"message": "hi", "refresh_context": 0}),
-        client.post("/api/v1/chat", content=b"{\"message\": \"\xc3\"}", headers={"content-type": "application/json"}),
+        client.post("/api/v1/chat", content=b'{"message": "\xc3"}', headers={"content-type": "application/json"}),
         client.delete("/api/v1/chat"),
     ]
     assert [a.status_code for a in answers] == [404, 422, 422, 422, 400, 405]
