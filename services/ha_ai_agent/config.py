@@ -60,6 +60,10 @@ class Settings(BaseSettings):
         None, description="the address users reach the service on, when not the one it listens on (compose)"
     )
 
+    confirm_seconds: float = Field(
+        60.0, gt=0, description="how long a yes may carry out an action that opens the home (unlock, open, disarm)"
+    )
+
     rate_limit_per_minute: int = Field(100, ge=1)
     max_message_chars: int = Field(4000, ge=1)
     max_input_tokens: int = Field(16000, ge=256)

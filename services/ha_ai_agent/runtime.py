@@ -134,6 +134,7 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             rate_limiter=SlidingWindowRateLimiter(settings.rate_limit_per_minute, 60.0),
             max_input_tokens=settings.max_input_tokens,
             max_iterations=settings.max_iterations,
+            confirm_seconds=settings.confirm_seconds,
             traced=traced,
         )
         access = _open_access(settings, tracing, stack)

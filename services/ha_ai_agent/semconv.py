@@ -63,6 +63,8 @@ CHAT_WITHIN_BUDGET: Final = "chat.within_budget"
 RATE_LIMIT_LIMITED: Final = "rate_limit.limited"
 PREVIEW_PENDING: Final = "preview.pending"
 PREVIEW_ACTION: Final = "preview.action"
+#: On a ``tool_execution`` of a call that opens the home: ``pending`` (held for a yes) or ``confirmed``.
+ACTION_CONFIRMATION: Final = "action.confirmation"
 LLM_ITERATION: Final = "llm.iteration"
 LLM_TOOL_CALLS: Final = "llm.tool_calls"
 LLM_FINISH_REASON: Final = "llm.finish_reason"
@@ -88,6 +90,7 @@ SPAN_ATTRIBUTES: Final = frozenset(
         RATE_LIMIT_LIMITED,
         PREVIEW_PENDING,
         PREVIEW_ACTION,
+        ACTION_CONFIRMATION,
         LLM_ITERATION,
         LLM_TOOL_CALLS,
         LLM_FINISH_REASON,
