@@ -25,6 +25,7 @@ from ha_ai_agent.chat.tools import ToolExecutor
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.client import HomeAssistantClient
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
+from ha_ai_agent.home.exposure import Exposure, websocket_exposure
 from ha_ai_agent.llm.client import create_llm_client
 from ha_ai_agent.semconv import AUTH_FAILURES_METRIC
 from ha_ai_agent.store.conversations import ConversationStore
@@ -89,6 +90,15 @@ def _open_access(settings: Settings, tracing: TracingHandle, stack: AsyncExitSta
     )
 
 
+def _exposure(settings: Settings) -> Exposure:
+    """What a real Home Assistant exposes to conversation agents (the demo home exposes everything)."""
+    if not settings.ha_url:
+        return Exposure(None, 0)
+    token = settings.ha_token.get_secret_value() if settings.ha_token else ""
+    source = websocket_exposure(settings.ha_url, token, settings.ha_timeout_seconds)
+    return Exposure(source, settings.context_areas_ttl_seconds)
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, performance: PerformanceTracing) -> AsyncIterator[Runtime]:
     """Start tracing, open the store and the clients; close all of it, tracing flushed last.
@@ -128,7 +138,7 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
         agent = ChatAgent(
             store=store,
             context=context,
-            tools=ToolExecutor(home, context),
+            tools=ToolExecutor(home, context, _exposure(settings)),
             llm=llm,
             model=settings.openai_model,
             rate_limiter=SlidingWindowRateLimiter(settings.rate_limit_per_minute, 60.0),

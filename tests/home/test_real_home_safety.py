@@ -84,7 +84,12 @@ def test_signing_in_on_the_page_with_a_users_token(guarded_by_home: TestClient, 
 @pytest.fixture
 def careful_agent(settings: Settings, real_home: HomeAssistantPeer) -> Iterator[TestClient]:
     real = settings.model_copy(
-        update={"ha_url": real_home.url, "ha_token": SecretStr(real_home.token), "confirm_seconds": CONFIRM_SECONDS}
+        update={
+            "ha_url": real_home.url,
+            "ha_token": SecretStr(real_home.token),
+            "confirm_seconds": CONFIRM_SECONDS,
+            "context_areas_ttl_seconds": 0,  # exposure read on every call
+        }
     )
     with TestClient(create_app(real)) as client:
         yield client
@@ -158,3 +163,29 @@ def test_the_trace_shows_the_pending_and_the_confirmed_action(
     assert [s.attribute(ACTION_CONFIRMATION) for s in made] == ["confirmed"]
     assert not [s for s in confirmed.spans if s.name == OPENAI_API_CALL]  # the model had no say in it
     assert front_door(real_home) == "unlocked"
+
+
+def test_the_agent_acts_only_on_entities_home_assistant_exposes_to_conversation_agents(
+    careful_agent: TestClient, real_home: HomeAssistantPeer
+) -> None:
+    assert real_home.rest("POST", "/api/services/light/turn_off", {"entity_id": "light.bed_light"}).status_code == 200
+    with HomeAssistantAdmin(real_home.url, real_home.token) as admin:
+        admin.command(
+            "homeassistant/expose_entity",
+            assistants=["conversation"],
+            entity_ids=["light.bed_light"],
+            should_expose=False,
+        )
+        try:
+            refused = say(careful_agent, "Turn on the bed light")
+            assert real_home.rest("GET", "/api/states/light.bed_light").json()["state"] == "off", refused["message"]
+            assert "does not expose" in refused["message"] or "expose" in refused["message"].lower(), refused
+        finally:
+            admin.command(
+                "homeassistant/expose_entity",
+                assistants=["conversation"],
+                entity_ids=["light.bed_light"],
+                should_expose=True,
+            )
+    done = say(careful_agent, "Turn on the bed light")
+    assert real_home.rest("GET", "/api/states/light.bed_light").json()["state"] == "on", done["message"]

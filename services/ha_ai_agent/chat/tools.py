@@ -17,6 +17,7 @@ from ha_ai_agent.home.client import (
     HomeAssistantRejected,
     HomeAssistantStillWorking,
 )
+from ha_ai_agent.home.exposure import Exposure
 
 MAX_ENTITIES = 50
 
@@ -126,9 +127,10 @@ def _fold(changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class ToolExecutor:
     """Runs tool calls; ``execute`` never raises for Home Assistant trouble, only for a bad call."""
 
-    def __init__(self, home: HomeAssistantClient, context: HomeContext) -> None:
+    def __init__(self, home: HomeAssistantClient, context: HomeContext, exposure: Exposure | None = None) -> None:
         self.home = home
         self.context = context
+        self.exposure = exposure or Exposure(None, 0)
 
     async def execute(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """Run one tool and return its result."""
@@ -233,6 +235,13 @@ class ToolExecutor:
             payload["entity_id"] = entity_id
         targets = _targets(payload.get("entity_id"))
         called = f"{domain}.{service}"
+        hidden = await self.exposure.not_exposed(targets)
+        if hidden:
+            return {
+                "service": called,
+                "error": f"Home Assistant does not expose {', '.join(hidden)} to conversation agents, so I may not "
+                "act on it (Settings → Voice assistants → Expose in Home Assistant changes that)",
+            }
         try:
             changed = _fold(await self.home.call_service(domain, service, payload))
         except HomeAssistantStillWorking as slow:
