@@ -228,3 +228,4 @@ def test_the_agent_judges_access_control_by_the_address_its_port_is_published_on
     assert agent["environment"]["HA_AGENT_AUTH"] == "${HA_AGENT_AUTH:-auto}"
     example = compose["services"]["automation-example"]["environment"]
     assert example["AI_AUTOMATION_AGENT_TOKEN"] == "${AI_AUTOMATION_AGENT_TOKEN:-}"
+    assert example["AI_AUTOMATION_API_TOKEN"] == "${AI_AUTOMATION_API_TOKEN:-}"
