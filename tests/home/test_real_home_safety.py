@@ -37,17 +37,15 @@ CACHE_SECONDS = 2.0
 CONFIRM_SECONDS = 3.0
 
 
+def agent_on(settings: Settings, peer: HomeAssistantPeer, **update: Any) -> TestClient:
+    """The agent on the real Home Assistant, with ``update`` to its settings (use it as a context manager)."""
+    real = settings.model_copy(update={"ha_url": peer.url, "ha_token": SecretStr(peer.token), **update})
+    return TestClient(create_app(real))
+
+
 @pytest.fixture
 def guarded_by_home(settings: Settings, real_home: HomeAssistantPeer) -> Iterator[TestClient]:
-    real = settings.model_copy(
-        update={
-            "ha_url": real_home.url,
-            "ha_token": SecretStr(real_home.token),
-            "auth": AuthMode.HOME_ASSISTANT,
-            "auth_cache_seconds": CACHE_SECONDS,
-        }
-    )
-    with TestClient(create_app(real)) as client:
+    with agent_on(settings, real_home, auth=AuthMode.HOME_ASSISTANT, auth_cache_seconds=CACHE_SECONDS) as client:
         yield client
 
 
@@ -83,15 +81,8 @@ def test_signing_in_on_the_page_with_a_users_token(guarded_by_home: TestClient, 
 
 @pytest.fixture
 def careful_agent(settings: Settings, real_home: HomeAssistantPeer) -> Iterator[TestClient]:
-    real = settings.model_copy(
-        update={
-            "ha_url": real_home.url,
-            "ha_token": SecretStr(real_home.token),
-            "confirm_seconds": CONFIRM_SECONDS,
-            "context_areas_ttl_seconds": 0,  # exposure read on every call
-        }
-    )
-    with TestClient(create_app(real)) as client:
+    # The exposure settings are read on every call (they are kept as long as the areas).
+    with agent_on(settings, real_home, confirm_seconds=CONFIRM_SECONDS, context_areas_ttl_seconds=0) as client:
         yield client
 
 
@@ -106,17 +97,17 @@ def front_door(peer: HomeAssistantPeer) -> str:
     return str(peer.rest("GET", "/api/states/lock.front_door").json()["state"])
 
 
-def lock_front_door(peer: HomeAssistantPeer) -> None:
-    assert peer.rest("POST", "/api/services/lock/lock", {"entity_id": "lock.front_door"}).status_code == 200
-    assert front_door(peer) == "locked"
+@pytest.fixture
+def asked(careful_agent: TestClient, real_home: HomeAssistantPeer) -> dict[str, Any]:
+    """The agent's answer to "Unlock the front door", the door locked before."""
+    assert real_home.rest("POST", "/api/services/lock/lock", {"entity_id": "lock.front_door"}).status_code == 200
+    assert front_door(real_home) == "locked"
+    return say(careful_agent, "Unlock the front door")
 
 
 def test_unlocking_waits_for_a_yes_in_the_same_conversation(
-    careful_agent: TestClient, real_home: HomeAssistantPeer
+    careful_agent: TestClient, real_home: HomeAssistantPeer, asked: dict[str, Any]
 ) -> None:
-    lock_front_door(real_home)
-    asked = say(careful_agent, "Unlock the front door")
-
     assert "I need your confirmation" in asked["message"] and "Front Door" in asked["message"]
     assert front_door(real_home) == "locked"
     elsewhere = say(careful_agent, "yes")  # another (new) conversation
@@ -133,9 +124,9 @@ def test_unlocking_waits_for_a_yes_in_the_same_conversation(
     assert again["tool_calls"] == [] or all(c["name"] != "call_service" for c in again["tool_calls"])
 
 
-def test_a_yes_after_the_time_limit_does_nothing(careful_agent: TestClient, real_home: HomeAssistantPeer) -> None:
-    lock_front_door(real_home)
-    asked = say(careful_agent, "Unlock the front door")
+def test_a_yes_after_the_time_limit_does_nothing(
+    careful_agent: TestClient, real_home: HomeAssistantPeer, asked: dict[str, Any]
+) -> None:
     time.sleep(CONFIRM_SECONDS + 0.5)
 
     late = say(careful_agent, "yes", asked["conversation_id"])
@@ -145,10 +136,8 @@ def test_a_yes_after_the_time_limit_does_nothing(careful_agent: TestClient, real
 
 
 def test_the_trace_shows_the_pending_and_the_confirmed_action(
-    careful_agent: TestClient, real_home: HomeAssistantPeer
+    careful_agent: TestClient, real_home: HomeAssistantPeer, asked: dict[str, Any]
 ) -> None:
-    lock_front_door(real_home)
-    asked = say(careful_agent, "Unlock the front door")
     done = say(careful_agent, "yes", asked["conversation_id"])
     runtime: Runtime = careful_agent.app.state.runtime  # type: ignore[attr-defined]
 
