@@ -12,7 +12,7 @@ EXAMPLE := examples/automation
 WEB := services/ha_ai_agent/web
 BUNDLE := services/ha_ai_agent/static/app.js
 CHROMIUM ?= /usr/bin/chromium
-WEB_SOURCES := $(wildcard $(WEB)/src/*.ts) $(WEB)/index.html $(WEB)/style.css $(WEB)/build.mjs
+WEB_SOURCES := $(wildcard $(WEB)/src/*.ts) $(WEB)/index.html $(WEB)/sign-in.html $(WEB)/style.css $(WEB)/build.mjs
 
 .PHONY: run test test-python test-web lint web chromium backends home-assistant bench reliability clean
 

@@ -1,4 +1,4 @@
-"""One checkout's browser endpoint, timed on request: the worker process ``shim_throughput`` starts per checkout.
+"""One checkout's browser endpoint, timed on request: one worker process per checkout.
 
 Run with that checkout's ``libs/perftrace/src`` first on ``PYTHONPATH``; it imports nothing of the repository at
 module level, so the same file drives today's code and older commits. It reads an OTLP/JSON export from the

@@ -1,4 +1,4 @@
-"""``ha-ai-agent serve | ask | report | snapshot | compare``."""
+"""``ha-ai-agent serve | ask | token | report | snapshot | compare``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import httpx
 from perftrace.cli import add_compare_arguments, add_report_arguments, add_snapshot_arguments
 from perftrace.tracing.logs import configure_logging
 
+from ha_ai_agent.auth.credentials import new_token
+from ha_ai_agent.auth.policy import AuthNotConfigured
 from ha_ai_agent.config import Settings
 from ha_ai_agent.semconv import CHAT_PATH, SERVICE_NAME
 
@@ -38,6 +40,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = Settings(**overrides)
+    try:
+        settings.resolved_auth()
+    except AuthNotConfigured as refusal:
+        print(f"ha-ai-agent: {refusal}", file=sys.stderr)
+        return 2
     # Tracing off (or left to an agent) installs nothing, not even the trace ids of the log lines.
     _configure_logging(settings.log_level, trace_ids=settings.installs_tracing)
     uvicorn.run(
@@ -47,6 +54,15 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         timeout_graceful_shutdown=30,
     )
+    return 0
+
+
+def _token() -> int:
+    token, digest = new_token()
+    print(f"New token (shown once; the agent keeps only its hash):\n\n    {token}\n")
+    print("Add its hash to the agent's settings (.env or the environment), beside any you already have:\n")
+    print(f"    HA_AGENT_AUTH_TOKEN_HASHES='[\"{digest}\"]'\n")
+    print("then restart it, and sign in on the chat page with the token, or send 'Authorization: Bearer <token>'.")
     return 0
 
 
@@ -85,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8030, HA_AGENT_PORT)")
     ask = commands.add_parser("ask", help="answer one question in-process and print the stage timings")
     ask.add_argument("question")
+    commands.add_parser("token", help="make a new access token of the agent's own and print it once")
     # Reports, snapshots and comparisons are the tracing library's commands, with this service's defaults.
     report = commands.add_parser("report", help="per-stage percentiles and the critical path of the slowest chats")
     add_report_arguments(report, LOCAL_URL, SERVICE_NAME, UNREACHABLE_HINT)
@@ -100,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "token":
+        return _token()
     if args.command in ("report", "snapshot", "compare"):
         return int(args.handler(args))
     settings = Settings()

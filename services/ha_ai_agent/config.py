@@ -16,6 +16,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ha_ai_agent import __version__
+from ha_ai_agent.auth.credentials import is_token_digest
+from ha_ai_agent.auth.policy import AuthMode, ResolvedAuth, resolve_auth
 from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
 
 # The library's defaults, read from its own config objects so that no number is written twice.
@@ -52,6 +54,23 @@ class Settings(BaseSettings):
     ha_url: str | None = Field(None, validation_alias=AliasChoices("HA_URL"))
     ha_token: SecretStr | None = Field(None, validation_alias=AliasChoices("HA_TOKEN"))
     ha_timeout_seconds: float = Field(10.0, gt=0)
+
+    auth: AuthMode = Field(
+        AuthMode.AUTO,
+        description="home-assistant, tokens, off, or auto: own tokens when configured, else off on loopback, "
+        "else Home Assistant's tokens when HA_URL is set, else refuse to start",
+    )
+    auth_token_hashes: list[str] = Field([], description="the agent's own tokens, as `ha-ai-agent token` prints them")
+    auth_cache_seconds: float = Field(60.0, ge=0, description="how long Home Assistant's verdict on a token is kept")
+    auth_session_hours: float = Field(12.0, gt=0, description="how long a sign-in on the chat page lasts")
+    auth_failures_per_minute: int = Field(10, ge=1, description="checks of unknown credentials per client per minute")
+    exposed_address: str | None = Field(
+        None, description="the address users reach the service on, when not the one it listens on (compose)"
+    )
+
+    confirm_seconds: float = Field(
+        60.0, gt=0, description="how long a yes may carry out an action that opens the home (unlock, open, disarm)"
+    )
 
     rate_limit_per_minute: int = Field(100, ge=1)
     max_message_chars: int = Field(4000, ge=1)
@@ -95,6 +114,23 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("auth_token_hashes")
+    @classmethod
+    def _token_digests(cls, digests: list[str]) -> list[str]:
+        bad = [d for d in digests if not is_token_digest(d)]
+        if bad:
+            raise ValueError("each must be sha256:<64 hex digits>, as `ha-ai-agent token` prints it (not the token)")
+        return digests
+
+    def resolved_auth(self) -> ResolvedAuth:
+        """The access control to run with; raises ``AuthNotConfigured`` (saying what to set) when unsafe."""
+        return resolve_auth(
+            self.auth,
+            self.exposed_address or self.host,
+            has_home_assistant=bool(self.ha_url),
+            has_own_tokens=bool(self.auth_token_hashes),
+        )
 
     @property
     def database_path(self) -> Path:

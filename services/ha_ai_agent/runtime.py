@@ -10,18 +10,25 @@ import httpx
 from openai import AsyncOpenAI
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import NoOpTracerProvider, TracerProvider
 from perftrace import PerformanceTracker, TracingHandle, get_tracker
 from perftrace.fastapi import PerformanceTracing
 from perftrace.ratelimit import SlidingWindowRateLimiter
 
+from ha_ai_agent.auth.access import Access
+from ha_ai_agent.auth.credentials import HomeAssistantTokens, OwnTokens
+from ha_ai_agent.auth.policy import AuthMode
+from ha_ai_agent.auth.sessions import Sessions
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.pipeline import ChatAgent
 from ha_ai_agent.chat.tools import ToolExecutor
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.client import HomeAssistantClient
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
+from ha_ai_agent.home.exposure import Exposure, websocket_exposure
 from ha_ai_agent.llm.client import create_llm_client
+from ha_ai_agent.semconv import AUTH_FAILURES_METRIC
 from ha_ai_agent.store.conversations import ConversationStore
 
 DEMO_HOME_URL = "http://demo-home"
@@ -40,6 +47,7 @@ class Runtime:
     home: HomeAssistantClient
     llm: AsyncOpenAI
     agent: ChatAgent
+    access: Access
 
 
 def performance_tracing(settings: Settings) -> PerformanceTracing:
@@ -59,6 +67,36 @@ def _home_client(settings: Settings) -> HomeAssistantClient:
         return HomeAssistantClient.create(settings.ha_url, token, settings.ha_timeout_seconds)
     transport = httpx.ASGITransport(app=create_demo_home_app(DEMO_TOKEN))
     return HomeAssistantClient.create(DEMO_HOME_URL, DEMO_TOKEN, settings.ha_timeout_seconds, transport)
+
+
+def _open_access(settings: Settings, tracing: TracingHandle, stack: AsyncExitStack) -> Access:
+    auth = settings.resolved_auth()
+    home_tokens = None
+    if auth.mode is AuthMode.HOME_ASSISTANT and settings.ha_url:
+        # Not instrumented: the check carries the user's token, and its spans would only repeat the cache's work.
+        http = httpx.AsyncClient(timeout=settings.ha_timeout_seconds)
+        stack.push_async_callback(http.aclose)
+        home_tokens = HomeAssistantTokens(http, settings.ha_url, settings.auth_cache_seconds)
+    meters = tracing.meter_provider or NoOpMeterProvider()
+    return Access(
+        auth=auth,
+        own_tokens=OwnTokens(settings.auth_token_hashes),
+        home_tokens=home_tokens,
+        sessions=Sessions(settings.auth_session_hours * 3600),
+        limiter=SlidingWindowRateLimiter(settings.auth_failures_per_minute, 60.0),
+        failures=meters.get_meter(__name__).create_counter(
+            AUTH_FAILURES_METRIC, description="Requests refused for their credential, by reason"
+        ),
+    )
+
+
+def _exposure(settings: Settings) -> Exposure:
+    """What a real Home Assistant exposes to conversation agents (the demo home exposes everything)."""
+    if not settings.ha_url:
+        return Exposure(None, 0)
+    token = settings.ha_token.get_secret_value() if settings.ha_token else ""
+    source = websocket_exposure(settings.ha_url, token, settings.ha_timeout_seconds)
+    return Exposure(source, settings.context_areas_ttl_seconds)
 
 
 @asynccontextmanager
@@ -102,12 +140,14 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
         agent = ChatAgent(
             store=store,
             context=context,
-            tools=ToolExecutor(home, context),
+            tools=ToolExecutor(home, context, _exposure(settings)),
             llm=llm,
             model=settings.openai_model,
             rate_limiter=SlidingWindowRateLimiter(settings.rate_limit_per_minute, 60.0),
             max_input_tokens=settings.max_input_tokens,
             max_iterations=settings.max_iterations,
             tracer_provider=provider,
+            confirm_seconds=settings.confirm_seconds,
         )
-        yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent)
+        access = _open_access(settings, tracing, stack)
+        yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent, access)

@@ -66,6 +66,8 @@ CHAT_WITHIN_BUDGET: Final = "chat.within_budget"
 RATE_LIMIT_LIMITED: Final = "rate_limit.limited"
 PREVIEW_PENDING: Final = "preview.pending"
 PREVIEW_ACTION: Final = "preview.action"
+#: On a ``tool_execution`` of a call that opens the home: ``pending`` (held for a yes) or ``confirmed``.
+ACTION_CONFIRMATION: Final = "action.confirmation"
 LLM_ITERATION: Final = "llm.iteration"
 LLM_TOOL_CALLS: Final = "llm.tool_calls"
 LLM_FINISH_REASON: Final = "llm.finish_reason"
@@ -91,6 +93,7 @@ SPAN_ATTRIBUTES: Final = frozenset(
         RATE_LIMIT_LIMITED,
         PREVIEW_PENDING,
         PREVIEW_ACTION,
+        ACTION_CONFIRMATION,
         LLM_ITERATION,
         LLM_TOOL_CALLS,
         LLM_FINISH_REASON,
@@ -103,3 +106,10 @@ SPAN_ATTRIBUTES: Final = frozenset(
         GEN_AI_TOOL_CALL_ID,
     }
 )
+
+
+# Metric names --------------------------------------------------------------------------------------------
+
+#: Requests refused for their credential, by ``AUTH_FAILURE_REASON`` (missing, invalid, rate_limited, unverifiable).
+AUTH_FAILURES_METRIC: Final = "ha_agent.auth.failures"
+AUTH_FAILURE_REASON: Final = "reason"

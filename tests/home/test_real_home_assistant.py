@@ -204,4 +204,7 @@ def test_the_embedded_model_understands_questions_about_the_real_demo(
         {"area": "garage", "domain": "cover", "search": "door"},
         {"domain": "cover", "service": "open_cover", "entity_id": "cover.garage_door"},
     ]
+    # Opening the garage opens the home: held until a yes in the same conversation (issue 24).
+    assert state_of(real_home, "cover.garage_door") in ("closed", "closing")
+    opened = agent.post("/api/v1/chat", json={"message": "yes", "conversation_id": opened["conversation_id"]}).json()
     assert opened["message"] in ("Done: Garage Door is now opening.", "Done: Garage Door is now open.")

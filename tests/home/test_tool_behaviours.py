@@ -41,9 +41,8 @@ async def demo() -> AsyncIterator[tuple[ToolExecutor, Any]]:
 
 async def test_intermediate_states_are_folded_to_the_last(demo: tuple[ToolExecutor, Any]) -> None:
     tools, _ = demo
-    result = await tools.execute(
-        "call_service", {"domain": "lock", "service": "unlock", "entity_id": "lock.garage_side_door"}
-    )
+    # An unlock is held for the user's yes when the model asks for it (issue 24); the yes makes this call.
+    result = await tools.call_service("lock", "unlock", "lock.garage_side_door", {})
     assert [(c["entity_id"], c["state"]) for c in result["changed"]] == [("lock.garage_side_door", "unlocked")]
 
 

@@ -219,3 +219,13 @@ def test_image_tags_are_the_versions_the_tests_build(compose: dict[str, Any], bu
     assert planned["jaeger"].version == images["jaegertracing/jaeger"]
     assert f"v{planned['prometheus'].version}" == images["prom/prometheus"]
     assert build_backends.prometheus_go_version(planned["prometheus"].version) == "v0.316.0"
+
+
+def test_the_agent_judges_access_control_by_the_address_its_port_is_published_on(compose: dict[str, Any]) -> None:
+    agent = compose["services"]["ha-ai-agent"]
+    published = agent["ports"][0].rsplit(":", 2)[0]
+    assert agent["environment"]["HA_AGENT_EXPOSED_ADDRESS"] == published == "${HA_AGENT_BIND_ADDRESS:-127.0.0.1}"
+    assert agent["environment"]["HA_AGENT_AUTH"] == "${HA_AGENT_AUTH:-auto}"
+    example = compose["services"]["automation-example"]["environment"]
+    assert example["AI_AUTOMATION_AGENT_TOKEN"] == "${AI_AUTOMATION_AGENT_TOKEN:-}"
+    assert example["AI_AUTOMATION_API_TOKEN"] == "${AI_AUTOMATION_API_TOKEN:-}"

@@ -107,3 +107,13 @@ def test_an_agent_error_is_a_502_with_its_status(agent_url: str) -> None:
         response = client.post("/api/v1/suggestions", json=GOAL)
     assert response.status_code == 502
     assert response.json()["detail"] == "the chat agent answered 404"
+
+
+def test_with_an_api_token_every_route_but_health_asks_for_it(agent_url: str) -> None:
+    with TestClient(create_app(agent_url, api_token="example-token")) as guarded:
+        signed = {"Authorization": "Bearer example-token"}
+        for path in ("/performance", "/api/v1/performance/reports", "/api/v1/performance/snapshot"):
+            assert guarded.get(path).status_code == 401, path
+            assert guarded.get(path, headers=signed).status_code == 200, path
+        assert guarded.post("/api/v1/suggestions", json={"goal": "porch light at sunset"}).status_code == 401
+        assert guarded.get("/health").status_code == 200

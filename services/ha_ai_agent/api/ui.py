@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -13,6 +15,11 @@ from ha_ai_agent.api.deps import RuntimeDep
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CONFIG_PLACEHOLDER = "<!--HA_AGENT_CONFIG-->"
+#: Where the sign-in page says how to authenticate.
+HOW_PLACEHOLDER = "<!--HA_AGENT_HOW-->"
+#: Where the chat page gets its sign-out button, when access control is on.
+SIGN_OUT_PLACEHOLDER = "<!--HA_AGENT_SIGN_OUT-->"
+SIGN_OUT_BUTTON = '<button id="sign-out" type="button">Sign out</button>'
 
 router = APIRouter(tags=["ui"])
 
@@ -36,4 +43,16 @@ async def index(runtime: RuntimeDep) -> HTMLResponse:
     # "</" cannot end the script element early when written as "<\/".
     payload = json.dumps(config).replace("</", "<\\/")
     script = f'<script id="ha-agent-config" type="application/json">{payload}</script>'
-    return HTMLResponse(page.read_text(encoding="utf-8").replace(CONFIG_PLACEHOLDER, script))
+    sign_out = SIGN_OUT_BUTTON if runtime.access.auth.required else ""
+    html = page.read_text(encoding="utf-8").replace(CONFIG_PLACEHOLDER, script).replace(SIGN_OUT_PLACEHOLDER, sign_out)
+    return HTMLResponse(html)
+
+
+def sign_in_page(how: str, headers: Mapping[str, str]) -> HTMLResponse:
+    """The 401 a browser gets for a page: a form to paste a token into (``static/sign-in.html``)."""
+    page = STATIC_DIR / "sign-in.html"
+    if page.is_file():
+        body = page.read_text(encoding="utf-8").replace(HOW_PLACEHOLDER, escape(how))
+    else:
+        body = f"<!doctype html><title>Sign in</title><p>{escape(how)}. (The sign-in page is not built: `make web`.)"
+    return HTMLResponse(body, status_code=401, headers=dict(headers))

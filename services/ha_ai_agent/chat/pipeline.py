@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import openai
@@ -28,6 +28,14 @@ from opentelemetry.util.types import AttributeValue
 from perftrace import FollowingTracer, mark_operation
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
 
+from ha_ai_agent.chat.confirmations import (
+    CANCELLED,
+    CONFIRMED,
+    ConfirmationNeeded,
+    PendingAction,
+    outcome_answer,
+    resolve,
+)
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.prompt import TokenBreakdown, TokenBudgetExceeded, build_system_prompt, fit_history
 from ha_ai_agent.chat.tools import TOOL_DEFINITIONS, ToolError, ToolExecutor
@@ -35,6 +43,7 @@ from ha_ai_agent.home.client import HomeAssistantError
 from ha_ai_agent.llm.client import UNAVAILABLE_ERRORS
 from ha_ai_agent.llm.tokens import estimate_message_tokens, estimate_messages_tokens
 from ha_ai_agent.semconv import (
+    ACTION_CONFIRMATION,
     CHAT_CONVERSATION_ID,
     CHAT_CONVERSATION_NEW,
     CHAT_HISTORY_MESSAGES,
@@ -150,6 +159,10 @@ class _Turn:
     user_message: str = ""
     pending_preview: dict[str, Any] | None = None
     clear_preview: bool = False
+    #: A call that opens the home, held for the user's yes (stored as the conversation's pending preview).
+    held: PendingAction | None = None
+    #: The conversation's pending action and what this message does to it.
+    resolving: tuple[PendingAction, str] | None = None
     system_prompt: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
     new_messages: list[dict[str, Any]] = field(default_factory=list)
@@ -191,6 +204,7 @@ class ChatAgent:
         max_input_tokens: int = 16000,
         max_iterations: int = 10,
         tracer_provider: TracerProvider | None = None,
+        confirm_seconds: float = 60.0,
     ) -> None:
         self._tracer: Tracer = _tracer if tracer_provider is None else tracer_provider.get_tracer(__name__)
         # The request's span is someone else's (the server's, or an agent's): annotated only if we trace.
@@ -203,6 +217,7 @@ class ChatAgent:
         self.rate_limiter = rate_limiter
         self.max_input_tokens = max_input_tokens
         self.max_iterations = max_iterations
+        self.confirm_seconds = confirm_seconds
 
     def stage(self, name: str, attributes: dict[str, AttributeValue] | None = None) -> AbstractContextManager[Span]:
         """A stage span, current while the stage runs; an exception is recorded and marks it ERROR."""
@@ -224,17 +239,10 @@ class ChatAgent:
             self._apply_pending_preview(turn, span)
         with self.stage(MESSAGE_ASSEMBLY) as span:
             await self._assemble(turn, span)
-        for iteration in range(1, self.max_iterations + 1):
-            turn.iterations = iteration
-            with self.stage(OPENAI_API_CALL, {LLM_ITERATION: iteration}) as span:
-                calls = await self._call_llm(turn, span)
-            if not calls:
-                break
-            # Concurrent tool calls are sibling spans; results go back in the order of the calls.
-            turn.new_messages.extend(await asyncio.gather(*(self._run_tool(turn, call) for call in calls)))
+        if turn.resolving is not None:
+            await self._carry_out(turn, *turn.resolving)
         else:
-            turn.answer = f"I stopped after {self.max_iterations} steps without a final answer."
-            turn.new_messages.append({"role": "assistant", "content": turn.answer})
+            await self._converse(turn)
         with self.stage(TOKEN_COUNT_RETRIEVAL) as span:
             breakdown = self._count_tokens(turn, span)
         with self.stage(SAVE_RESPONSE):
@@ -261,6 +269,51 @@ class ChatAgent:
             iterations=turn.iterations,
             trace_id=format(trace_id, "032x") if trace_id else None,
         )
+
+    async def _converse(self, turn: _Turn) -> None:
+        """Rounds of the model and its tool calls, until it answers (or a call is held for a yes)."""
+        for iteration in range(1, self.max_iterations + 1):
+            turn.iterations = iteration
+            with self.stage(OPENAI_API_CALL, {LLM_ITERATION: iteration}) as span:
+                calls = await self._call_llm(turn, span)
+            if not calls:
+                break
+            # Concurrent tool calls are sibling spans; results go back in the order of the calls.
+            turn.new_messages.extend(await asyncio.gather(*(self._run_tool(turn, call) for call in calls)))
+            if turn.held is not None:  # the agent asks instead of acting, whatever the model would say next
+                turn.answer = turn.held.question(self.confirm_seconds)
+                turn.new_messages.append({"role": "assistant", "content": turn.answer})
+                break
+        else:
+            turn.answer = f"I stopped after {self.max_iterations} steps without a final answer."
+            turn.new_messages.append({"role": "assistant", "content": turn.answer})
+
+    async def _carry_out(self, turn: _Turn, action: PendingAction, outcome: str) -> None:
+        """Answer a yes or no about the pending action; on a timely yes make the held call (no model asked)."""
+        result = None
+        if outcome == CONFIRMED:
+            call_id = f"confirmed-{uuid.uuid4().hex[:12]}"
+            arguments = {"domain": action.domain, "service": action.service, "entity_id": action.entity_id}
+            attributes: dict[str, AttributeValue] = {
+                GEN_AI_OPERATION_NAME: "execute_tool",
+                GEN_AI_TOOL_NAME: "call_service",
+                GEN_AI_TOOL_CALL_ID: call_id,
+                ACTION_CONFIRMATION: CONFIRMED,
+            }
+            with self.stage(TOOL_EXECUTION, attributes) as span:
+                try:
+                    result = await self.tools.call_service(action.domain, action.service, action.entity_id, action.data)
+                except HomeAssistantError as error:
+                    result = {"error": str(error)}
+                if "error" in result:
+                    span.set_status(Status(StatusCode.ERROR, str(result["error"])[:200]))
+            turn.tool_calls.append(ToolCallRecord(call_id, "call_service", arguments))
+            function = {"name": "call_service", "arguments": json.dumps({**arguments, "data": action.data})}
+            tool_call = {"id": call_id, "type": "function", "function": function}
+            turn.new_messages.append({"role": "assistant", "content": None, "tool_calls": [tool_call]})
+            turn.new_messages.append({"role": "tool", "tool_call_id": call_id, "content": json.dumps(result)})
+        turn.answer = outcome_answer(action, outcome, result)
+        turn.new_messages.append({"role": "assistant", "content": turn.answer})
 
     def _check_rate_limit(self, client: str, span: Span) -> None:
         retry_after = self.rate_limiter.acquire(client)
@@ -296,6 +349,13 @@ class ChatAgent:
         preview = turn.pending_preview
         span.set_attribute(PREVIEW_PENDING, preview is not None)
         if preview is None:
+            return
+        held = PendingAction.from_preview(preview)
+        if held is not None:  # a call that opens the home: only the very next message may confirm it
+            outcome = resolve(held, turn.request.message, time.time())
+            turn.clear_preview = True
+            turn.resolving = None if outcome == CANCELLED else (held, outcome)
+            span.set_attribute(PREVIEW_ACTION, outcome)
             return
         word = turn.request.message.strip().lower().rstrip(".!")
         summary = str(preview.get("summary") or preview.get("alias") or "the automation")
@@ -384,6 +444,10 @@ class ChatAgent:
                 result = await self.tools.execute(name, arguments)
             except (ToolError, HomeAssistantError) as error:
                 result = {"error": str(error)}
+            except ConfirmationNeeded as needed:
+                turn.held = replace(needed.action, expires_at=time.time() + self.confirm_seconds)
+                span.set_attribute(ACTION_CONFIRMATION, "pending")
+                result = {"needs_confirmation": True, "message": turn.held.question(self.confirm_seconds)}
             if "error" in result:
                 span.set_status(Status(StatusCode.ERROR, str(result["error"])[:200]))
         return {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
@@ -410,4 +474,5 @@ class ChatAgent:
             turn.new_messages,
             create_title=turn.request.message.strip()[:80] if turn.is_new_conversation else None,
             clear_preview=turn.clear_preview,
+            set_preview=turn.held.to_preview() if turn.held is not None else None,
         )

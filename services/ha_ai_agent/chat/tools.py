@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ha_ai_agent.chat.confirmations import VERBS, ConfirmationNeeded, PendingAction, opens_the_home
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.home.client import (
     HomeAssistantClient,
@@ -16,6 +17,7 @@ from ha_ai_agent.home.client import (
     HomeAssistantRejected,
     HomeAssistantStillWorking,
 )
+from ha_ai_agent.home.exposure import Exposure
 
 MAX_ENTITIES = 50
 
@@ -125,9 +127,10 @@ def _fold(changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class ToolExecutor:
     """Runs tool calls; ``execute`` never raises for Home Assistant trouble, only for a bad call."""
 
-    def __init__(self, home: HomeAssistantClient, context: HomeContext) -> None:
+    def __init__(self, home: HomeAssistantClient, context: HomeContext, exposure: Exposure | None = None) -> None:
         self.home = home
         self.context = context
+        self.exposure = exposure or Exposure(None, 0)
 
     async def execute(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """Run one tool and return its result."""
@@ -145,8 +148,31 @@ class ToolExecutor:
             data = arguments.get("data") or {}
             if not isinstance(data, dict):
                 raise ToolError("call_service data must be an object")
+            held = await self.opening_action(domain, service, arguments.get("entity_id") or data.get("entity_id"), data)
+            if held is not None:
+                raise ConfirmationNeeded(held)
             return await self.call_service(domain, service, arguments.get("entity_id"), data)
         raise ToolError(f"unknown tool {name!r}")
+
+    async def opening_action(
+        self, domain: str, service: str, entity_id: Any, data: dict[str, Any]
+    ) -> PendingAction | None:
+        """The call as a pending action when it would unlock, open a garage door or gate, or disarm; else None."""
+        targets = _targets(entity_id)
+        if not targets:  # every entity of the domain: any lock, alarm panel or cover, a garage door included
+            if not opens_the_home(domain, service, "garage"):
+                return None
+            return PendingAction(domain, service, None, data, f"{VERBS[domain]} every {domain.replace('_', ' ')}")
+        opening = []
+        for target in targets:
+            state = await self.home.get_state(target) or {}
+            attributes = state.get("attributes") or {}
+            target_domain = target.split(".", 1)[0]
+            if opens_the_home(target_domain, service, attributes.get("device_class")):
+                opening.append(f"{VERBS[target_domain]} {attributes.get('friendly_name') or target}")
+        if not opening:
+            return None
+        return PendingAction(domain, service, entity_id, data, " and ".join(opening))
 
     async def _areas_for(self, wanted: str | None) -> dict[str, Area]:
         """entity_id → area; read again at once when ``wanted`` names an area the cache does not know."""
@@ -209,6 +235,13 @@ class ToolExecutor:
             payload["entity_id"] = entity_id
         targets = _targets(payload.get("entity_id"))
         called = f"{domain}.{service}"
+        hidden = await self.exposure.not_exposed(targets)
+        if hidden:
+            return {
+                "service": called,
+                "error": f"Home Assistant does not expose {', '.join(hidden)} to conversation agents, so I may not "
+                "act on it (Settings → Voice assistants → Expose in Home Assistant changes that)",
+            }
         try:
             changed = _fold(await self.home.call_service(domain, service, payload))
         except HomeAssistantStillWorking as slow:

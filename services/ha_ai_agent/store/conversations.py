@@ -217,11 +217,12 @@ class ConversationStore:
         *,
         create_title: str | None = None,
         clear_preview: bool = False,
+        set_preview: dict[str, Any] | None = None,
     ) -> None:
         """Append OpenAI-shaped messages in one transaction and touch the conversation.
 
         With ``create_title`` the conversation is created in the same transaction; ``clear_preview``
-        drops its pending automation preview.
+        drops its pending automation preview, ``set_preview`` replaces it (an action held for a yes).
         """
         now = time.time()
         rows = [
@@ -248,8 +249,9 @@ class ConversationStore:
                         "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
                         (conversation_id, create_title, now, now),
                     )
-                if clear_preview:
-                    cur.execute("UPDATE conversations SET pending_preview = NULL WHERE id = ?", (conversation_id,))
+                if clear_preview or set_preview is not None:
+                    preview = json.dumps(set_preview) if set_preview is not None else None
+                    cur.execute("UPDATE conversations SET pending_preview = ? WHERE id = ?", (preview, conversation_id))
                 cur.executemany(
                     "INSERT INTO messages (conversation_id, role, content, tool_calls, tool_call_id, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",

@@ -1,4 +1,5 @@
-// Builds the page into ../static/: app.js (one minified ES2020 bundle), index.html and style.css.
+// Builds the page into ../static/: app.js (one minified ES2020 bundle), index.html and style.css, and the
+// sign-in page (sign-in.html, sign-in.js).
 // Prints the bundle's raw and gzipped size, and fails when the gzipped size exceeds the budget.
 import { build } from 'esbuild';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
@@ -25,7 +26,19 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
 });
+// The sign-in page's own small bundle: it needs none of the chat or tracing code.
+await build({
+  entryPoints: [join(webDir, 'src', 'signIn.ts')],
+  outfile: join(staticDir, 'sign-in.js'),
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  platform: 'browser',
+  target: 'es2020',
+  logLevel: 'warning',
+});
 await copyFile(join(webDir, 'index.html'), join(staticDir, 'index.html'));
+await copyFile(join(webDir, 'sign-in.html'), join(staticDir, 'sign-in.html'));
 await copyFile(join(webDir, 'style.css'), join(staticDir, 'style.css'));
 
 const bundle = await readFile(bundlePath);

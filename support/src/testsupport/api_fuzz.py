@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 FUZZED_SERVICE_ENV = {
     "HA_AGENT_RATE_LIMIT_PER_MINUTE": "1000000",
     "HA_AGENT_BROWSER_ENDPOINT__RATE_LIMIT_PER_MINUTE": "1000000",
+    # Else schemathesis's wrong-credential probes (ST401 wants 401 or 403) meet the declared 429 after a few.
+    "HA_AGENT_AUTH_FAILURES_PER_MINUTE": "1000000",
 }
 
 
@@ -47,8 +50,14 @@ class FuzzRun:
         )
 
 
-def schemathesis_command(schema_url: str, report_path: Path, *, seed: int, max_examples: int) -> list[str]:
-    """``st run`` with every check, one worker (repeatable) and no example database left behind."""
+def schemathesis_command(
+    schema_url: str, report_path: Path, *, seed: int, max_examples: int, headers: Mapping[str, str] | None = None
+) -> list[str]:
+    """``st run`` with every check, one worker (repeatable) and no example database left behind.
+
+    ``headers`` go with every request (``Authorization`` to fuzz a guarded service signed in).
+    """
+    sent = [argument for name, value in (headers or {}).items() for argument in ("--header", f"{name}: {value}")]
     return [
         str(Path(sys.executable).parent / "st"),
         "run",
@@ -68,6 +77,7 @@ def schemathesis_command(schema_url: str, report_path: Path, *, seed: int, max_e
         "json",
         "--report-json-path",
         str(report_path),
+        *sent,
     ]
 
 
@@ -78,10 +88,13 @@ def run_schemathesis(
     seed: int,
     max_examples: int,
     timeout_s: float = 600.0,
+    headers: Mapping[str, str] | None = None,
 ) -> FuzzRun:
     """Fuzz the app served at ``base_url`` through its own ``/openapi.json``; return the run's figures."""
     report_path = work_dir / "schemathesis.json"
-    command = schemathesis_command(f"{base_url}/openapi.json", report_path, seed=seed, max_examples=max_examples)
+    command = schemathesis_command(
+        f"{base_url}/openapi.json", report_path, seed=seed, max_examples=max_examples, headers=headers
+    )
     started = time.monotonic()
     completed = subprocess.run(command, cwd=work_dir, capture_output=True, text=True, timeout=timeout_s)
     seconds = time.monotonic() - started

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -36,10 +36,13 @@ def send_chat(client: httpx.Client, url: str, message: str = QUESTION) -> ChatRe
 
 
 class ChatLoad:
-    """``workers`` threads chatting back to back until ``stop`` (or ``max_chats`` in all)."""
+    """``workers`` threads chatting back to back until ``stop`` (or ``max_chats`` in all), with ``headers``."""
 
-    def __init__(self, url: str, workers: int, max_chats: int = 10_000) -> None:
+    def __init__(
+        self, url: str, workers: int, max_chats: int = 10_000, headers: Mapping[str, str] | None = None
+    ) -> None:
         self._url = url
+        self._headers = dict(headers or {})
         self._workers = workers
         self._max_chats = max_chats
         self._stopping = threading.Event()
@@ -48,7 +51,7 @@ class ChatLoad:
         self._threads: list[threading.Thread] = []
 
     def _run(self) -> None:
-        with httpx.Client() as client:
+        with httpx.Client(headers=self._headers) as client:
             while not self._stopping.is_set():
                 result = send_chat(client, self._url)
                 with self._lock:

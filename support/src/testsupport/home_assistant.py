@@ -186,6 +186,18 @@ class HomeAssistantAdmin:
         """Give the entity its own area (``None`` clears it, so its device's area counts)."""
         self.command("config/entity_registry/update", entity_id=entity_id, area_id=area_id)
 
+    def create_token(self, name: str) -> str:
+        """A new long-lived access token of the signed-in user, named ``name`` (as Profile → Security makes)."""
+        return str(self.command("auth/long_lived_access_token", client_name=name, lifespan=30))
+
+    def delete_token(self, name: str) -> None:
+        """Delete the user's long-lived access token named ``name`` (the token stops working at once)."""
+        tokens = self.command("auth/refresh_tokens")
+        token_id = next(
+            t["id"] for t in tokens if t.get("client_name") == name and t["type"] == "long_lived_access_token"
+        )
+        self.command("auth/delete_refresh_token", refresh_token_id=token_id)
+
     def put_device_of(self, entity_id: str, area_id: str | None) -> None:
         """Put the device of ``entity_id`` into an area."""
         device_id = self.command("config/entity_registry/get", entity_id=entity_id)["device_id"]

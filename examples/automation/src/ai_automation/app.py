@@ -7,13 +7,14 @@ so one trace holds both services.
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from perftrace import current_trace_id, mark_operation, traced
 from perftrace.fastapi import PerformanceTracing
@@ -24,6 +25,10 @@ from ai_automation import SERVICE_NAME
 #: Where the chat agent listens (its base URL).
 AGENT_URL_ENV = "AI_AUTOMATION_AGENT_URL"
 DEFAULT_AGENT_URL = "http://127.0.0.1:8030"
+#: The agent's access token (a bearer token), when the agent asks for one.
+AGENT_TOKEN_ENV = "AI_AUTOMATION_AGENT_TOKEN"
+#: The token this service's own routes ask for (``Authorization: Bearer``); unset, they are open.
+API_TOKEN_ENV = "AI_AUTOMATION_API_TOKEN"
 #: A chat may run several model calls; give it the time the agent's own clients give the model.
 AGENT_TIMEOUT_SECONDS = 60.0
 CHAT_PATH = "/api/v1/chat"
@@ -54,7 +59,11 @@ class Suggestion(BaseModel):
 @asynccontextmanager
 async def agent_client(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     """One instrumented client for the app's lifetime (a client costs tens of ms to build)."""
-    async with httpx.AsyncClient(base_url=app.state.agent_url, timeout=AGENT_TIMEOUT_SECONDS) as client:
+    token = os.environ.get(AGENT_TOKEN_ENV)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(
+        base_url=app.state.agent_url, timeout=AGENT_TIMEOUT_SECONDS, headers=headers
+    ) as client:
         HTTPXClientInstrumentor.instrument_client(client)
         yield {"agent": client}
 
@@ -91,13 +100,30 @@ async def suggest(body: SuggestionRequest, request: Request) -> Suggestion:
     )
 
 
-def create_app(agent_url: str | None = None) -> FastAPI:
-    """The app; ``agent_url`` defaults to ``$AI_AUTOMATION_AGENT_URL`` or the agent on this host."""
+def bearer_token_check(expected: str) -> Any:
+    """A dependency that lets a request through only with ``Authorization: Bearer <expected>``."""
+
+    def require_token(request: Request) -> None:
+        presented = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
+        if not hmac.compare_digest(presented, expected.encode()):
+            raise HTTPException(401, "send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"})
+
+    return require_token
+
+
+def create_app(agent_url: str | None = None, api_token: str | None = None) -> FastAPI:
+    """The app; ``agent_url`` defaults to ``$AI_AUTOMATION_AGENT_URL`` or the agent on this host.
+
+    With ``api_token`` (default ``$AI_AUTOMATION_API_TOKEN``) every route but ``/health`` asks for it, the
+    tracing library's too: it passes to ``mount`` as one argument.
+    """
     tracing = PerformanceTracing(service_name=SERVICE_NAME, untraced_urls=[HEALTH_PATH])
     app = FastAPI(title="ai-automation", lifespan=tracing.lifespan)
-    tracing.mount(app)
+    token = api_token or os.environ.get(API_TOKEN_ENV)
+    auth = bearer_token_check(token) if token else None
+    tracing.mount(app, auth=auth)
     app.state.agent_url = agent_url or os.environ.get(AGENT_URL_ENV, DEFAULT_AGENT_URL)
-    app.include_router(router)
+    app.include_router(router, dependencies=[Depends(auth)] if auth else [])
 
     @app.get(HEALTH_PATH)
     async def health() -> dict[str, str]:

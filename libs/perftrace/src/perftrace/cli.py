@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -63,9 +64,16 @@ def _window(text: str) -> tuple[float, float]:
     return _instant(start), _instant(end) if end else time.time()
 
 
-def _get_json(url: str, params: dict[str, Any]) -> Any:
+#: A bearer token for a service whose routes ask for one (an environment variable: argv is visible to others).
+TOKEN_ENV = "PERFTRACE_TOKEN"
+
+
+def _get_json(url: str, params: dict[str, Any], *, signed: bool = False) -> Any:
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-    with urllib.request.urlopen(f"{url}?{query}" if query else url, timeout=60) as response:  # noqa: S310
+    token = os.environ.get(TOKEN_ENV) if signed else None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"{url}?{query}" if query else url, headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
         return json.load(response)
 
 
@@ -102,7 +110,7 @@ def snapshot_document(args: argparse.Namespace) -> dict[str, Any]:
         return snapshot_to_json(traces, source=f"{args.jaeger} since {args.since:g}s", service_name=args.service)
     if not args.url:
         raise SnapshotError("give --url (a running service) or --jaeger")
-    document = _get_json(f"{args.url.rstrip('/')}{SNAPSHOT_PATH}", {})
+    document = _get_json(f"{args.url.rstrip('/')}{SNAPSHOT_PATH}", {}, signed=True)
     snapshot_from_json(document)  # refuse to write what could not be read back
     return dict(document)
 
@@ -129,7 +137,7 @@ def run_report(args: argparse.Namespace) -> int:
         if args.jaeger:
             traces = jaeger_traces(args.jaeger, args.service, (time.time() - args.lookback, time.time()), args.limit)
         else:
-            payload = _get_json(f"{args.url.rstrip('/')}{TRACES_PATH}", {"limit": args.limit})
+            payload = _get_json(f"{args.url.rstrip('/')}{TRACES_PATH}", {"limit": args.limit}, signed=True)
             traces = traces_from_json(payload)
     except urllib.error.URLError as error:
         if isinstance(error, urllib.error.HTTPError) or not isinstance(error.reason, ConnectionRefusedError):

@@ -6,6 +6,7 @@ import { CHAT_PATH } from './chatApi';
 import { mountChat } from './chat';
 import { readPageConfig } from './config';
 import { performanceTracker, type PerformanceTracker } from './performanceTracker';
+import { mountSignOut } from './session';
 import { initTracing } from './tracing';
 
 declare global {
@@ -25,3 +26,4 @@ try {
 }
 window.haAgent = { flushTraces, performanceTracker };
 mountChat(document, config, performanceTracker);
+mountSignOut(document);

@@ -6,12 +6,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from perftrace.analysis.compare import Comparison, compare
-from perftrace.fastapi.contract import SERVER_ERROR, UNREADABLE_BODY, VALIDATION_ERROR
+from perftrace.fastapi.contract import SERVER_ERROR, UNREADABLE_BODY, VALIDATION_ERROR, error_responses
 from perftrace.fastapi.routes import NOT_RUNNING, Running
 from perftrace.formats.snapshot import SnapshotModel
 from perftrace.paths import COMPARE_PATH, SNAPSHOT_PATH
 
 router = APIRouter(tags=["performance"], responses={**NOT_RUNNING, **SERVER_ERROR})
+TOO_LARGE = error_responses({413: "The body is over the byte limit"})
 
 
 class CompareRequest(BaseModel):
@@ -31,7 +32,7 @@ async def snapshot(state: Running) -> SnapshotModel:
     return SnapshotModel.from_records(kept, source=source, service_name=state.service_name)
 
 
-@router.post(COMPARE_PATH, responses={**UNREADABLE_BODY, **VALIDATION_ERROR})
+@router.post(COMPARE_PATH, responses={**UNREADABLE_BODY, **TOO_LARGE, **VALIDATION_ERROR})
 def compare_snapshots(body: CompareRequest, state: Running) -> Comparison:
     """Two snapshots compared stage by stage (what ``perftrace compare`` prints); a 422 names the bad field.
 

@@ -7,19 +7,21 @@ tracing.mount(app)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.trace import Span
 
 from perftrace.fastapi import routes, snapshot_routes
+from perftrace.fastapi.body_limit import BodyLimitMiddleware
 from perftrace.fastapi.browser_endpoint import route as browser_route
 from perftrace.fastapi.browser_endpoint.config import BrowserEndpointConfig
 from perftrace.fastapi.browser_endpoint.otlp_json import OtlpExportTraceServiceRequest
@@ -27,12 +29,14 @@ from perftrace.fastapi.browser_endpoint.route import OTLP_PREFIX, BrowserEndpoin
 from perftrace.fastapi.contract import complete_openapi, document_models, install_contract
 from perftrace.fastapi.routes import RunningTracing
 from perftrace.fastapi.snapshot_routes import CompareRequest
-from perftrace.paths import API_PREFIX, PAGE_PATH, STATIC_PATH
+from perftrace.paths import API_PREFIX, COMPARE_PATH, PAGE_PATH, STATIC_PATH
 from perftrace.ratelimit import SlidingWindowRateLimiter
 from perftrace.tracing.logs import enable_log_correlation
 from perftrace.tracing.setup import TracingConfig, TracingHandle, otlp_http_traces_endpoint, setup_tracing
 from perftrace.tracker import install_tracker
 
+#: Responses shorter than this are sent as they are: gzip would save less than it costs.
+GZIP_MINIMUM_BYTES = 1000
 #: Requests that would only fill the trace buffer with the viewer's own reads and the browser's exports.
 _OWN_URLS = (PAGE_PATH, f"{API_PREFIX}/.*", f"{OTLP_PREFIX}/.*")
 
@@ -64,6 +68,7 @@ class PerformanceTracing:
         links: (label, href) pairs for the page's header, e.g. ``(("chat", "/"),)``.
         untraced_urls: URL regexes of the service whose requests should make no server span (health probes,
             static files); the library's own routes are never traced.
+        compare_max_body_bytes: the largest body ``POST /api/v1/performance/compare`` reads (else 413).
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class PerformanceTracing:
         jaeger_url: str | None = None,
         links: Iterable[tuple[str, str]] = (),
         untraced_urls: Iterable[str] = (),
+        compare_max_body_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         if config is None:
             if not service_name:
@@ -87,6 +93,7 @@ class PerformanceTracing:
         self.jaeger_url = jaeger_url
         self.links = tuple(links)
         self.untraced_urls = tuple(untraced_urls)
+        self.compare_max_body_bytes = compare_max_body_bytes
         self._running: RunningTracing | None = None
         self._endpoint: BrowserEndpoint | None = None
 
@@ -142,16 +149,27 @@ class PerformanceTracing:
         async with self.running():
             yield
 
-    def mount(self, app: FastAPI) -> None:
+    def mount(self, app: FastAPI, auth: Callable[..., Any] | None = None) -> None:
         """Add the page, the JSON routes and (if configured) the browser endpoint; trace the app.
 
+        Responses of the app are gzipped for clients that accept it (the page of 100 traces is ~500 KB of HTML).
         With ``config.installs`` False (``OTEL_SDK_DISABLED=true``, or ``enabled=False``) the app is not traced.
+
+        Args:
+            app: the service's application.
+            auth: the service's access dependency (e.g. one that checks a bearer token and raises a 401):
+                every route mounted here depends on it, so they are protected as the service's own are.
         """
         setattr(app.state, routes.STATE_KEY, lambda: self._running)
+        guarded = [Depends(auth)] if auth is not None else []
         # The routes declare their errors as ErrorBody; the contract makes every error of the app one.
         install_contract(app)
-        app.include_router(routes.router)
-        app.include_router(snapshot_routes.router)
+        if not getattr(app.state, "perftrace_gzip", False):
+            app.state.perftrace_gzip = True
+            app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+            app.add_middleware(BodyLimitMiddleware, max_bytes_by_path={COMPARE_PATH: self.compare_max_body_bytes})
+        app.include_router(routes.router, dependencies=guarded)
+        app.include_router(snapshot_routes.router, dependencies=guarded)
         # Again in pydantic's own form: FastAPI writes the 64-bit bounds as floats, which a client rounds past.
         document_models(app, CompareRequest)
         app.mount(
@@ -159,7 +177,7 @@ class PerformanceTracing:
         )
         if self.browser_endpoint is not None:
             setattr(app.state, browser_route.STATE_KEY, lambda: self._endpoint)
-            app.include_router(browser_route.router)
+            app.include_router(browser_route.router, dependencies=guarded)
             document_models(app, OtlpExportTraceServiceRequest)
             complete_openapi(app, partial(browser_route.document_endpoint, config=self.browser_endpoint))
         if not self.config.installs:

@@ -1,0 +1,1 @@
+"""Who may use the agent: credentials (Home Assistant tokens, the agent's own), sessions, and the route guard."""
