@@ -7,13 +7,13 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from testsupport.backends.pins import compose_text, planned_backends, prometheus_go_version, read_pinned_versions
 
-from .conftest import REPO_ROOT, load_yaml
+from .conftest import REPO_ROOT, cached_backend, load_yaml
 
 #: How the README and docs/stack.md tell users to run the stack: the base file alone, or a layer on top of it.
 COMPOSE_LAYOUTS = {
@@ -72,18 +72,9 @@ def assert_names_service_port(compose: dict[str, Any], address: str, where: str)
 
 
 @pytest.fixture(scope="session")
-def compose_cli(build_backends: ModuleType) -> Path:
+def compose_cli() -> Path:
     """The Docker Compose CLI that `make backends` builds (it validates files without a Docker engine)."""
-    pinned = build_backends.read_pinned_versions(build_backends.compose_text())
-    backend = build_backends.planned_backends(pinned)["compose"]
-    root: Path = build_backends.cache_root()
-    if not build_backends.is_cached(backend, root):
-        message = "the Compose CLI is not built yet: run `make backends` (scripts/build_backends.py)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    binary: Path = backend.binary(root)
-    return binary
+    return cached_backend("compose")
 
 
 def run_compose(compose_cli: Path, files: tuple[str, ...], *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -205,9 +196,8 @@ def test_every_other_cross_service_address_names_a_compose_service_and_port(comp
                 assert_names_service_port(compose, target, f"Prometheus job {job['job_name']}")
 
 
-def test_image_tags_are_the_versions_the_tests_build(compose: dict[str, Any], build_backends: ModuleType) -> None:
-    pinned = build_backends.read_pinned_versions(build_backends.compose_text())
-    planned = build_backends.planned_backends(pinned)
+def test_image_tags_are_the_versions_the_tests_build(compose: dict[str, Any]) -> None:
+    planned = planned_backends(read_pinned_versions(compose_text()))
     images = {
         service["image"].rsplit(":", 1)[0]: service["image"].rsplit(":", 1)[1]
         for service in compose["services"].values()
@@ -218,4 +208,4 @@ def test_image_tags_are_the_versions_the_tests_build(compose: dict[str, Any], bu
     assert planned["otelcol"].version == images["otel/opentelemetry-collector-contrib"]
     assert planned["jaeger"].version == images["jaegertracing/jaeger"]
     assert f"v{planned['prometheus'].version}" == images["prom/prometheus"]
-    assert build_backends.prometheus_go_version(planned["prometheus"].version) == "v0.316.0"
+    assert prometheus_go_version(planned["prometheus"].version) == "v0.316.0"

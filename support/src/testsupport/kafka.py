@@ -1,7 +1,7 @@
 """A single-node Kafka (KRaft: broker and controller in one process) on loopback, from the cached jars.
 
-scripts/build_backends.py fetches the jars of the apache/kafka version that docker-compose.scale.yml pins; this
-module formats a log directory and runs ``kafka.Kafka`` on the machine's Java, with the settings that compose
+`make backends` (testsupport.backends) fetches the jars of the apache/kafka version that docker-compose.scale.yml
+pins; this module formats a log directory and runs ``kafka.Kafka`` on the machine's Java, with the settings that compose
 gives the image (one node, replication factor 1, topics created on first use with NUM_PARTITIONS partitions).
 """
 

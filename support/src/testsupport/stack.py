@@ -1,7 +1,7 @@
 """The observability stack of docker-compose.yml, run as plain processes on loopback for the end-to-end tests.
 
 Prometheus, Jaeger and the collector (and Tempo, when HA_AGENT_TEMPO_BIN names a binary) are started from the
-binaries that scripts/build_backends.py builds, with the repository's own config files; every listen
+binaries that testsupport.backends builds (`make backends`), with the repository's own config files; every listen
 address is a free loopback port and every data directory (the collector's queues, Jaeger's Badger files) a
 directory of the stack, passed through the environment variables those files read. Logs go to one directory
 and their tails are printed when something fails.
@@ -10,7 +10,6 @@ and their tails are printed when something fails.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -22,10 +21,10 @@ import httpx
 import yaml
 from ha_ai_agent.semconv import SERVICE_NAME
 
+from testsupport.backends import BuildError, SetupError, ensure_backends
 from testsupport.paths import REPO_ROOT
 from testsupport.processes import ManagedProcess, free_port, poll
 
-BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_backends.py"
 COLLECTOR_DIR = REPO_ROOT / "collector"
 #: The config files each collector role runs, in order (later files override earlier ones), as compose runs them.
 COLLECTOR_CONFIGS = {
@@ -52,7 +51,6 @@ AGENT_ENV = {
     "HA_AGENT_LLM_LATENCY_MS": "0",
     "OTEL_METRIC_EXPORT_INTERVAL": "1000",
 }
-BUILD_TIMEOUT_SECONDS = 3600
 START_TIMEOUT_SECONDS = 60.0
 
 
@@ -61,22 +59,11 @@ class BackendUnavailable(RuntimeError):
 
 
 def built_backends() -> dict[str, Path]:
-    """Ask scripts/build_backends.py for the binaries, building what its cache lacks (progress on stderr)."""
+    """The backends' binaries, building what the cache lacks first (progress on stderr)."""
     try:
-        completed = subprocess.run(
-            [sys.executable, str(BUILD_SCRIPT), "--json"],
-            stdout=subprocess.PIPE,
-            stderr=None,
-            text=True,
-            timeout=BUILD_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as error:
-        raise BackendUnavailable(f"building the backends took over {BUILD_TIMEOUT_SECONDS}s") from error
-    paths: dict[str, str] = json.loads(completed.stdout or "{}")
-    if completed.returncode != 0:
-        raise BackendUnavailable(f"scripts/build_backends.py failed (exit {completed.returncode}); see its output")
-    return {name: Path(path) for name, path in paths.items()}
+        return ensure_backends()
+    except (BuildError, SetupError, OSError) as error:
+        raise BackendUnavailable(f"the backends could not be built: {error}") from error
 
 
 @dataclass
