@@ -86,7 +86,7 @@ def test_every_endpoint_and_listen_address_comes_from_the_environment(role: str)
     if "otlp" in config.get("receivers", {}):
         addresses += [protocol["endpoint"] for protocol in config["receivers"]["otlp"]["protocols"].values()]
     for component in (*config["exporters"].values(), *config.get("receivers", {}).values()):
-        addresses += component.get("brokers", [])
+        addresses += [component["brokers"]] if "brokers" in component else []
     addresses += [exporter["endpoint"] for exporter in config["exporters"].values() if "endpoint" in exporter]
     for address in addresses:
         assert ENV_REFERENCE.fullmatch(address), address
@@ -99,6 +99,17 @@ def test_agent_partitions_by_trace_id_and_gateways_share_one_group() -> None:
     assert gateway["traces"]["topics"] == [agent["traces"]["topic"]]
     assert gateway["metrics"]["topics"] == [agent["metrics"]["topic"]]
     assert gateway["group_id"] and "$" not in gateway["group_id"]
+
+
+def test_kafka_brokers_is_a_list_taken_whole_from_the_environment() -> None:
+    """``brokers: ${env:KAFKA_BROKERS}``, not ``["${env:KAFKA_BROKERS}"]``, which made "a:9092,b:9092" one address.
+
+    The collector splits a string given for a list at commas; testsupport.kafka passes two brokers (one of them
+    dead) to every scale-out test, which shows it at run time.
+    """
+    for role, component in (("agent", "exporters"), ("gateway", "receivers")):
+        brokers = merged_config(ALL_ROLES[role])[component]["kafka"]["brokers"]
+        assert isinstance(brokers, str) and brokers.startswith("${env:KAFKA_BROKERS"), (role, brokers)
 
 
 def manifest(distribution: str) -> dict[str, Any]:

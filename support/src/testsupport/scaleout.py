@@ -46,7 +46,7 @@ class ScaleOut:
         env = {
             **collector_own_env(self.stack.log_dir / f"gateway-{number}-queue", health, metrics),
             **collector_backend_env(self.stack, self.ports),
-            "KAFKA_BROKERS": self.kafka.bootstrap,
+            "KAFKA_BROKERS": self.kafka.brokers,
             "HOSTNAME": f"gateway-{number}",
             **self.gateway_env,
         }
@@ -65,7 +65,7 @@ def _start_agent(stack: Stack, binary: Path, ports: dict[str, int], kafka: Kafka
         **collector_own_env(stack.log_dir / "agent-queue", ports["collector_health"], ports["collector_metrics"]),
         "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['collector_otlp_grpc']}",
         "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['collector_otlp_http']}",
-        "KAFKA_BROKERS": kafka.bootstrap,
+        "KAFKA_BROKERS": kafka.brokers,
     }
     stack.collector_otlp_http = f"http://127.0.0.1:{ports['collector_otlp_http']}"
     stack.collector_otlp_grpc = f"127.0.0.1:{ports['collector_otlp_grpc']}"
