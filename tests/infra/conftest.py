@@ -25,9 +25,26 @@ ROLES_BY_DISTRIBUTION = {
 }
 
 
+class ComposeLoader(yaml.SafeLoader):
+    """A safe loader that reads Compose's merge tags (``!override``, ``!reset``) as the plain value they tag."""
+
+
+def _tagged_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    assert isinstance(node, yaml.ScalarNode)
+    return loader.construct_scalar(node)
+
+
+for _tag in ("!override", "!reset"):
+    ComposeLoader.add_constructor(_tag, _tagged_value)
+
+
 def load_yaml(path: Path) -> Any:
-    """Parse one YAML file of the repository."""
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """Parse one YAML file of the repository (compose files may carry Compose's merge tags)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=ComposeLoader)
 
 
 @pytest.fixture(scope="session")

@@ -118,6 +118,39 @@ def test_scale_out_layout_runs_agent_kafka_and_scalable_gateways(compose_cli: Pa
     assert services["otel-collector"]["depends_on"]["kafka"]["condition"] == "service_healthy"
 
 
+def test_scale_out_layout_stores_traces_in_a_replicated_cassandra_cluster(compose_cli: Path) -> None:
+    completed = run_compose(compose_cli, COMPOSE_LAYOUTS["scale-out"], "config", "--format", "json")
+    assert completed.returncode == 0, completed.stderr
+    services = json.loads(completed.stdout)["services"]
+    nodes = [f"cassandra-{number}" for number in (1, 2, 3)]
+    for previous, name in zip([None, *nodes], nodes, strict=False):
+        node = services[name]
+        assert re.fullmatch(r"cassandra:\d+\.\d+\.\d+", node["image"]), node["image"]
+        assert node["healthcheck"]["test"] and node["mem_limit"]
+        assert {(v["type"], v["target"]) for v in node["volumes"]} == {("volume", "/var/lib/cassandra")}
+        assert node["environment"]["CASSANDRA_SEEDS"] == nodes[0]
+        if previous:  # one node joins the ring at a time
+            assert node["depends_on"][previous]["condition"] == "service_healthy"
+    store_defaults = env_defaults((REPO_ROOT / "backends" / "jaeger-cassandra.yaml").read_text(encoding="utf-8"))
+    assert store_defaults["CASSANDRA_SERVERS"] == ",".join(f"{name}:9042" for name in nodes)
+    for name in ("jaeger", "jaeger-2"):
+        jaeger = services[name]
+        mounts = {volume["target"]: volume.get("source", "") for volume in jaeger["volumes"]}
+        assert mounts["/etc/jaeger/store.yaml"].endswith("backends/jaeger-cassandra.yaml"), name
+        assert all(volume["type"] == "bind" for volume in jaeger["volumes"]), f"{name} must keep no state"
+        assert 2 <= int(jaeger["environment"]["CASSANDRA_REPLICATION_FACTOR"]) <= len(nodes)
+        assert "jaeger-writers" in jaeger["networks"]["default"]["aliases"]
+        assert any(mapping["target"] == 16686 for mapping in jaeger["ports"]), f"{name} serves no query UI"
+    assert services["jaeger-2"]["depends_on"]["jaeger"]["condition"] == "service_healthy"  # after the schema
+    assert services["otel-gateway"]["environment"]["JAEGER_OTLP_GRPC_ENDPOINT"] == "dns:///jaeger-writers:4317"
+    prometheus = {volume["target"]: volume.get("source", "") for volume in services["prometheus"]["volumes"]}
+    scrape = load_yaml(Path(prometheus["/etc/prometheus/scrape.d/scale-out.yml"]))
+    found = {name for job in scrape["scrape_configs"] for sd in job["dns_sd_configs"] for name in sd["names"]}
+    assert "otel-gateway" in found and found <= {*services, "jaeger-writers"}
+    rules = load_yaml(Path(prometheus["/etc/prometheus/rules.d/scale-out.yml"]))
+    assert any("otelcol_kafka_receiver_offset_lag" in rule["expr"] for g in rules["groups"] for rule in g["rules"])
+
+
 def test_every_mounted_file_and_build_input_exists(compose: dict[str, Any]) -> None:
     missing = []
     for name, service in compose["services"].items():

@@ -1,20 +1,27 @@
 """The scale-out layout of docker-compose.scale.yml as plain processes on loopback.
 
-Prometheus and Jaeger as in testsupport.stack, a single-node Kafka, N gateway collectors (one consumer group,
-tail sampling on) and the agent collector the service sends to. ``Stack.collector_otlp_http`` is the agent's.
+Prometheus as in testsupport.stack, a single-node Kafka, N gateway collectors (one consumer group, tail sampling
+on), the agent collector the service sends to (``Stack.collector_otlp_http`` is the agent's), and Jaeger: one on
+Badger, or, given a Cassandra cluster (testsupport.cassandra), several stateless ones over it, as compose runs
+them. Gateway n sends to Jaeger n (round robin), so with two of each every Jaeger writes part of the traces.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from testsupport.cassandra import CassandraCluster
 from testsupport.kafka import Kafka
+from testsupport.paths import REPO_ROOT
 from testsupport.processes import ManagedProcess, free_port
 from testsupport.stack import (
+    JAEGER_PORT_NAMES,
     PORT_NAMES,
     Stack,
     built_backends,
@@ -26,6 +33,33 @@ from testsupport.stack import (
     start_prometheus,
 )
 
+#: The layer's alert rules, as compose mounts them into Prometheus.
+SCALE_OUT_RULES = REPO_ROOT / "backends" / "prometheus-scale-out-rules.yml"
+#: Compose finds the gateways by DNS (backends/prometheus-scale-out.yml); loopback has no DNS, so the tests keep
+#: the same job, fed from a file that lists the gateways as they start.
+GATEWAY_SCRAPE_JOB = """scrape_configs:
+  - job_name: otel-gateway
+    scrape_interval: 2s
+    file_sd_configs:
+      - files: [{targets}]
+"""
+
+
+def gateways_file(stack: Stack) -> Path:
+    """The file Prometheus reads the gateways' metrics addresses from."""
+    return stack.log_dir / "prometheus-scrape.d" / "gateways.json"
+
+
+def prepare_prometheus_layer(stack: Stack) -> None:
+    """Before Prometheus starts: the layer's alert rules and the gateways' scrape job in its directories."""
+    rules_dir = stack.log_dir / "prometheus-rules.d"
+    rules_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SCALE_OUT_RULES, rules_dir / "scale-out.yml")
+    targets = gateways_file(stack)
+    targets.parent.mkdir(parents=True, exist_ok=True)
+    targets.write_text("[]", encoding="utf-8")
+    (targets.parent / "gateways.yml").write_text(GATEWAY_SCRAPE_JOB.format(targets=targets), encoding="utf-8")
+
 
 @dataclass
 class ScaleOut:
@@ -36,16 +70,38 @@ class ScaleOut:
     gateway_binary: Path
     ports: dict[str, int]
     gateway_env: dict[str, str]
+    jaeger_binary: Path
+    cassandra: CassandraCluster | None = None
     gateways: list[ManagedProcess] = field(default_factory=list)
     gateway_metrics: list[str] = field(default_factory=list)
+    #: Each Jaeger's ports (``jaeger_*`` names), in start order; the first one's are ``ports``'.
+    jaegers: list[dict[str, int]] = field(default_factory=list)
+
+    @property
+    def jaeger_queries(self) -> list[str]:
+        """The query URL of every Jaeger."""
+        return [f"http://127.0.0.1:{ports['jaeger_query']}" for ports in self.jaegers]
+
+    def jaeger_health(self, number: int) -> str:
+        """The health URL of Jaeger ``number`` (1-based; its process is named ``jaeger-<number>``)."""
+        return f"http://127.0.0.1:{self.jaegers[number - 1]['jaeger_health']}/status"
+
+    def add_jaeger(self) -> str:
+        """Start one more Jaeger on ports of its own, storing where the first one does; its query URL."""
+        self.jaegers.append(self.ports if not self.jaegers else {name: free_port() for name in JAEGER_PORT_NAMES})
+        servers = self.cassandra.contact_points if self.cassandra else None
+        number = len(self.jaegers)
+        return start_jaeger(self.stack, self.jaeger_binary, self.jaegers[-1], f"jaeger-{number}", servers)
 
     def add_gateway(self) -> ManagedProcess:
         """Start a gateway on its own ports and queue directory; wait until it is healthy."""
         number = len(self.gateways) + 1
         health, metrics = free_port(), free_port()
+        jaeger = self.jaegers[(number - 1) % len(self.jaegers)]
         env = {
             **collector_own_env(self.stack.log_dir / f"gateway-{number}-queue", health, metrics),
             **collector_backend_env(self.stack, self.ports),
+            "JAEGER_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{jaeger['jaeger_otlp_grpc']}",
             "KAFKA_BROKERS": self.kafka.brokers,
             "HOSTNAME": f"gateway-{number}",
             **self.gateway_env,
@@ -57,6 +113,8 @@ class ScaleOut:
         gateway = self.stack.processes[-1]
         self.gateways.append(gateway)
         self.gateway_metrics.append(f"http://127.0.0.1:{metrics}/metrics")
+        addresses = [url.removeprefix("http://").removesuffix("/metrics") for url in self.gateway_metrics]
+        gateways_file(self.stack).write_text(json.dumps([{"targets": addresses}]), encoding="utf-8")
         return gateway
 
 
@@ -76,17 +134,31 @@ def _start_agent(stack: Stack, binary: Path, ports: dict[str, int], kafka: Kafka
 
 @contextlib.contextmanager
 def running_scaleout(
-    log_dir: Path, gateways: int = 2, gateway_env: Mapping[str, str] | None = None
+    log_dir: Path,
+    gateways: int = 2,
+    gateway_env: Mapping[str, str] | None = None,
+    cassandra: CassandraCluster | None = None,
+    jaegers: int = 1,
 ) -> Iterator[ScaleOut]:
-    """Start Prometheus, Jaeger, Kafka, ``gateways`` gateways and the agent; yield them; stop everything."""
+    """Start Prometheus, Jaeger(s), Kafka, ``gateways`` gateways and the agent; yield them; stop everything.
+
+    With ``cassandra`` (started by the caller, shared between layouts), ``jaegers`` Jaegers store in it, the
+    first alone until it has created the schema; without, one Jaeger stores in Badger.
+    """
     binaries = built_backends()
     ports = {name: free_port() for name in PORT_NAMES}
     stack = Stack(log_dir=log_dir)
     kafka = Kafka(binaries["kafka"], log_dir)
-    layout = ScaleOut(stack, kafka, binaries["otelcol-gateway"], ports, dict(gateway_env or {}))
+    layout = ScaleOut(
+        stack, kafka, binaries["otelcol-gateway"], ports, dict(gateway_env or {}), binaries["jaeger"], cassandra
+    )
     try:
+        prepare_prometheus_layer(stack)
         start_prometheus(stack, binaries["prometheus"], ports)
-        stack.jaeger_query = start_jaeger(stack, binaries["jaeger"], ports)
+        stack.jaeger_query = layout.add_jaeger()
+        stack.jaeger_health = layout.jaeger_health(1)
+        for _ in range(1, jaegers if cassandra else 1):
+            layout.add_jaeger()
         kafka.format()
         kafka.start()
         for _ in range(gateways):

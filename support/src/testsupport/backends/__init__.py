@@ -2,7 +2,8 @@
 
 Docker cannot run on our machines, so the tests start the same programs as plain processes: built from the Go
 module proxy (Jaeger, Prometheus, the Compose CLI; the collectors with the OpenTelemetry Collector Builder) or
-fetched from Maven Central (Kafka), into a cache outside the clone that is never rebuilt when it has the version::
+fetched from Maven Central (Kafka, Cassandra), into a cache outside the clone that is never rebuilt when it has
+the version::
 
     ${HA_AGENT_BACKENDS_DIR:-${XDG_CACHE_HOME:-~/.cache}/ha-ai-agent/backends}/<name>-<version>/<binary>
 

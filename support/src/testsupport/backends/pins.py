@@ -70,6 +70,9 @@ GO_BUILDS = {
 }
 MAVEN_FETCHES = {
     "kafka": MavenFetch(POMS_DIR / "kafka" / "pom.xml", "kafka.version", "kafka.Kafka", ("--version",)),
+    "cassandra": MavenFetch(
+        POMS_DIR / "cassandra" / "pom.xml", "cassandra.version", "org.apache.cassandra.tools.GetVersion"
+    ),
 }
 #: The image whose tag is each backend's version (the Compose CLI's is ``x-backend-builds.compose-cli-version``).
 IMAGES = {
@@ -77,6 +80,7 @@ IMAGES = {
     "jaeger": "jaegertracing/jaeger",
     "prometheus": "prom/prometheus",
     "kafka": "apache/kafka",
+    "cassandra": "cassandra",
 }
 BACKEND_NAMES = ("jaeger", *COLLECTOR_MANIFESTS, "prometheus", "compose", *MAVEN_FETCHES)
 JARS_DIR = "libs"
