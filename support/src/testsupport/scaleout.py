@@ -12,15 +12,19 @@ import contextlib
 import json
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from testsupport.cassandra import CassandraCluster
+from testsupport.chat_load import ChatLoad, ChatResult
 from testsupport.kafka import Kafka
 from testsupport.paths import REPO_ROOT
-from testsupport.processes import ManagedProcess, free_port
+from testsupport.processes import ManagedProcess, free_port, running_agent
+from testsupport.sampled_chats import DECISION_WAIT_S, look_up
 from testsupport.stack import (
+    AGENT_ENV,
     JAEGER_PORT_NAMES,
     PORT_NAMES,
     Stack,
@@ -172,3 +176,44 @@ def running_scaleout(
     finally:
         stack.stop()
         kafka.stop()
+
+
+#: After the load: past every sampling decision (the sampling tests' decision wait) and the exports behind it.
+SETTLE_S = DECISION_WAIT_S + 10
+#: Enough of the service's own trace buffer to hold every chat of a fault run.
+RECENT_TRACES = 5000
+
+
+def under_load(
+    layout: ScaleOut,
+    work: Path,
+    seconds: float,
+    fault: Callable[[], None],
+    at_s: float,
+    workers: int,
+    before_stop: Callable[[str], None] | None = None,
+) -> list[ChatResult]:
+    """Chats back to back for ``seconds`` through the agent; ``fault`` runs ``at_s`` into the load.
+
+    ``before_stop`` gets the service's URL once the load is over and before the service stops (its buffer).
+    """
+    env = {**AGENT_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": layout.stack.collector_otlp_http}
+    env |= {"HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000", "HA_AGENT_RECENT_TRACES": str(RECENT_TRACES)}
+    with running_agent(work, env) as (url, _):
+        load = ChatLoad(url, workers).start()
+        time.sleep(at_s)
+        fault()
+        time.sleep(max(0.0, seconds - at_s))
+        results = load.stop()
+        time.sleep(2.0)  # the service's last batch
+        if before_stop is not None:
+            before_stop(url)
+    return [r for r in results if r.status == 200]
+
+
+def missing_traces(jaeger_url: str, results: list[ChatResult]) -> list[ChatResult]:
+    """The answered chats whose trace is not whole in that Jaeger, once every decision is made."""
+    time.sleep(SETTLE_S)
+    answered = [r for r in results if r.trace_id]
+    found = look_up(jaeger_url, [r.trace_id or "" for r in answered])
+    return [r for r, whole in zip(answered, found, strict=True) if not whole]
