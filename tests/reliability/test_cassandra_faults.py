@@ -32,8 +32,12 @@ from tests.helpers import missing_dependency
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-#: Chat workers: about 150 spans/s, within what this 2-core machine's Cassandra writes (docs/performance.md).
-WORKERS = 2
+#: One chat worker: about 130 spans/s, within what Cassandra writes on this shared 2-core machine.
+WORKERS = 1
+#: A busy machine's Cassandra falls behind the load; it catches up from Kafka and the queues. Count a trace as lost
+#: only when this long passed with no missing trace turning up.
+PATIENCE_S = 45.0
+DRAIN_LIMIT_S = 600.0
 PROBE_INTERVAL_S = 0.5
 #: A search in flight when a node dies waits for the driver's timeout; later ones must answer.
 DRIVER_NOTICE_S = 12.0
@@ -93,6 +97,21 @@ class QueryProbe:
         self._thread.join(30)
 
 
+def missing_after_drain(jaeger_url: str, results: list[ChatResult]) -> list[ChatResult]:
+    """The chats whose trace is not whole in Jaeger once the pipeline stopped catching up (see PATIENCE_S)."""
+    missing = missing_traces(jaeger_url, results)
+    deadline = time.monotonic() + DRAIN_LIMIT_S
+    last_progress = time.monotonic()
+    while missing and time.monotonic() - last_progress < PATIENCE_S and time.monotonic() < deadline:
+        time.sleep(5)
+        found = look_up(jaeger_url, [r.trace_id or "" for r in missing])
+        still = [r for r, whole in zip(missing, found, strict=True) if not whole]
+        if len(still) < len(missing):
+            last_progress = time.monotonic()
+        missing = still
+    return missing
+
+
 def metric_sum(metrics_url: str, name: str, label: str) -> float:
     """The sum of one counter of a collector's (or Jaeger's) own metrics over the series with ``label``."""
     pattern = re.compile(METRIC.format(name=re.escape(name), label=label), re.MULTILINE)
@@ -126,7 +145,7 @@ def test_cassandra_node_sigkill_loses_nothing_and_the_node_rejoins(
         replayed = True
     except AssertionError:
         replayed = False
-    missing = missing_traces(layout.jaeger_queries[0], results)
+    missing = missing_after_drain(layout.jaeger_queries[0], results)
     noticed = killed[0] + DRIVER_NOTICE_S
     late = [ok for started, ok in probe.outcomes if started >= noticed]
     failed_near_kill = sum(not ok for started, ok in probe.outcomes if killed[0] <= started < noticed)
@@ -168,7 +187,7 @@ def test_jaeger_sigkill_loses_at_most_what_it_held(layout: ScaleOut, tmp_path: P
 
     results = under_load(layout, tmp_path, 30, kill_and_restart, at_s=10, workers=WORKERS, before_stop=read_buffer)
     WRITTEN.extend(results)
-    missing = missing_traces(layout.jaeger_queries[0], results)
+    missing = missing_after_drain(layout.jaeger_queries[0], results)
     lost_spans = 0
     for result in missing:
         found = httpx.get(f"{layout.jaeger_queries[0]}/api/traces/{result.trace_id}", timeout=10)
