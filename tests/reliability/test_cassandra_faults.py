@@ -38,6 +38,8 @@ WORKERS = 1
 #: only when this long passed with no missing trace turning up.
 PATIENCE_S = 45.0
 DRAIN_LIMIT_S = 600.0
+#: The most traces the service's JSON route returns at once; a run here stays below it.
+BUFFER_LIMIT = 1000
 PROBE_INTERVAL_S = 0.5
 #: A search in flight when a node dies waits for the driver's timeout; later ones must answer.
 DRIVER_NOTICE_S = 12.0
@@ -182,7 +184,7 @@ def test_jaeger_sigkill_loses_at_most_what_it_held(layout: ScaleOut, tmp_path: P
         jaeger.restart()
 
     def read_buffer(url: str) -> None:
-        traces = httpx.get(f"{url}/api/v1/performance/traces?limit=5000", timeout=30).json()
+        traces = httpx.get(f"{url}/api/v1/performance/traces?limit={BUFFER_LIMIT}", timeout=30).json()
         buffered.update({t["trace_id"]: int(t["span_count"]) for t in traces if t["root_name"] == CHAT_SERVER_SPAN})
 
     results = under_load(layout, tmp_path, 30, kill_and_restart, at_s=10, workers=WORKERS, before_stop=read_buffer)
@@ -214,7 +216,8 @@ def test_jaeger_sigkill_loses_at_most_what_it_held(layout: ScaleOut, tmp_path: P
 def test_whole_cluster_restarted_keeps_every_trace(layout: ScaleOut, cluster: CassandraCluster) -> None:
     assert WRITTEN, "the earlier rows of this module wrote the traces this one reads"
     ids = [r.trace_id or "" for r in WRITTEN if r.trace_id]
-    before = [whole is not None for whole in look_up(layout.jaeger_queries[0], ids)]
+    # Whole before: the Jaeger row leaves some traces incomplete on purpose; those are not this row's to judge.
+    before = [bool(whole) for whole in look_up(layout.jaeger_queries[0], ids)]
     cluster.stop()
     started = time.monotonic()
     cluster.start()
@@ -230,7 +233,7 @@ def test_whole_cluster_restarted_keeps_every_trace(layout: ScaleOut, cluster: Ca
             "17 whole Cassandra cluster restarted",
             f"the {len(ids)} traces of the two rows above; all 3 nodes stopped (SIGTERM) and started again one "
             "after another; the Jaegers keep running",
-            "traces there before and missing or incomplete after, through either Jaeger (0)",
+            "traces whole before and missing or incomplete after, through either Jaeger (0)",
             f"{len(lost)} of {sum(before)} lost; nodes up {up_s:.0f} s after the start, Jaeger reading again "
             f"{answering_s:.0f} s after it",
             not lost,
