@@ -51,7 +51,8 @@ not edit by hand. Every load runs on 127.0.0.1 against the real service (`ha-ai-
 names them, the real collector, Jaeger and Prometheus of `docs/stack.md`, each load bounded in count and time.
 The faults and criteria are those of issue 6; rows 13-15 (tail sampling, the Kafka scale-out layout, Kafka down)
 and fault 1's zero-loss criterion are those of issue 12; row 16 (the API contract under a fuzzer) is issue 16's;
-row 17 (wrong credentials in a burst) is issue 24's.
+row 17 (wrong credentials in a burst) is issue 24's; row 18 (the scale-out layer's Cassandra store) and the
+SIGTERM hand-over of row 14 are issue 23's.
 """
 
 NOT_COVERED = """## Not covered, and why
@@ -69,11 +70,28 @@ NOT_COVERED = """## Not covered, and why
   queue-full drops and failed exports (`otel.sdk.processor.span.processed`, `otel.sdk.exporter.span.exported`,
   label `error_type`; on with `OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true`); the test compares them with its own
   count (buffer vs Jaeger).
+- *1, recovery*: a batch that failed just before the restart waits out its backoff before it tries again, and
+  the SDK's OTLP exporter has no setting for it: it sleeps 1, 2, 4, 8, 16 s, each ±20 % (jitter). So the limit is
+  the SDK's longest backoff + 2 s: 16 s × 1.2 + 2 s = 21.2 s (issue 23 proposed 18 s, 16 s + 2 s; the jitter makes
+  19.2 s the honest longest backoff). The test reads the retry count and jitter from the SDK, so a new SDK with
+  other backoffs changes the limit, not silently the meaning.
 - *13, 14*: the model is an OpenAI-compatible test server (testsupport.openai_server) reached by the real openai
   client; words in the message make it answer HTTP 500, slowly, or with `finish_reason` `length` /
   `content_filter`. Each chat carries a `traceparent` made by the test, so failed chats' trace ids are known.
 - *14, SIGKILL*: the gateway had already committed the Kafka offsets of what its tail sampler held, so what it
   held within the decision wait is gone; the row says how much that was.
+- *14, hand-over*: on SIGTERM a gateway decides every trace it holds on the spans it has
+  (`drop_pending_traces_on_shutdown: false`, set in collector/tail-sampling.yaml). A trace whose spans straddle the
+  hand-over is judged twice, each gateway on its part: the early part of a slow trace, not slow on its own, is
+  dropped; the part with the root is kept. So a slow trace split by a scale-down arrives incomplete. Kept whole
+  would need the decision wait to outlast the hand-over, which a SIGTERM does not give; errors are kept either way
+  when the failing span is in the part that carries it.
+- *18*: the cluster is three real Cassandra nodes on 127.0.0.2-4 (testsupport.cassandra), replication 2, reads
+  and writes at `LOCAL_ONE`, behind two Jaegers; the gateways keep every trace so any loss is a missing trace. On a
+  busy shared machine Cassandra can fall behind the load; it catches up from the queues and Kafka, so a trace
+  counts as lost only once nothing more turned up for 45 s. A search in flight when a node dies waits for the
+  driver's timeout; the row counts those apart from the later ones. "Sent the writes it missed" is the other nodes'
+  log line for a finished hinted handoff to the restarted node.
 - *1, p99*: about 180 chats per phase on a 2-core machine shared with other work; one development run measured
   1.32x with the median unchanged (417 vs 416 ms), the next 0.995x. Read a failure of this row with the p50 beside it.
 - *10, URL*: the FastAPI instrumentation records the full request URL, query string included, as `http.url` on

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import os
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from testsupport.backends.build import cache_root, is_cached
+from testsupport.backends.pins import compose_text, planned_backends, read_pinned_versions
 from testsupport.stack import COLLECTOR_CONFIGS, TAIL_SAMPLING_CONFIG
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_backends.py"
 #: Every collector config as it runs (files merged in order), by the distribution that runs it.
 ROLES_BY_DISTRIBUTION = {
     "otelcol": {
@@ -26,9 +25,26 @@ ROLES_BY_DISTRIBUTION = {
 }
 
 
+class ComposeLoader(yaml.SafeLoader):
+    """A safe loader that reads Compose's merge tags (``!override``, ``!reset``) as the plain value they tag."""
+
+
+def _tagged_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    assert isinstance(node, yaml.ScalarNode)
+    return loader.construct_scalar(node)
+
+
+for _tag in ("!override", "!reset"):
+    ComposeLoader.add_constructor(_tag, _tagged_value)
+
+
 def load_yaml(path: Path) -> Any:
-    """Parse one YAML file of the repository."""
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """Parse one YAML file of the repository (compose files may carry Compose's merge tags)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=ComposeLoader)
 
 
 @pytest.fixture(scope="session")
@@ -64,12 +80,13 @@ def collector_config() -> dict[str, Any]:
 ALL_ROLES = {role: paths for roles in ROLES_BY_DISTRIBUTION.values() for role, paths in roles.items()}
 
 
-@pytest.fixture(scope="session")
-def build_backends() -> ModuleType:
-    """scripts/build_backends.py imported as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("build_backends", BUILD_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["build_backends"] = module
-    spec.loader.exec_module(module)
-    return module
+def cached_backend(name: str) -> Path:
+    """The binary of backend ``name`` from the cache ``make backends`` fills; skipped when absent (failed under CI)."""
+    backend = planned_backends(read_pinned_versions(compose_text()))[name]
+    root = cache_root()
+    if not is_cached(backend, root):
+        message = f"{name} is not built yet: run `make backends`"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return backend.binary(root)

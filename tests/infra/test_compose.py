@@ -7,13 +7,13 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from testsupport.backends.pins import compose_text, planned_backends, prometheus_go_version, read_pinned_versions
 
-from .conftest import REPO_ROOT, load_yaml
+from .conftest import REPO_ROOT, cached_backend, load_yaml
 
 #: How the README and docs/stack.md tell users to run the stack: the base file alone, or a layer on top of it.
 COMPOSE_LAYOUTS = {
@@ -72,18 +72,9 @@ def assert_names_service_port(compose: dict[str, Any], address: str, where: str)
 
 
 @pytest.fixture(scope="session")
-def compose_cli(build_backends: ModuleType) -> Path:
+def compose_cli() -> Path:
     """The Docker Compose CLI that `make backends` builds (it validates files without a Docker engine)."""
-    pinned = build_backends.read_pinned_versions(build_backends.compose_text())
-    backend = build_backends.planned_backends(pinned)["compose"]
-    root: Path = build_backends.cache_root()
-    if not build_backends.is_cached(backend, root):
-        message = "the Compose CLI is not built yet: run `make backends` (scripts/build_backends.py)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    binary: Path = backend.binary(root)
-    return binary
+    return cached_backend("compose")
 
 
 def run_compose(compose_cli: Path, files: tuple[str, ...], *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -125,6 +116,39 @@ def test_scale_out_layout_runs_agent_kafka_and_scalable_gateways(compose_cli: Pa
     assert any("tail-sampling.yaml" in argument for argument in gateway["command"])
     assert services["kafka"]["healthcheck"]["test"]
     assert services["otel-collector"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_scale_out_layout_stores_traces_in_a_replicated_cassandra_cluster(compose_cli: Path) -> None:
+    completed = run_compose(compose_cli, COMPOSE_LAYOUTS["scale-out"], "config", "--format", "json")
+    assert completed.returncode == 0, completed.stderr
+    services = json.loads(completed.stdout)["services"]
+    nodes = [f"cassandra-{number}" for number in (1, 2, 3)]
+    for previous, name in zip([None, *nodes], nodes, strict=False):
+        node = services[name]
+        assert re.fullmatch(r"cassandra:\d+\.\d+\.\d+", node["image"]), node["image"]
+        assert node["healthcheck"]["test"] and node["mem_limit"]
+        assert {(v["type"], v["target"]) for v in node["volumes"]} == {("volume", "/var/lib/cassandra")}
+        assert node["environment"]["CASSANDRA_SEEDS"] == nodes[0]
+        if previous:  # one node joins the ring at a time
+            assert node["depends_on"][previous]["condition"] == "service_healthy"
+    store_defaults = env_defaults((REPO_ROOT / "backends" / "jaeger-cassandra.yaml").read_text(encoding="utf-8"))
+    assert store_defaults["CASSANDRA_SERVERS"] == ",".join(f"{name}:9042" for name in nodes)
+    for name in ("jaeger", "jaeger-2"):
+        jaeger = services[name]
+        mounts = {volume["target"]: volume.get("source", "") for volume in jaeger["volumes"]}
+        assert mounts["/etc/jaeger/store.yaml"].endswith("backends/jaeger-cassandra.yaml"), name
+        assert all(volume["type"] == "bind" for volume in jaeger["volumes"]), f"{name} must keep no state"
+        assert 2 <= int(jaeger["environment"]["CASSANDRA_REPLICATION_FACTOR"]) <= len(nodes)
+        assert "jaeger-writers" in jaeger["networks"]["default"]["aliases"]
+        assert any(mapping["target"] == 16686 for mapping in jaeger["ports"]), f"{name} serves no query UI"
+    assert services["jaeger-2"]["depends_on"]["jaeger"]["condition"] == "service_healthy"  # after the schema
+    assert services["otel-gateway"]["environment"]["JAEGER_OTLP_GRPC_ENDPOINT"] == "dns:///jaeger-writers:4317"
+    prometheus = {volume["target"]: volume.get("source", "") for volume in services["prometheus"]["volumes"]}
+    scrape = load_yaml(Path(prometheus["/etc/prometheus/scrape.d/scale-out.yml"]))
+    found = {name for job in scrape["scrape_configs"] for sd in job["dns_sd_configs"] for name in sd["names"]}
+    assert "otel-gateway" in found and found <= {*services, "jaeger-writers"}
+    rules = load_yaml(Path(prometheus["/etc/prometheus/rules.d/scale-out.yml"]))
+    assert any("otelcol_kafka_receiver_offset_lag" in rule["expr"] for g in rules["groups"] for rule in g["rules"])
 
 
 def test_every_mounted_file_and_build_input_exists(compose: dict[str, Any]) -> None:
@@ -205,9 +229,8 @@ def test_every_other_cross_service_address_names_a_compose_service_and_port(comp
                 assert_names_service_port(compose, target, f"Prometheus job {job['job_name']}")
 
 
-def test_image_tags_are_the_versions_the_tests_build(compose: dict[str, Any], build_backends: ModuleType) -> None:
-    pinned = build_backends.read_pinned_versions(build_backends.compose_text())
-    planned = build_backends.planned_backends(pinned)
+def test_image_tags_are_the_versions_the_tests_build(compose: dict[str, Any]) -> None:
+    planned = planned_backends(read_pinned_versions(compose_text()))
     images = {
         service["image"].rsplit(":", 1)[0]: service["image"].rsplit(":", 1)[1]
         for service in compose["services"].values()
@@ -218,7 +241,7 @@ def test_image_tags_are_the_versions_the_tests_build(compose: dict[str, Any], bu
     assert planned["otelcol"].version == images["otel/opentelemetry-collector-contrib"]
     assert planned["jaeger"].version == images["jaegertracing/jaeger"]
     assert f"v{planned['prometheus'].version}" == images["prom/prometheus"]
-    assert build_backends.prometheus_go_version(planned["prometheus"].version) == "v0.316.0"
+    assert prometheus_go_version(planned["prometheus"].version) == "v0.316.0"
 
 
 def test_the_agent_judges_access_control_by_the_address_its_port_is_published_on(compose: dict[str, Any]) -> None:

@@ -1,11 +1,13 @@
 """Fault 1: the collector is SIGKILLed in the middle of a steady chat load and restarted 20 s later.
 
-Pass: no chat fails; chat p99 during the outage is at most 1.05x the p99 before it; spans reach Jaeger again
-within 15 s of the restart; no span is lost (issue 12): the service runs with the SDK queue and export timeout
-that compose ships (testsupport.stack.AGENT_ENV), which hold an outage of about 30 s, and the collector keeps
-what it accepted on disk. The spans lost are counted here by comparing, trace by trace, the service's own buffer
-with Jaeger, and by the service itself: the SDK's counters (``otel.sdk.processor.span.processed`` /
-``otel.sdk.exporter.span.exported`` with ``error.type``), read from Prometheus.
+Pass: no chat fails; chat p99 during the outage is at most 1.05x the p99 before it; spans reach Jaeger again within
+the SDK exporter's longest backoff + 2 s of the restart (a batch that failed just before the restart waits out that
+backoff, which no setting shortens: 16 s, plus up to 20 % jitter, so 21.2 s); no span is lost (issue 12): the
+service runs with the SDK queue and export timeout that compose ships (testsupport.stack.AGENT_ENV), which hold an
+outage of about 30 s, and the collector keeps what it accepted on disk. The spans lost are counted here by
+comparing, trace by trace, the service's own buffer with Jaeger, and by the service itself: the SDK's counters
+(``otel.sdk.processor.span.processed`` / ``otel.sdk.exporter.span.exported`` with ``error.type``), read from
+Prometheus.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN, SERVICE_NAME
+from opentelemetry.exporter.otlp.common.http import _DEFAULT_JITTER, _MAX_RETRIES
 from perftrace.analysis.report import percentile
 from testsupport.backend_queries import has_server_span, prometheus_query, span_count
 from testsupport.chat_load import ChatLoad, ChatResult, between
@@ -33,7 +36,10 @@ BEFORE_SECONDS = 15.0
 OUTAGE_SECONDS = 20.0
 AFTER_SECONDS = 15.0
 P99_RATIO_LIMIT = 1.05
-RECOVERY_LIMIT_SECONDS = 15.0
+#: The OTLP/HTTP exporter sleeps 2**retry s (±jitter) between its attempts; the last sleep it takes is retry
+#: _MAX_RETRIES - 2 (16 s). Read from the SDK so that a new SDK with other backoffs fails here, not silently.
+SDK_LONGEST_BACKOFF_SECONDS = 2 ** (_MAX_RETRIES - 2) * (1 + _DEFAULT_JITTER)
+RECOVERY_LIMIT_SECONDS = SDK_LONGEST_BACKOFF_SECONDS + 2.0
 FLUSH_WAIT_SECONDS = 10.0
 #: What the SDK's batch processor and OTLP exporter log when a batch is dropped or an export fails.
 EXPORT_FAILURE_MARKS = ("dropping", "Failed to export", "Transient error")
@@ -56,7 +62,7 @@ SDK_LOSS_QUERY = 'sum by (__name__) ({__name__=~"otel_sdk_(processor|exporter)_s
 
 def seconds_until_spans_flow(load: ChatLoad, jaeger_url: str, restarted: float) -> float:
     """From the restart until the trace of a chat started after it is in Jaeger (an upper bound)."""
-    deadline = restarted + 4 * RECOVERY_LIMIT_SECONDS
+    deadline = restarted + 3 * RECOVERY_LIMIT_SECONDS
     while time.monotonic() < deadline:
         fresh = [r for r in load.results() if r.started > restarted and r.trace_id]
         if fresh and any(has_server_span(jaeger_url, r.trace_id or "") for r in fresh[-3:]):
@@ -124,7 +130,7 @@ def test_collector_killed_and_restarted_under_load(reliability_stack: Stack, tmp
             f"{WARMUP_SECONDS + BEFORE_SECONDS:.0f} s before + {OUTAGE_SECONDS:.0f} s outage + "
             f"{AFTER_SECONDS:.0f} s after",
             f"failed chats (0); p99 during/before (≤ {P99_RATIO_LIMIT}); restart → spans in Jaeger "
-            f"(≤ {RECOVERY_LIMIT_SECONDS:.0f} s)",
+            f"(≤ the SDK's longest backoff + 2 s = {RECOVERY_LIMIT_SECONDS:.1f} s)",
             f"{failed} failed; p99 {before:.0f} ms before, {during:.0f} ms during = {ratio:.3f}x "
             f"(p50 {medians[0]:.0f} → {medians[1]:.0f} ms); "
             f"spans flow {recovery:.1f} s after the restart",

@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testsupport.chat_load import ChatLoad, ChatResult
-from testsupport.processes import poll, running_agent
+from testsupport.chat_load import ChatResult
+from testsupport.processes import poll
 from testsupport.reliability_results import Outcome, record
 from testsupport.sampled_chats import (
     DECISION_WAIT_S,
@@ -28,8 +28,8 @@ from testsupport.sampled_chats import (
     sampling_env,
     send_all,
 )
-from testsupport.scaleout import ScaleOut, running_scaleout
-from testsupport.stack import AGENT_ENV, BackendUnavailable
+from testsupport.scaleout import SETTLE_S, ScaleOut, missing_traces, running_scaleout, under_load
+from testsupport.stack import BackendUnavailable
 
 from tests.helpers import missing_dependency
 
@@ -40,7 +40,6 @@ COUNTS = {"normal": 700, "error": 80, "slow": 60, "length": 80, "content_filter"
 PERCENT = 10.0
 TOLERANCE_PP = 3.0
 WORKERS = 4
-SETTLE_S = DECISION_WAIT_S + 10
 AFTER_ROOT_ENV = {"OTELCOL_SAMPLING_AFTER_ROOT_WAIT": f"{AFTER_ROOT_S}s"}
 
 
@@ -51,30 +50,6 @@ def layout_or_skip(log_dir: Path, percent: float) -> Iterator[ScaleOut]:
             yield layout
     except BackendUnavailable as error:
         missing_dependency(str(error))
-
-
-def missing_traces(layout: ScaleOut, results: list[ChatResult]) -> list[ChatResult]:
-    """The answered chats whose trace is not whole in Jaeger, once every decision is made."""
-    time.sleep(SETTLE_S)
-    answered = [r for r in results if r.trace_id]
-    found = look_up(layout.stack.jaeger_query, [r.trace_id or "" for r in answered])
-    return [r for r, whole in zip(answered, found, strict=True) if not whole]
-
-
-def under_load(
-    layout: ScaleOut, work: Path, seconds: float, fault: Callable[[], None], at_s: float
-) -> list[ChatResult]:
-    """Chats back to back for ``seconds`` through the agent; ``fault`` runs ``at_s`` into the load."""
-    env = {**AGENT_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": layout.stack.collector_otlp_http}
-    env["HA_AGENT_RATE_LIMIT_PER_MINUTE"] = "100000"
-    with running_agent(work, env) as (url, _):
-        load = ChatLoad(url, WORKERS).start()
-        time.sleep(at_s)
-        fault()
-        time.sleep(max(0.0, seconds - at_s))
-        results = load.stop()
-        time.sleep(2.0)  # the service's last batch
-    return [r for r in results if r.status == 200]
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +95,8 @@ def test_gateway_sigterm_and_a_joining_gateway_lose_nothing(keep_all: ScaleOut, 
         time.sleep(10)
         keep_all.add_gateway()
 
-    results = under_load(keep_all, tmp_path, 40, stop_one_then_add_one, at_s=10)
-    missing = missing_traces(keep_all, results)
+    results = under_load(keep_all, tmp_path, 40, stop_one_then_add_one, at_s=10, workers=WORKERS)
+    missing = missing_traces(keep_all.stack.jaeger_query, results)
     record(
         Outcome(
             "14 gateway SIGTERM, then a third joins, under load",
@@ -144,8 +119,8 @@ def test_gateway_sigkill_loses_at_most_its_decision_wait(keep_all: ScaleOut, tmp
         victim.process.kill()
         victim.process.wait(10)
 
-    results = under_load(keep_all, tmp_path, 30, kill_one, at_s=10)
-    missing = missing_traces(keep_all, results)
+    results = under_load(keep_all, tmp_path, 30, kill_one, at_s=10, workers=WORKERS)
+    missing = missing_traces(keep_all.stack.jaeger_query, results)
     # What the gateway held: chats in flight at the kill (their first spans were in it) and chats that ended
     # within the wait after their root span, plus the service's 0.5 s flush and Kafka's hop (1 s).
     held_from = killed_at[0] - AFTER_ROOT_S - 1.5
@@ -176,8 +151,8 @@ def test_kafka_down_30_s_loses_nothing(keep_all: ScaleOut, tmp_path: Path) -> No
         time.sleep(30)
         keep_all.kafka.start()
 
-    results = under_load(keep_all, tmp_path, 50, kafka_outage, at_s=5)
-    missing = missing_traces(keep_all, results)
+    results = under_load(keep_all, tmp_path, 50, kafka_outage, at_s=5, workers=WORKERS)
+    missing = missing_traces(keep_all.stack.jaeger_query, results)
     if missing:  # the agent's queue may still be draining: give it a while before counting a loss
         time.sleep(30)
         found = look_up(keep_all.stack.jaeger_query, [r.trace_id or "" for r in missing])

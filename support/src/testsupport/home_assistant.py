@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
+from testsupport.cache import cache_dir
 from testsupport.paths import REPO_ROOT
 from testsupport.processes import ManagedProcess, free_port, poll
 
@@ -40,9 +41,7 @@ CLIENT_ID_PATH = "/"
 
 def install_dir(version: str = HOME_ASSISTANT_VERSION) -> Path:
     """The virtualenv of one version: under ``$HA_AGENT_HOME_ASSISTANT_DIR``, else the XDG cache."""
-    configured = os.environ.get(HOME_ASSISTANT_DIR_ENV)
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ha-ai-agent" / "home-assistant"
-    return (Path(configured).expanduser() if configured else base) / version
+    return cache_dir("home-assistant", HOME_ASSISTANT_DIR_ENV) / version
 
 
 def installed_home_assistant() -> Path | None:

@@ -1,7 +1,7 @@
 """A single-node Kafka (KRaft: broker and controller in one process) on loopback, from the cached jars.
 
-scripts/build_backends.py fetches the jars of the apache/kafka version that docker-compose.scale.yml pins; this
-module formats a log directory and runs ``kafka.Kafka`` on the machine's Java, with the settings that compose
+`make backends` (testsupport.backends) fetches the jars of the apache/kafka version that docker-compose.scale.yml
+pins; this module formats a log directory and runs ``kafka.Kafka`` on the machine's Java, with the settings that compose
 gives the image (one node, replication factor 1, topics created on first use with NUM_PARTITIONS partitions).
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testsupport.processes import ManagedProcess, free_port, poll
+from testsupport.servers import closed_port
 
 NUM_PARTITIONS = 12  # as KAFKA_NUM_PARTITIONS in docker-compose.scale.yml
 START_TIMEOUT_SECONDS = 60.0
@@ -34,8 +35,17 @@ class Kafka:
 
     @property
     def bootstrap(self) -> str:
-        """host:port of the broker, for KAFKA_BROKERS."""
+        """host:port of the broker."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def brokers(self) -> str:
+        """KAFKA_BROKERS for the collectors: a port nothing listens on, then the broker.
+
+        A list of two, as a cluster would give, so every scale-out test shows that the collectors read
+        KAFKA_BROKERS as a list (one string "a,b" would be one unresolvable address) and skip a dead broker.
+        """
+        return f"127.0.0.1:{closed_port()},{self.bootstrap}"
 
     def _java(self, *arguments: str) -> list[str]:
         return ["java", HEAP, "-cp", f"{self.jars}/*", *arguments]

@@ -1,7 +1,7 @@
 """The observability stack of docker-compose.yml, run as plain processes on loopback for the end-to-end tests.
 
 Prometheus, Jaeger and the collector (and Tempo, when HA_AGENT_TEMPO_BIN names a binary) are started from the
-binaries that scripts/build_backends.py builds, with the repository's own config files; every listen
+binaries that testsupport.backends builds (`make backends`), with the repository's own config files; every listen
 address is a free loopback port and every data directory (the collector's queues, Jaeger's Badger files) a
 directory of the stack, passed through the environment variables those files read. Logs go to one directory
 and their tails are printed when something fails.
@@ -10,7 +10,6 @@ and their tails are printed when something fails.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -22,10 +21,10 @@ import httpx
 import yaml
 from ha_ai_agent.semconv import SERVICE_NAME
 
+from testsupport.backends import BuildError, SetupError, ensure_backends
 from testsupport.paths import REPO_ROOT
 from testsupport.processes import ManagedProcess, free_port, poll
 
-BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_backends.py"
 COLLECTOR_DIR = REPO_ROOT / "collector"
 #: The config files each collector role runs, in order (later files override earlier ones), as compose runs them.
 COLLECTOR_CONFIGS = {
@@ -35,9 +34,14 @@ COLLECTOR_CONFIGS = {
 }
 TAIL_SAMPLING_CONFIG = COLLECTOR_DIR / "tail-sampling.yaml"
 JAEGER_CONFIG = REPO_ROOT / "backends" / "jaeger.yaml"
+#: The trace store files that go on top of JAEGER_CONFIG (the one box's, and the scale-out layer's).
+JAEGER_BADGER_CONFIG = REPO_ROOT / "backends" / "jaeger-badger.yaml"
+JAEGER_CASSANDRA_CONFIG = REPO_ROOT / "backends" / "jaeger-cassandra.yaml"
 JAEGER_UI_CONFIG = REPO_ROOT / "backends" / "jaeger-ui.json"
 TEMPO_CONFIG = REPO_ROOT / "backends" / "tempo.yaml"
 PROMETHEUS_CONFIG = REPO_ROOT / "backends" / "prometheus.yml"
+PROMETHEUS_SCRAPE_DIR = "/etc/prometheus/scrape.d"
+PROMETHEUS_RULES_DIR = "/etc/prometheus/rules.d"
 
 TEMPO_BIN_ENV = "HA_AGENT_TEMPO_BIN"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
@@ -52,7 +56,6 @@ AGENT_ENV = {
     "HA_AGENT_LLM_LATENCY_MS": "0",
     "OTEL_METRIC_EXPORT_INTERVAL": "1000",
 }
-BUILD_TIMEOUT_SECONDS = 3600
 START_TIMEOUT_SECONDS = 60.0
 
 
@@ -61,22 +64,11 @@ class BackendUnavailable(RuntimeError):
 
 
 def built_backends() -> dict[str, Path]:
-    """Ask scripts/build_backends.py for the binaries, building what its cache lacks (progress on stderr)."""
+    """The backends' binaries, building what the cache lacks first (progress on stderr)."""
     try:
-        completed = subprocess.run(
-            [sys.executable, str(BUILD_SCRIPT), "--json"],
-            stdout=subprocess.PIPE,
-            stderr=None,
-            text=True,
-            timeout=BUILD_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as error:
-        raise BackendUnavailable(f"building the backends took over {BUILD_TIMEOUT_SECONDS}s") from error
-    paths: dict[str, str] = json.loads(completed.stdout or "{}")
-    if completed.returncode != 0:
-        raise BackendUnavailable(f"scripts/build_backends.py failed (exit {completed.returncode}); see its output")
-    return {name: Path(path) for name, path in paths.items()}
+        return ensure_backends()
+    except (BuildError, SetupError, OSError) as error:
+        raise BackendUnavailable(f"the backends could not be built: {error}") from error
 
 
 @dataclass
@@ -131,6 +123,9 @@ def render_prometheus_config(target: Path, prometheus_port: int, collector_metri
         "localhost:9090": f"127.0.0.1:{prometheus_port}",
         "otel-collector:8888": f"127.0.0.1:{collector_metrics}",
         "jaeger:8888": f"127.0.0.1:{jaeger_metrics}",
+        # A layer's scrape jobs and rules: directories of the stack (testsupport.scaleout writes into them).
+        PROMETHEUS_SCRAPE_DIR: str(target.parent / "prometheus-scrape.d"),
+        PROMETHEUS_RULES_DIR: str(target.parent / "prometheus-rules.d"),
     }
     for compose_address, loopback_address in replacements.items():
         if compose_address not in text:
@@ -166,8 +161,18 @@ def start_prometheus(stack: Stack, binary: Path, ports: dict[str, int]) -> None:
     start_process(stack, "prometheus", command, {}, f"{stack.prometheus}/-/ready")
 
 
-def start_jaeger(stack: Stack, binary: Path, ports: dict[str, int], name: str = "jaeger") -> str:
-    """Start a Jaeger on the ``jaeger_*`` ports (its process joins ``stack``); return its query URL."""
+def start_jaeger(
+    stack: Stack,
+    binary: Path,
+    ports: Mapping[str, int],
+    name: str = "jaeger",
+    cassandra_servers: str | None = None,
+) -> str:
+    """Start a Jaeger on the ``jaeger_*`` ports (its process joins ``stack``); return its query URL.
+
+    It stores traces in Badger under the stack's directory, or with ``cassandra_servers`` (host:port,...) in that
+    Cassandra cluster, as the scale-out layer does.
+    """
     env = {
         "JAEGER_METRICS_HOST": "127.0.0.1",
         "JAEGER_METRICS_PORT": str(ports["jaeger_metrics"]),
@@ -179,8 +184,10 @@ def start_jaeger(stack: Stack, binary: Path, ports: dict[str, int], name: str = 
         "JAEGER_OTLP_HTTP_LISTEN": f"127.0.0.1:{ports['jaeger_otlp_http']}",
         "PROMETHEUS_URL": stack.prometheus,
         "JAEGER_BADGER_DIR": str(stack.log_dir / f"{name}-badger"),
+        "CASSANDRA_SERVERS": cassandra_servers or "",
     }
-    command = [str(binary), f"--config={JAEGER_CONFIG}"]
+    store = JAEGER_CASSANDRA_CONFIG if cassandra_servers else JAEGER_BADGER_CONFIG
+    command = [str(binary), f"--config={JAEGER_CONFIG}", f"--config={store}"]
     health = f"http://127.0.0.1:{ports['jaeger_health']}/status"
     start_process(stack, name, command, env, health)
     if name == "jaeger":
@@ -248,14 +255,18 @@ def _start_collector(
     start_process(stack, "otel-collector", collector_command(binary, "one-box", sampling), env, stack.collector_health)
 
 
-PORT_NAMES = (
-    "prometheus",
+#: The ports one Jaeger listens on.
+JAEGER_PORT_NAMES = (
     "jaeger_query",
     "jaeger_query_grpc",
     "jaeger_otlp_grpc",
     "jaeger_otlp_http",
     "jaeger_health",
     "jaeger_metrics",
+)
+PORT_NAMES = (
+    "prometheus",
+    *JAEGER_PORT_NAMES,
     "tempo_http",
     "tempo_grpc",
     "tempo_otlp_grpc",
