@@ -17,6 +17,7 @@ from perftrace.ratelimit import SlidingWindowRateLimiter
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.pipeline import ChatAgent
 from ha_ai_agent.chat.tools import ToolExecutor
+from ha_ai_agent.chat.usage import ChatMetrics
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.client import HomeAssistantClient
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
@@ -107,5 +108,7 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             max_input_tokens=settings.max_input_tokens,
             max_iterations=settings.max_iterations,
             traced=traced,
+            prices=settings.price_table(),
+            metrics=ChatMetrics(tracing.meter_provider),
         )
         yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent)
