@@ -22,6 +22,7 @@ from ha_ai_agent.config import Settings
 from ha_ai_agent.home.client import HomeAssistantClient
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.llm.client import create_llm_client
+from ha_ai_agent.redaction import ContentRedactingProcessor, content_capture_on
 from ha_ai_agent.store.conversations import ConversationStore
 
 DEMO_HOME_URL = "http://demo-home"
@@ -73,6 +74,8 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
         tracing = await stack.enter_async_context(performance.running())
         # Off (OTEL_SDK_DISABLED=true) or left to an agent: no instrumentation and no span of our own.
         traced = settings.installs_tracing
+        if traced and content_capture_on():  # message content opted in: never with secrets or addresses
+            tracing.provider.add_span_processor(ContentRedactingProcessor())
         if traced:
             OpenAIInstrumentor().instrument(tracer_provider=tracing.provider, meter_provider=tracing.meter_provider)
             stack.callback(OpenAIInstrumentor().uninstrument)
