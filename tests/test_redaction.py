@@ -11,6 +11,7 @@ from ha_ai_agent.config import Settings
 from ha_ai_agent.redaction import REDACTED, redact
 from ha_ai_agent.runtime import Runtime
 from ha_ai_agent.semconv import LLM_CHAT_SPAN_PREFIX
+from opentelemetry.util.genai.environment_variables import OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT as CAPTURE
 from perftrace import TraceRecord
 from testsupport.openai_server import create_openai_app
 from testsupport.pii_canaries import API_KEY, BEARER, CANARIES, CARD_SPACED, EMAIL, occurrences
@@ -18,7 +19,6 @@ from testsupport.servers import serve_in_thread
 
 from tests.helpers import wait_for_trace
 
-CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 PROMPT = f"#echo My key is {API_KEY}, Authorization: Bearer {BEARER}, mail {EMAIL}, card {CARD_SPACED}."
 CONTENT_ATTRIBUTES = ("gen_ai.input.messages", "gen_ai.output.messages")
 
@@ -48,7 +48,7 @@ def test_redact_leaves_ordinary_text_alone(text: str) -> None:
     assert redact(text) == text
 
 
-def chat_record(settings: Settings) -> tuple[TraceRecord, str]:
+def chat_record(settings: Settings) -> TraceRecord:
     with serve_in_thread(create_openai_app()) as url:
         app = create_app(settings.model_copy(update={"openai_base_url": f"{url}/v1", "llm_max_retries": 0}))
         with TestClient(app) as client:
@@ -56,7 +56,7 @@ def chat_record(settings: Settings) -> tuple[TraceRecord, str]:
             assert response.status_code == 200, response.text
             assert EMAIL in response.json()["message"]  # the user still gets the answer as the model gave it
             runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-            return wait_for_trace(runtime.tracing.recent, response.json()["metadata"]["trace_id"]), url
+            return wait_for_trace(runtime.tracing.recent, response.json()["metadata"]["trace_id"])
 
 
 @pytest.fixture
@@ -66,14 +66,14 @@ def capture_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_content_is_not_in_spans_by_default(settings: Settings) -> None:
-    record, _ = chat_record(settings)
+    record = chat_record(settings)
     for span in record.spans:
         assert not set(CONTENT_ATTRIBUTES) & set(span.attributes), span.name
         assert not any(any(occurrences(str(value)).values()) for value in span.attributes.values()), span.name
 
 
 def test_captured_content_is_exported_with_the_canaries_masked(settings: Settings, capture_on: None) -> None:
-    record, _ = chat_record(settings)
+    record = chat_record(settings)
     llm_spans = [s for s in record.spans if s.name.startswith(LLM_CHAT_SPAN_PREFIX)]
     assert len(llm_spans) == 2
     for span in llm_spans:

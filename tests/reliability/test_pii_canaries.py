@@ -17,6 +17,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 from ha_ai_agent.semconv import SERVICE_NAME
+from opentelemetry.util.genai.environment_variables import (
+    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT as CAPTURE_CONTENT,
+)
 from testsupport.backend_queries import has_server_span, raw_trace
 from testsupport.openai_server import create_openai_app
 from testsupport.pii_canaries import API_KEY, BEARER, CANARIES, CARD, CARD_SPACED, EMAIL, occurrences
@@ -29,7 +32,6 @@ pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(300
 
 QUESTION = "What devices are in the kitchen?"
 VISIBLE_TIMEOUT_SECONDS = 30.0
-CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 ENV = {"OTEL_SERVICE_NAME": SERVICE_NAME, "OTEL_BSP_SCHEDULE_DELAY": "500", "HA_AGENT_LLM_LATENCY_MS": "0"}
 
 
