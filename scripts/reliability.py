@@ -52,7 +52,7 @@ names them, the real collector, Jaeger and Prometheus of `docs/stack.md`, each l
 The faults and criteria are those of issue 6; rows 13-15 (tail sampling, the Kafka scale-out layout, Kafka down)
 and fault 1's zero-loss criterion are those of issue 12; row 16 (the API contract under a fuzzer) is issue 16's;
 row 17 (wrong credentials in a burst) is issue 24's; row 18 (the scale-out layer's Cassandra store) and the
-SIGTERM hand-over of row 14 are issue 23's.
+SIGTERM hand-over of row 14 are issue 23's; row 10b (message content captured, canaries redacted) is issue 21's.
 """
 
 NOT_COVERED = """## Not covered, and why
@@ -97,6 +97,9 @@ NOT_COVERED = """## Not covered, and why
 - *10, URL*: the FastAPI instrumentation records the full request URL, query string included, as `http.url` on
   the server span; that is where all four canaries appear. Prompts, headers (Authorization, X-Api-Key, Cookie) and
   a rejected prompt leak nothing.
+- *10b*: content capture is the GenAI instrumentation's standard opt-in; the model (the OpenAI-compatible test
+  server) echoes the prompt, so the canaries are in the captured answer and, on the second turn, in the history.
+  "Captured copies" counts the prompt's marker in what Jaeger returns: content really was exported.
 - *6*: the burst (about 900 spans/s from 46 chats/s, all a 2-core machine gives) meets backends that accept
   connections and never answer, so it has to wait in the collector's memory; with healthy backends the collector
   forwards faster than the service can produce and its heap never reaches any limit (measured: not even a 40 MiB

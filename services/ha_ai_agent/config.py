@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ha_ai_agent import __version__
 from ha_ai_agent.auth.credentials import is_token_digest
 from ha_ai_agent.auth.policy import AuthMode, ResolvedAuth, resolve_auth
+from ha_ai_agent.llm.pricing import ModelPrice, PriceTable, read_price_file
 from ha_ai_agent.semconv import BROWSER_SERVICE_NAME, SERVICE_NAME
 
 # The library's defaults, read from its own config objects so that no number is written twice.
@@ -76,6 +77,12 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(4000, ge=1)
     max_input_tokens: int = Field(16000, ge=256)
     max_iterations: int = Field(10, ge=1, le=50)
+    prices_file: Path | None = Field(
+        None, description="JSON price table (USD per million tokens per model) over the shipped defaults"
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="prices as JSON in the environment, over the defaults and the file"
+    )
     context_ttl_seconds: int = Field(900, ge=0, description="cache lifetime of the devices/helpers sections")
     context_static_ttl_seconds: int = Field(1800, ge=0, description="cache lifetime of the services section")
     context_areas_ttl_seconds: int = Field(60, ge=0, description="cache lifetime of the areas (area changes seen)")
@@ -131,6 +138,20 @@ class Settings(BaseSettings):
             has_home_assistant=bool(self.ha_url),
             has_own_tokens=bool(self.auth_token_hashes),
         )
+
+    @field_validator("prices_file")
+    @classmethod
+    def _readable_price_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                read_price_file(value)  # a missing or malformed file fails at start-up, the setting named
+            except OSError as error:
+                raise ValueError(f"cannot read the price file: {error}") from error
+        return value
+
+    def price_table(self) -> PriceTable:
+        """The shipped prices, then ``prices_file``, then ``prices``."""
+        return PriceTable.load(self.prices_file, self.prices)
 
     @property
     def database_path(self) -> Path:

@@ -23,11 +23,13 @@ from ha_ai_agent.auth.sessions import Sessions
 from ha_ai_agent.chat.context import HomeContext
 from ha_ai_agent.chat.pipeline import ChatAgent
 from ha_ai_agent.chat.tools import ToolExecutor
+from ha_ai_agent.chat.usage import ChatMetrics
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.client import HomeAssistantClient
 from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
 from ha_ai_agent.home.exposure import Exposure, websocket_exposure
 from ha_ai_agent.llm.client import create_llm_client
+from ha_ai_agent.redaction import ContentRedactingProcessor, content_capture_on
 from ha_ai_agent.semconv import AUTH_FAILURES_METRIC
 from ha_ai_agent.store.conversations import ConversationStore
 
@@ -112,6 +114,8 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
         # and every component gets a provider that makes nothing, so no span of our own.
         traced = settings.installs_tracing
         provider: TracerProvider = tracing.provider if traced else NoOpTracerProvider()
+        if traced and content_capture_on():  # message content opted in: never with secrets or addresses
+            tracing.provider.add_span_processor(ContentRedactingProcessor())
         if traced:
             OpenAIInstrumentor().instrument(tracer_provider=provider, meter_provider=tracing.meter_provider)
             stack.callback(OpenAIInstrumentor().uninstrument)
@@ -148,6 +152,8 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             max_iterations=settings.max_iterations,
             tracer_provider=provider,
             confirm_seconds=settings.confirm_seconds,
+            prices=settings.price_table(),
+            metrics=ChatMetrics(tracing.meter_provider),
         )
         access = _open_access(settings, tracing, stack)
         yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent, access)

@@ -10,10 +10,25 @@ from __future__ import annotations
 from typing import Final
 
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_CONVERSATION_ID as GEN_AI_CONVERSATION_ID,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_OPERATION_NAME as GEN_AI_OPERATION_NAME,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_RESPONSE_MODEL as GEN_AI_RESPONSE_MODEL,
 )
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_TOOL_CALL_ID as GEN_AI_TOOL_CALL_ID
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_TOOL_NAME as GEN_AI_TOOL_NAME
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS as GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_USAGE_INPUT_TOKENS as GEN_AI_USAGE_INPUT_TOKENS,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_USAGE_OUTPUT_TOKENS as GEN_AI_USAGE_OUTPUT_TOKENS,
+)
 
 #: ``service.name`` of the backend, unless ``OTEL_SERVICE_NAME`` says otherwise.
 SERVICE_NAME: Final = "ha-ai-agent"
@@ -56,7 +71,9 @@ CONTEXT_SPAN_PREFIX: Final = "context."
 CHAT_ITERATIONS: Final = "chat.iterations"
 CHAT_TOKENS_USED: Final = "chat.tokens_used"
 CHAT_TOOL_CALLS: Final = "chat.tool_calls"
-CHAT_CONVERSATION_ID: Final = "chat.conversation_id"
+#: On the server span: what the request's LLM calls cost in USD, from the price table and the reported usage
+#: (absent when a model has no price or a call reported no usage). Its token totals are ``gen_ai.usage.*``.
+CHAT_COST_USD: Final = "chat.cost_usd"
 CHAT_CONVERSATION_NEW: Final = "chat.conversation_new"
 CHAT_HISTORY_MESSAGES: Final = "chat.history_messages"
 CHAT_HISTORY_MESSAGES_KEPT: Final = "chat.history_messages_kept"
@@ -77,13 +94,32 @@ CONTEXT_CACHE_HITS: Final = "context.cache_hits"
 CONTEXT_CACHE_MISSES: Final = "context.cache_misses"
 CONTEXT_STALE: Final = "context.stale"
 
+#: The home-context sections of the system prompt, in prompt order.
+CONTEXT_SECTIONS: Final = ("areas", "devices", "services", "helpers_scenes")
+#: The parts of the prompt ``message_assembly`` counts tokens of (estimates), in prompt order.
+PROMPT_PARTS: Final = ("system_instructions", *CONTEXT_SECTIONS, "history", "new_message")
+#: On ``message_assembly``: ``chat.prompt_tokens.<part>`` for each of ``PROMPT_PARTS``.
+PROMPT_TOKENS_PREFIX: Final = "chat.prompt_tokens."
+PROMPT_TOKENS_ATTRIBUTES: Final = {part: PROMPT_TOKENS_PREFIX + part for part in PROMPT_PARTS}
+
+# Metrics (besides the GenAI instrumentation's gen_ai.client.token.usage and gen_ai.client.operation.duration) --
+# No attribute of a metric names a conversation or a trace: those are span attributes only.
+
+#: Histogram per chat request and prompt part (attribute ``chat.prompt.part``): estimated input tokens.
+METRIC_PROMPT_TOKENS: Final = "chat.prompt.tokens"
+METRIC_ATTR_PROMPT_PART: Final = "chat.prompt.part"
+#: Counter: USD the LLM calls cost (attribute ``GEN_AI_RESPONSE_MODEL``); priced calls only.
+METRIC_COST: Final = "chat.cost"
+#: Histogram per chat request: LLM round trips.
+METRIC_LLM_ROUNDS: Final = "chat.llm.rounds"
+
 #: Every span attribute this service sets itself.
 SPAN_ATTRIBUTES: Final = frozenset(
     {
         CHAT_ITERATIONS,
         CHAT_TOKENS_USED,
         CHAT_TOOL_CALLS,
-        CHAT_CONVERSATION_ID,
+        CHAT_COST_USD,
         CHAT_CONVERSATION_NEW,
         CHAT_HISTORY_MESSAGES,
         CHAT_HISTORY_MESSAGES_KEPT,
@@ -104,6 +140,11 @@ SPAN_ATTRIBUTES: Final = frozenset(
         GEN_AI_OPERATION_NAME,
         GEN_AI_TOOL_NAME,
         GEN_AI_TOOL_CALL_ID,
+        GEN_AI_CONVERSATION_ID,
+        GEN_AI_USAGE_INPUT_TOKENS,
+        GEN_AI_USAGE_OUTPUT_TOKENS,
+        GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        *PROMPT_TOKENS_ATTRIBUTES.values(),
     }
 )
 

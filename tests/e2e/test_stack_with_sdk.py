@@ -1,7 +1,8 @@
 """The stack proven with spans and metrics sent by the Python OpenTelemetry SDK, without the service.
 
 Chat-shaped traces (a server span, the seven stage spans, `chat <model>` LLM spans with gen_ai.*
-attributes) and the GenAI token-usage histogram go to the collector over OTLP/HTTP; the tests read them
+attributes), the GenAI token-usage histogram and the service's chat metrics (recorded by its own instruments)
+go to the collector over OTLP/HTTP; the tests read them
 back from Jaeger, Tempo and Prometheus exactly as a person (or Grafana, or Jaeger's Monitor tab) would.
 """
 
@@ -14,9 +15,11 @@ from functools import partial
 
 import httpx
 import pytest
+from ha_ai_agent.chat.usage import ChatMetrics
 from ha_ai_agent.semconv import (
     CHAT_SERVER_SPAN,
     OPENAI_API_CALL,
+    PROMPT_PARTS,
     SERVICE_NAME,
     STAGES,
     TOKEN_COUNT_RETRIEVAL,
@@ -117,6 +120,8 @@ def sent(stack: Stack) -> Iterator[SentTraffic]:
     )
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
     token_usage = meter_provider.get_meter("tests.e2e").create_histogram("gen_ai.client.token.usage", unit="{token}")
+    # The service's own chat metrics, through its own instruments: the names the dashboard reads.
+    chat_metrics = ChatMetrics(meter_provider)
     tracer = tracer_provider.get_tracer("tests.e2e")
     trace_ids: list[str] = []
     chat_calls = f'sum(traces_span_metrics_calls_total{{service_name="{SERVICE_NAME}", span_name="POST /api/v1/chat"}})'
@@ -130,6 +135,10 @@ def sent(stack: Stack) -> Iterator[SentTraffic]:
                 for token_type, count in (("input", 2400), ("output", 160)):
                     attributes = {"gen_ai.token.type": token_type, "gen_ai.operation.name": "chat"}
                     token_usage.record(count, {**attributes, "gen_ai.request.model": MODEL})
+                chat_metrics.record_prompt({part: 100 * (rank + 1) for rank, part in enumerate(PROMPT_PARTS)})
+                for _ in range(2):
+                    chat_metrics.record_call_cost(MODEL, 0.0004)
+                chat_metrics.record_rounds(2)
             assert meter_provider.force_flush(10_000), "metrics export to the collector failed"
             expected = baseline + CHATS_PER_WAVE * (wave + 1)
             poll(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from ha_ai_agent.semconv import STAGES
+from ha_ai_agent.semconv import METRIC_COST, METRIC_LLM_ROUNDS, METRIC_PROMPT_TOKENS, STAGES
 
 from .conftest import REPO_ROOT, load_yaml
 
@@ -55,6 +57,8 @@ def test_chat_stages_dashboard_covers_every_stage_and_the_asked_panels() -> None
         assert f"histogram_quantile({quantile}," in queries
     assert 'service_name="ha-ai-agent"' in queries
     assert "gen_ai_client_token_usage" in queries
+    for metric in (METRIC_PROMPT_TOKENS, METRIC_COST, METRIC_LLM_ROUNDS):  # tokens by prompt part, cost, rounds
+        assert metric.replace(".", "_") in queries, metric
     assert any(target.get("queryType") == "traceql" for panel in board["panels"] for target in panel["targets"])
 
 
@@ -71,3 +75,9 @@ def test_dashboard_provider_reads_the_folder_compose_mounts(compose: dict[str, A
     provider = load_yaml(PROVISIONING / "dashboards" / "dashboards.yaml")["providers"][0]
     mounts = dict(volume.rsplit(":", 2)[:2] for volume in compose["services"]["grafana"]["volumes"])
     assert mounts["./grafana/dashboards"] == provider["options"]["path"]
+
+
+def test_dashboards_are_what_the_generator_makes() -> None:
+    generator = REPO_ROOT / "scripts" / "grafana_dashboards.py"
+    result = subprocess.run([sys.executable, str(generator), "--check"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr

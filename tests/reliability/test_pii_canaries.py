@@ -2,7 +2,8 @@
 
 One chat per channel carries an API key, a bearer token, an e-mail address and a card number; so does a
 rejected (oversized) chat. Every trace is then read back from Jaeger as raw JSON and searched for each canary,
-plain and URL-encoded. Message-content capture is not opted in (the default).
+plain and URL-encoded. Message-content capture is not opted in (the default). Row 10b opts in: prompts and
+answers are exported, with the canaries in them redacted.
 """
 
 from __future__ import annotations
@@ -11,24 +12,24 @@ import random
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import httpx
 import pytest
 from ha_ai_agent.semconv import SERVICE_NAME
+from opentelemetry.util.genai.environment_variables import (
+    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT as CAPTURE_CONTENT,
+)
 from testsupport.backend_queries import has_server_span, raw_trace
+from testsupport.openai_server import create_openai_app
+from testsupport.pii_canaries import API_KEY, BEARER, CANARIES, CARD, CARD_SPACED, EMAIL, occurrences
 from testsupport.processes import poll, running_agent
 from testsupport.reliability_results import Outcome, record
+from testsupport.servers import serve_in_thread
 from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(300)]
 
-API_KEY = "sk-canary0a1b2c3d4e5f6a7b8c9d"
-BEARER = "canary-bearer-7f3a9e1d2c"
-EMAIL = "canary.person@example.org"
-CARD = "4111111111111111"
-CARD_SPACED = "4111 1111 1111 1111"
-CANARIES = {"API key": API_KEY, "bearer token": BEARER, "e-mail": EMAIL, "card number": CARD}
 QUESTION = "What devices are in the kitchen?"
 VISIBLE_TIMEOUT_SECONDS = 30.0
 ENV = {"OTEL_SERVICE_NAME": SERVICE_NAME, "OTEL_BSP_SCHEDULE_DELAY": "500", "HA_AGENT_LLM_LATENCY_MS": "0"}
@@ -59,19 +60,6 @@ CHANNELS = (
     Channel("URL", QUESTION, {}, f"?api_key={API_KEY}&token={BEARER}&email={quote(EMAIL)}&card={CARD}", 200),
     Channel("rejected prompt", f"{API_KEY} {BEARER} {EMAIL} {CARD} " + "x" * 5000, {}, "", 400),
 )
-
-
-def forms(canary: str) -> set[str]:
-    """The canary as text, URL-encoded, and (for the card) with spaces."""
-    found = {canary, quote(canary), quote_plus(canary), quote(canary, safe="")}
-    if canary == CARD:
-        found.add(CARD_SPACED)
-    return found
-
-
-def occurrences(text: str) -> dict[str, int]:
-    """How often each canary appears in the text, in any of its forms."""
-    return {name: sum(text.count(form) for form in forms(canary)) for name, canary in CANARIES.items()}
 
 
 def test_canaries_never_reach_jaeger(reliability_stack: Stack, tmp_path: Path) -> None:
@@ -106,3 +94,48 @@ def test_canaries_never_reach_jaeger(reliability_stack: Stack, tmp_path: Path) -
         )
     )
     assert total == 0, leaks
+
+
+def test_canaries_in_captured_content_are_redacted(reliability_stack: Stack, tmp_path: Path) -> None:
+    """Content capture opted in: prompts and answers reach Jaeger, the canaries in them do not."""
+    jaeger = reliability_stack.jaeger_query
+    served: list[dict[str, object]] = []
+    prompt = CHANNELS[0].message.replace(QUESTION, f"{QUESTION} #echo")
+    with serve_in_thread(create_openai_app(served)) as model_url:
+        env = {
+            **ENV,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": reliability_stack.collector_otlp_http,
+            "OPENAI_BASE_URL": f"{model_url}/v1",
+            CAPTURE_CONTENT: "span_only",
+        }
+        traces = []
+        with running_agent(tmp_path, env, tmp_path / "agent.log") as (url, _managed):
+            conversation_id = None
+            for _ in range(2):  # the second turn sends the first one's prompt and answer again, as history
+                trace_id = f"{random.getrandbits(128) | 1:032x}"
+                response = httpx.post(
+                    f"{url}/api/v1/chat",
+                    json={"message": prompt, "conversation_id": conversation_id},
+                    headers={"traceparent": f"00-{trace_id}-00000000000000a1-01"},
+                    timeout=30,
+                )
+                assert response.status_code == 200, response.text
+                assert EMAIL in response.json()["message"]  # the answer echoes the canaries to the user
+                conversation_id = response.json()["conversation_id"]
+                poll(partial(has_server_span, jaeger, trace_id), VISIBLE_TIMEOUT_SECONDS, what="captured trace")
+                traces.append(raw_trace(jaeger, trace_id))
+    captured = sum(text.count("#echo") for text in traces)
+    counts = [occurrences(text) for text in traces]
+    total = sum(sum(c.values()) for c in counts)
+    record(
+        Outcome(
+            "10b PII canaries, content capture on",
+            f"{CAPTURE_CONTENT}=span_only; 2 chats of one conversation whose prompt carries the canaries "
+            f"({', '.join(CANARIES)}) and whose answer echoes them (OpenAI-compatible test server)",
+            "prompts and answers in Jaeger; canary occurrences in them (0)",
+            f"{captured} captured copies of the prompt; {total} canary occurrences",
+            total == 0 and captured > 0,
+        )
+    )
+    assert captured > 0, "message content was not captured"
+    assert total == 0, counts

@@ -14,6 +14,9 @@ from ha_ai_agent.semconv import (
     CHAT_SERVER_SPAN,
     CONTEXT_SPAN_PREFIX,
     LLM_CHAT_SPAN_PREFIX,
+    METRIC_COST,
+    METRIC_LLM_ROUNDS,
+    METRIC_PROMPT_TOKENS,
     SERVICE_NAME,
     SPAN_ATTRIBUTES,
     STAGES,
@@ -28,6 +31,15 @@ PREFIXED_SPAN_NAMES = {LLM_CHAT_SPAN_PREFIX + "gpt-4o-mini", CONTEXT_SPAN_PREFIX
 CONNECTOR_LABELS = {"service_name", "span_name", "span_kind", "status_code", "le"}
 PROMQL_MATCHER = re.compile(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"')
 SPAN_METRIC_SELECTOR = re.compile(r"traces_span_metrics_\w+\{([^}]*)\}")
+#: A metric name in PromQL: followed by a selector or a range.
+PROMQL_METRIC = re.compile(r"\b([a-z_][a-z0-9_]*)\s*[{\[]")
+#: The series a query may read: span metrics, the GenAI instrumentation's, the service's own (as Prometheus names
+#: them from OTLP), and the collector's and Prometheus' own.
+SERVICE_METRICS = {m.replace(".", "_") for m in (METRIC_PROMPT_TOKENS, METRIC_COST, METRIC_LLM_ROUNDS)}
+KNOWN_METRIC = re.compile(
+    r"traces_span_metrics_\w+|gen_ai_client_(token_usage|operation_duration_seconds)_\w+|otelcol_\w+|up"
+    rf"|({'|'.join(SERVICE_METRICS)})(_bucket|_sum|_count|_total)"
+)
 TRACEQL_MATCHER = re.compile(r'(resource\.service\.name|name|span\.[\w.]+)\s*(=~|!~|!=|=)\s*"([^"]*)"')
 
 
@@ -59,6 +71,8 @@ def test_grafana_queries_use_only_names_the_service_defines(grafana_query: Panel
     expr = str(target.get("expr") or "")
     for label, operator, value in PROMQL_MATCHER.findall(expr):
         check_label(label, operator, value, query.source)
+    for metric in PROMQL_METRIC.findall(expr):
+        assert KNOWN_METRIC.fullmatch(metric), f"{query.source}: metric {metric!r} is not one the service records"
     for selector in SPAN_METRIC_SELECTOR.findall(expr):
         for label, _, _ in PROMQL_MATCHER.findall(selector):
             if label not in CONNECTOR_LABELS:

@@ -26,13 +26,14 @@ from ha_ai_agent.semconv import (
     CONTEXT_CACHE_HITS,
     CONTEXT_CACHE_MISSES,
     CONTEXT_SECTION,
+    CONTEXT_SECTIONS,
     CONTEXT_SPAN_PREFIX,
     CONTEXT_STALE,
 )
 
 _tracer = FollowingTracer(__name__)
 
-SECTIONS = ("areas", "devices", "services", "helpers_scenes")
+SECTIONS = CONTEXT_SECTIONS
 HELPER_DOMAINS = (
     "input_boolean",
     "input_number",

@@ -22,8 +22,13 @@ from typing import Any, cast
 import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageFunctionToolCall
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NoOpTracer, Span, Status, StatusCode, Tracer, TracerProvider
+
+# The GenAI utilities carry the conversation id on the Context to the LLM call spans the instrumentation makes
+# (its public form, handler.invoke_agent(conversation_id=...), would add an agent span around the stages).
+from opentelemetry.util.genai._conversation_context import with_conversation_id
 from opentelemetry.util.types import AttributeValue
 from perftrace import FollowingTracer, mark_operation
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
@@ -37,14 +42,21 @@ from ha_ai_agent.chat.confirmations import (
     resolve,
 )
 from ha_ai_agent.chat.context import HomeContext
-from ha_ai_agent.chat.prompt import TokenBreakdown, TokenBudgetExceeded, build_system_prompt, fit_history
+from ha_ai_agent.chat.prompt import (
+    TokenBreakdown,
+    TokenBudgetExceeded,
+    build_system_prompt,
+    fit_history,
+    prompt_part_tokens,
+)
 from ha_ai_agent.chat.tools import TOOL_DEFINITIONS, ToolError, ToolExecutor
+from ha_ai_agent.chat.usage import ChatMetrics, UsageTotals
 from ha_ai_agent.home.client import HomeAssistantError
 from ha_ai_agent.llm.client import UNAVAILABLE_ERRORS
+from ha_ai_agent.llm.pricing import PriceTable
 from ha_ai_agent.llm.tokens import estimate_message_tokens, estimate_messages_tokens
 from ha_ai_agent.semconv import (
     ACTION_CONFIRMATION,
-    CHAT_CONVERSATION_ID,
     CHAT_CONVERSATION_NEW,
     CHAT_HISTORY_MESSAGES,
     CHAT_HISTORY_MESSAGES_KEPT,
@@ -55,6 +67,7 @@ from ha_ai_agent.semconv import (
     CHAT_TOTAL_TOKENS_ESTIMATE,
     CHAT_WITHIN_BUDGET,
     CONVERSATION_MANAGEMENT,
+    GEN_AI_CONVERSATION_ID,
     GEN_AI_OPERATION_NAME,
     GEN_AI_TOOL_CALL_ID,
     GEN_AI_TOOL_NAME,
@@ -66,6 +79,7 @@ from ha_ai_agent.semconv import (
     PENDING_PREVIEW_CHECK,
     PREVIEW_ACTION,
     PREVIEW_PENDING,
+    PROMPT_TOKENS_ATTRIBUTES,
     RATE_LIMIT_CHECK,
     RATE_LIMIT_LIMITED,
     SAVE_RESPONSE,
@@ -171,6 +185,7 @@ class _Turn:
     model: str = ""
     iterations: int = 0
     answer: str = ""
+    usage: UsageTotals = field(default_factory=UsageTotals)
 
     def llm_messages(self) -> list[dict[str, Any]]:
         return [{"role": "system", "content": self.system_prompt}, *self.history, *self.new_messages]
@@ -205,6 +220,8 @@ class ChatAgent:
         max_iterations: int = 10,
         tracer_provider: TracerProvider | None = None,
         confirm_seconds: float = 60.0,
+        prices: PriceTable | None = None,
+        metrics: ChatMetrics | None = None,
     ) -> None:
         self._tracer: Tracer = _tracer if tracer_provider is None else tracer_provider.get_tracer(__name__)
         # The request's span is someone else's (the server's, or an agent's): annotated only if we trace.
@@ -218,6 +235,8 @@ class ChatAgent:
         self.max_input_tokens = max_input_tokens
         self.max_iterations = max_iterations
         self.confirm_seconds = confirm_seconds
+        self.prices = prices or PriceTable.load()
+        self.metrics = metrics or ChatMetrics()
 
     def stage(self, name: str, attributes: dict[str, AttributeValue] | None = None) -> AbstractContextManager[Span]:
         """A stage span, current while the stage runs; an exception is recorded and marks it ERROR."""
@@ -235,28 +254,18 @@ class ChatAgent:
             self._check_rate_limit(client, span)
         with self.stage(CONVERSATION_MANAGEMENT) as span:
             await self._load_conversation(turn, span)
-        with self.stage(PENDING_PREVIEW_CHECK) as span:
+        with self.stage(PENDING_PREVIEW_CHECK, self._conversation(turn)) as span:
             self._apply_pending_preview(turn, span)
-        with self.stage(MESSAGE_ASSEMBLY) as span:
-            await self._assemble(turn, span)
-        if turn.resolving is not None:
-            await self._carry_out(turn, *turn.resolving)
-        else:
-            await self._converse(turn)
-        with self.stage(TOKEN_COUNT_RETRIEVAL) as span:
-            breakdown = self._count_tokens(turn, span)
-        with self.stage(SAVE_RESPONSE):
-            await self._save(turn)
-
-        if self._annotates_request:
-            request_span.set_attributes(
-                {
-                    CHAT_ITERATIONS: turn.iterations,
-                    CHAT_TOKENS_USED: turn.tokens_used,
-                    CHAT_TOOL_CALLS: len(turn.tool_calls),
-                    CHAT_CONVERSATION_ID: turn.conversation_id,
-                }
-            )
+        # The conversation is known: the LLM call spans the GenAI instrumentation makes name it too.
+        token = otel_context.attach(with_conversation_id(turn.conversation_id)) if self._annotates_request else None
+        try:
+            breakdown = await self._answer(turn)
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+            if self._annotates_request:  # a failed request still shows what its LLM calls used
+                request_span.set_attributes(self._request_attributes(turn))
+        self.metrics.record_rounds(turn.iterations)
         trace_id = request_span.get_span_context().trace_id
         return ChatResult(
             message=turn.answer,
@@ -270,11 +279,27 @@ class ChatAgent:
             trace_id=format(trace_id, "032x") if trace_id else None,
         )
 
+    async def _answer(self, turn: _Turn) -> TokenBreakdown:
+        """The stages once the conversation is known, each span naming it."""
+        conversation = self._conversation(turn)
+        with self.stage(MESSAGE_ASSEMBLY, conversation) as span:
+            await self._assemble(turn, span)
+        if turn.resolving is not None:
+            await self._carry_out(turn, *turn.resolving)
+        else:
+            await self._converse(turn)
+        with self.stage(TOKEN_COUNT_RETRIEVAL, conversation) as span:
+            breakdown = self._count_tokens(turn, span)
+        with self.stage(SAVE_RESPONSE, conversation):
+            await self._save(turn)
+        return breakdown
+
     async def _converse(self, turn: _Turn) -> None:
         """Rounds of the model and its tool calls, until it answers (or a call is held for a yes)."""
+        conversation = self._conversation(turn)
         for iteration in range(1, self.max_iterations + 1):
             turn.iterations = iteration
-            with self.stage(OPENAI_API_CALL, {LLM_ITERATION: iteration}) as span:
+            with self.stage(OPENAI_API_CALL, {LLM_ITERATION: iteration, **conversation}) as span:
                 calls = await self._call_llm(turn, span)
             if not calls:
                 break
@@ -299,6 +324,7 @@ class ChatAgent:
                 GEN_AI_TOOL_NAME: "call_service",
                 GEN_AI_TOOL_CALL_ID: call_id,
                 ACTION_CONFIRMATION: CONFIRMED,
+                **self._conversation(turn),
             }
             with self.stage(TOOL_EXECUTION, attributes) as span:
                 try:
@@ -314,6 +340,21 @@ class ChatAgent:
             turn.new_messages.append({"role": "tool", "tool_call_id": call_id, "content": json.dumps(result)})
         turn.answer = outcome_answer(action, outcome, result)
         turn.new_messages.append({"role": "assistant", "content": turn.answer})
+
+    @staticmethod
+    def _conversation(turn: _Turn) -> dict[str, AttributeValue]:
+        return {GEN_AI_CONVERSATION_ID: turn.conversation_id}
+
+    @staticmethod
+    def _request_attributes(turn: _Turn) -> dict[str, AttributeValue]:
+        """The server span's totals: LLM rounds, tool calls, reported tokens and their cost."""
+        return {
+            CHAT_ITERATIONS: turn.iterations,
+            CHAT_TOKENS_USED: turn.tokens_used,
+            CHAT_TOOL_CALLS: len(turn.tool_calls),
+            GEN_AI_CONVERSATION_ID: turn.conversation_id,
+            **turn.usage.span_attributes(),
+        }
 
     def _check_rate_limit(self, client: str, span: Span) -> None:
         retry_after = self.rate_limiter.acquire(client)
@@ -339,7 +380,7 @@ class ChatAgent:
             turn.pending_preview = conversation.pending_preview
         span.set_attributes(
             {
-                CHAT_CONVERSATION_ID: turn.conversation_id,
+                GEN_AI_CONVERSATION_ID: turn.conversation_id,
                 CHAT_CONVERSATION_NEW: turn.is_new_conversation,
                 CHAT_HISTORY_MESSAGES: len(turn.history),
             }
@@ -383,10 +424,13 @@ class ChatAgent:
         except TokenBudgetExceeded as error:
             raise InvalidChatRequest(f"Token budget exceeded: {error}") from error
         turn.new_messages.append({"role": "user", "content": turn.user_message})
+        part_tokens = prompt_part_tokens(sections, budget)
+        self.metrics.record_prompt(part_tokens)
         span.set_attributes(
             {
                 CHAT_INPUT_TOKENS_ESTIMATE: budget.total_tokens,
                 CHAT_HISTORY_MESSAGES_KEPT: len(turn.history),
+                **{PROMPT_TOKENS_ATTRIBUTES[part]: tokens for part, tokens in part_tokens.items()},
             }
         )
 
@@ -405,6 +449,9 @@ class ChatAgent:
         turn.model = response.model
         if response.usage is not None:
             turn.tokens_used += response.usage.total_tokens
+        cost = turn.usage.add(response.model, response.usage, self.prices)
+        if cost is not None:
+            self.metrics.record_call_cost(response.model, cost)
         message = response.choices[0].message
         # Only function tools are offered, so only function calls can come back.
         calls = [c for c in message.tool_calls or [] if isinstance(c, ChatCompletionMessageFunctionToolCall)]
@@ -438,6 +485,7 @@ class ChatAgent:
             GEN_AI_OPERATION_NAME: "execute_tool",
             GEN_AI_TOOL_NAME: name,
             GEN_AI_TOOL_CALL_ID: call.id,
+            GEN_AI_CONVERSATION_ID: turn.conversation_id,
         }
         with self.stage(TOOL_EXECUTION, attributes) as span:
             try:

@@ -37,13 +37,32 @@ class TokenBudgetExceeded(Exception):
     """The system prompt and the new message alone do not fit the input budget."""
 
 
-def build_system_prompt(sections: Mapping[str, str]) -> str:
-    """Instructions plus the home context, built once per request."""
-    parts = [SYSTEM_INSTRUCTIONS, "", "# Home context"]
+def system_prompt_parts(sections: Mapping[str, str]) -> dict[str, str]:
+    """The system prompt in parts: ``system_instructions``, then each non-empty home-context section."""
+    parts = {"system_instructions": f"{SYSTEM_INSTRUCTIONS}\n\n# Home context"}
     for name, title in SECTION_TITLES.items():
         if sections.get(name):
-            parts += ["", f"## {title}", sections[name]]
-    return "\n".join(parts)
+            parts[name] = f"\n\n## {title}\n{sections[name]}"
+    return parts
+
+
+def build_system_prompt(sections: Mapping[str, str]) -> str:
+    """Instructions plus the home context, built once per request."""
+    return "".join(system_prompt_parts(sections).values())
+
+
+def prompt_part_tokens(sections: Mapping[str, str], budget: TokenBreakdown) -> dict[str, int]:
+    """Estimated input tokens of each part of the prompt (``semconv.PROMPT_PARTS``; an empty section is 0).
+
+    The instructions carry the system message's framing; history and new message are the budget's figures
+    (the history after trimming).
+    """
+    texts = system_prompt_parts(sections)
+    counts = {"system_instructions": estimate_message_tokens({"content": texts.pop("system_instructions")})}
+    counts.update({name: estimate_tokens(texts.get(name, "")) for name in SECTION_TITLES})
+    counts["history"] = budget.history_tokens
+    counts["new_message"] = budget.new_message_tokens
+    return counts
 
 
 def fit_history(
@@ -85,4 +104,12 @@ def fit_history(
     )
 
 
-__all__ = ["TokenBreakdown", "TokenBudgetExceeded", "build_system_prompt", "estimate_tokens", "fit_history"]
+__all__ = [
+    "TokenBreakdown",
+    "TokenBudgetExceeded",
+    "build_system_prompt",
+    "estimate_tokens",
+    "fit_history",
+    "prompt_part_tokens",
+    "system_prompt_parts",
+]

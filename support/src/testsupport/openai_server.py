@@ -7,7 +7,12 @@ message choose what the "model" does, so one load can mix the chats that tail sa
 * ``#slow=<ms>``       the answer comes after that many milliseconds
 * ``#length``          the answer stops with ``finish_reason: "length"`` (truncated)
 * ``#content_filter``  the answer stops with ``finish_reason: "content_filter"``
+* ``#echo``            the answer (after the tool call) repeats the user's message
 * anything else        a ``get_entities`` tool call first, then a normal answer (``finish_reason: "stop"``)
+
+Each answer reports usage that depends on the request (``usage_for``), with cached input tokens as OpenAI
+reports them; ``create_openai_app(served)`` appends every usage it reported to ``served``, so a test knows the
+exact usage of each call.
 """
 
 from __future__ import annotations
@@ -33,14 +38,27 @@ def _user_message(messages: list[dict[str, Any]]) -> str:
     return next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
 
 
-def _completion(message: dict[str, Any], finish_reason: str) -> dict[str, Any]:
+def usage_for(messages: list[dict[str, Any]], answer: dict[str, Any]) -> dict[str, Any]:
+    """The usage reported for one call: grows with the conversation, part of the prompt cached from the 3rd message."""
+    prompt = 30 + 7 * len(messages)
+    cached = min(16 * (len(messages) // 3), prompt)
+    completion = 5 + len(str(answer.get("content") or "")) // 4 + 3 * len(answer.get("tool_calls") or [])
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+    }
+
+
+def _completion(message: dict[str, Any], finish_reason: str, usage: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": MODEL,
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}],
-        "usage": {"prompt_tokens": 40, "completion_tokens": 8, "total_tokens": 48},
+        "usage": usage,
     }
 
 
@@ -49,26 +67,33 @@ def _tool_call() -> dict[str, Any]:
     return {"id": f"call_{uuid.uuid4().hex[:8]}", "type": "function", "function": call}
 
 
-async def chat_completions(request: Request) -> JSONResponse:
-    """POST /v1/chat/completions."""
-    body = await request.json()
-    messages: list[dict[str, Any]] = body.get("messages", [])
-    text = _user_message(messages)
-    if delay := SLOW.search(text):
-        await asyncio.sleep(int(delay.group(1)) / 1000)
-    if "#error" in text:
-        error = {"message": "The model failed (test server)", "type": "server_error", "code": None, "param": None}
-        return JSONResponse({"error": error}, status_code=500)
+def _answer(messages: list[dict[str, Any]], text: str) -> tuple[dict[str, Any], str]:
     stop = next((reason for reason in STOP_REASONS if f"#{reason}" in text), None)
     if stop is not None:
-        return JSONResponse(_completion({"role": "assistant", "content": "The kitchen has"}, stop))
+        return {"role": "assistant", "content": "The kitchen has"}, stop
     if not any(m.get("role") == "tool" for m in messages[-2:]):
-        return JSONResponse(
-            _completion({"role": "assistant", "content": None, "tool_calls": [_tool_call()]}, "tool_calls")
-        )
-    return JSONResponse(_completion({"role": "assistant", "content": "The kitchen has a light."}, "stop"))
+        return {"role": "assistant", "content": None, "tool_calls": [_tool_call()]}, "tool_calls"
+    content = f"You said: {text}" if "#echo" in text else "The kitchen has a light."
+    return {"role": "assistant", "content": content}, "stop"
 
 
-def create_openai_app() -> Starlette:
-    """The ASGI app; serve it with ``testsupport.servers.serve_in_thread``."""
+def create_openai_app(served: list[dict[str, Any]] | None = None) -> Starlette:
+    """The ASGI app; serve it with ``testsupport.servers.serve_in_thread``. ``served`` collects each usage sent."""
+
+    async def chat_completions(request: Request) -> JSONResponse:
+        """POST /v1/chat/completions."""
+        body = await request.json()
+        messages: list[dict[str, Any]] = body.get("messages", [])
+        text = _user_message(messages)
+        if delay := SLOW.search(text):
+            await asyncio.sleep(int(delay.group(1)) / 1000)
+        if "#error" in text:
+            error = {"message": "The model failed (test server)", "type": "server_error", "code": None, "param": None}
+            return JSONResponse({"error": error}, status_code=500)
+        answer, finish_reason = _answer(messages, text)
+        usage = usage_for(messages, answer)
+        if served is not None:
+            served.append(usage)
+        return JSONResponse(_completion(answer, finish_reason, usage))
+
     return Starlette(routes=[Route("/v1/chat/completions", chat_completions, methods=["POST"])])

@@ -1,0 +1,160 @@
+"""A 5-turn conversation through the real service and openai client: tokens, cost and the conversation id.
+
+The model is the tests' OpenAI-compatible server, which reports a known usage per call (cached input included);
+the service exports to the real collector, Jaeger and Prometheus.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import httpx
+import pytest
+from ha_ai_agent.semconv import (
+    CHAT_COST_USD,
+    CHAT_ITERATIONS,
+    CHAT_SERVER_SPAN,
+    GEN_AI_CONVERSATION_ID,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    METRIC_COST,
+    SERVICE_NAME,
+)
+from perftrace import SpanRecord
+from testsupport.backend_queries import finite_values, has_server_span, jaeger_trace, prometheus_query
+from testsupport.openai_server import MODEL, create_openai_app
+from testsupport.processes import poll, running_agent
+from testsupport.servers import serve_in_thread
+from testsupport.stack import AGENT_ENV, Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+TURNS = ("What devices are in the kitchen?", "And the bedroom?", "Which lights are on?", "Thanks!", "Anything else?")
+#: USD per million tokens for the test server's model, given to the service as HA_AGENT_PRICES.
+PRICE = {"input": 2.0, "cached_input": 0.5, "output": 8.0}
+VISIBLE_TIMEOUT_S = 30.0
+METRICS_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One answered turn: its trace id and the usage the model reported for each of its calls."""
+
+    trace_id: str
+    usages: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The five turns of one conversation."""
+
+    id: str
+    turns: list[Turn]
+
+
+def cost(usages: list[dict[str, Any]]) -> float:
+    """What the calls cost by the table: uncached input, cached input and output at their prices."""
+    total = 0.0
+    for usage in usages:
+        cached = usage["prompt_tokens_details"]["cached_tokens"]
+        total += (usage["prompt_tokens"] - cached) * PRICE["input"] + cached * PRICE["cached_input"]
+        total += usage["completion_tokens"] * PRICE["output"]
+    return total / 1_000_000
+
+
+@pytest.fixture(scope="module")
+def conversation(stack: Stack, tmp_path_factory: pytest.TempPathFactory, agent_instance: str) -> Iterator[Conversation]:
+    served: list[dict[str, Any]] = []
+    with serve_in_thread(create_openai_app(served)) as model_url:
+        env = {
+            **AGENT_ENV,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http,
+            "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={agent_instance}",
+            "OPENAI_BASE_URL": f"{model_url}/v1",
+            "HA_AGENT_PRICES": json.dumps({MODEL: PRICE}),
+        }
+        log_path = stack.log_dir / f"ha-ai-agent-{agent_instance}.log"
+        with running_agent(tmp_path_factory.mktemp("agent"), env, log_path) as (url, managed):
+            stack.processes.append(managed)
+            turns: list[Turn] = []
+            conversation_id = None
+            for message in TURNS:
+                before = len(served)
+                response = httpx.post(
+                    f"{url}/api/v1/chat", json={"message": message, "conversation_id": conversation_id}, timeout=30.0
+                )
+                assert response.status_code == 200, response.text
+                body = response.json()
+                conversation_id = body["conversation_id"]
+                turns.append(Turn(body["metadata"]["trace_id"], served[before:]))
+            assert conversation_id is not None
+            yield Conversation(conversation_id, turns)
+
+
+def server_span(stack: Stack, trace_id: str) -> SpanRecord:
+    poll(partial(has_server_span, stack.jaeger_query, trace_id), VISIBLE_TIMEOUT_S, what=f"{trace_id} in Jaeger")
+    spans = jaeger_trace(stack.jaeger_query, trace_id) or []
+    return next(span for span in spans if span.name == CHAT_SERVER_SPAN)
+
+
+def test_request_totals_in_jaeger_are_the_sum_of_the_reported_usage(stack: Stack, conversation: Conversation) -> None:
+    for turn in conversation.turns:
+        span = server_span(stack, turn.trace_id)
+        assert span.attribute(CHAT_ITERATIONS) == len(turn.usages) == 2
+        assert span.attribute(GEN_AI_USAGE_INPUT_TOKENS) == sum(u["prompt_tokens"] for u in turn.usages)
+        assert span.attribute(GEN_AI_USAGE_OUTPUT_TOKENS) == sum(u["completion_tokens"] for u in turn.usages)
+        cached = sum(u["prompt_tokens_details"]["cached_tokens"] for u in turn.usages)
+        assert span.attribute(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) == cached
+        assert span.attribute(CHAT_COST_USD) == pytest.approx(cost(turn.usages), rel=1e-9)
+        assert span.attribute(GEN_AI_CONVERSATION_ID) == conversation.id
+
+
+def test_jaeger_finds_the_five_traces_by_conversation_id(stack: Stack, conversation: Conversation) -> None:
+    def found() -> set[str] | None:
+        params = {
+            "service": SERVICE_NAME,
+            "tags": json.dumps({GEN_AI_CONVERSATION_ID: conversation.id}),
+            "lookback": "1h",
+            "limit": "50",
+        }
+        response = httpx.get(f"{stack.jaeger_query}/api/traces", params=params, timeout=10.0)
+        response.raise_for_status()
+        ids = {trace["traceID"].rjust(32, "0") for trace in response.json()["data"] or []}
+        return ids if len(ids) >= len(TURNS) else None
+
+    assert poll(found, VISIBLE_TIMEOUT_S, what="the conversation's traces") == {t.trace_id for t in conversation.turns}
+
+
+def test_prometheus_has_tokens_and_cost_without_a_conversation_label(
+    stack: Stack, conversation: Conversation, agent_instance: str
+) -> None:
+    selector = f'service_name="{SERVICE_NAME}", instance="{agent_instance}"'
+    tokens = f'gen_ai_client_token_usage_sum{{{selector}, gen_ai_token_type="input"}}'
+    reported = sum(u["prompt_tokens"] for turn in conversation.turns for u in turn.usages)
+    poll(
+        lambda: finite_values(prometheus_query(stack.prometheus, f"sum({tokens})")) == [float(reported)],
+        METRICS_TIMEOUT_S,
+        interval_s=1.0,
+        what=f"{reported} input tokens in Prometheus",
+    )
+    total_cost = f"sum({METRIC_COST.replace('.', '_')}_total{{{selector}}})"
+    expected = sum(cost(turn.usages) for turn in conversation.turns)
+    values = poll(
+        lambda: finite_values(prometheus_query(stack.prometheus, total_cost)) or None,
+        METRICS_TIMEOUT_S,
+        interval_s=1.0,
+        what=total_cost,
+    )
+    assert values[0] == pytest.approx(expected, rel=1e-9)
+    series = prometheus_query(stack.prometheus, f'{{{selector}, __name__=~"gen_ai_.*|chat_.*"}}')
+    assert series
+    trace_ids = {turn.trace_id for turn in conversation.turns}
+    for sample in series:
+        labels = sample["metric"]
+        assert not any("conversation" in name or "trace" in name for name in labels), labels
+        assert not ({conversation.id, *trace_ids} & set(labels.values())), labels
