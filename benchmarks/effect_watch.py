@@ -90,7 +90,7 @@ def chats(url: str, pid: int, count: int) -> tuple[float, list[float]]:
 def run(quick: bool) -> str:
     """Measure and render the section."""
     started = dt.datetime.now(dt.UTC)
-    rounds, count = (3, 60) if quick else (8, 300)
+    rounds, count = (3, 60) if quick else (8, 150)
     cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}
     latency: dict[str, list[float]] = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
