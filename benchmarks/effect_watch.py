@@ -13,6 +13,7 @@ first to run alternates), and the difference is taken per round, so the other lo
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import statistics
 import subprocess
@@ -24,7 +25,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
-from ha_ai_agent.home.demo import DEMO_TOKEN
+from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
+from ha_ai_agent.home.effects import EffectWatcher
+from ha_ai_agent.home.state_changes import StateChangeStream
+from perftrace import TracingConfig, setup_tracing
 from perftrace.analysis import percentile
 from testsupport.processes import ManagedProcess, agent_command, free_port, poll, running_service
 from testsupport.report import median, section_preamble, table
@@ -87,6 +91,52 @@ def chats(url: str, pid: int, count: int) -> tuple[float, list[float]]:
     return spent * 1000 / count, latencies
 
 
+def watch_cpu_us_per_effect(effects: int) -> float:
+    """CPU µs per effect of the watch's own work, in-process: begin, the state change, the answer, the span.
+
+    A light's ``home_effect`` as it goes in the service: watched before the call, Home Assistant's
+    ``state_changed`` for it, the call's answer, then the span made, given its event, ended and kept by the
+    trace buffer. No WebSocket: that is ``stream_cpu_us_per_event``.
+    """
+    handle = setup_tracing(TracingConfig(service_name="effect-bench"))
+    watcher = EffectWatcher(30.0, tracer=handle.provider.get_tracer(__name__))
+    state = {"entity_id": "light.bench", "state": "on", "attributes": {"friendly_name": "Bench"}}
+    tracer = handle.provider.get_tracer(__name__)
+    try:
+        started = time.process_time()
+        for _ in range(effects):
+            with tracer.start_as_current_span("tool_execution"):
+                call = watcher.begin("light", "turn_on", ["light.bench"], {})
+                watcher.on_state("light.bench", state)
+                call.answered([state], [])
+        return (time.process_time() - started) * 1e6 / effects
+    finally:
+        handle.shutdown()
+
+
+def stream_cpu_us_per_event(events: int) -> float:
+    """CPU µs per state change through the WebSocket connection, both ends in this process (the demo home's too)."""
+
+    async def measure() -> float:
+        app = create_demo_home_app()
+        received: list[str] = []
+        stream = StateChangeStream("http://demo-home", DEMO_TOKEN, lambda entity_id, _: received.append(entity_id), app)
+        stream.start()
+        await stream.wait_connected(10)
+        started = time.process_time()
+        for i in range(events):
+            app.state.home.call_service("light", "toggle", {"entity_id": "light.garage"})
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+        while len(received) < events:
+            await asyncio.sleep(0.001)
+        spent = time.process_time() - started
+        await stream.aclose()
+        return spent * 1e6 / events
+
+    return asyncio.run(measure())
+
+
 def run(quick: bool) -> str:
     """Measure and render the section."""
     started = dt.datetime.now(dt.UTC)
@@ -103,6 +153,8 @@ def run(quick: bool) -> str:
                 per_chat, latencies = chats(*services[name], count)
                 cpu[name].append(per_chat)
                 latency[name].extend(latencies)
+    per_effect = median([watch_cpu_us_per_effect(500 if quick else 5000) for _ in range(3 if quick else 5)])
+    per_event = median([stream_cpu_us_per_event(200 if quick else 2000) for _ in range(3 if quick else 5)])
     extra = [on - off for on, off in zip(cpu["on"], cpu["off"], strict=True)]
     ratio = [on / off for on, off in zip(cpu["on"], cpu["off"], strict=True)]
     lines = section_preamble("Effect watch: CPU per chat", started)
@@ -129,6 +181,14 @@ def run(quick: bool) -> str:
         f"Effect watch: **{median(extra):+.2f} ms CPU per chat** (per-round differences {min(extra):+.2f} to "
         f"{max(extra):+.2f} ms, stdev {statistics.pstdev(extra):.2f}); on / off = {median(ratio):.3f} "
         f"({min(ratio):.3f}–{max(ratio):.3f}).",
+        "",
+        "The same work measured in-process, where the machine's other load does not reach CPU time: the watch's own",
+        f"work is **{per_effect:.0f} µs per effect** (watched, its state change matched, the span made with its event,",
+        f"ended and kept by the buffer), and a state change through the WebSocket costs {per_event:.0f} µs (both ends:",
+        "the demo home's sending is counted too, and a real Home Assistant sends every change of the home, watched",
+        "or not). So a chat that changes two devices should cost about "
+        f"{(2 * per_effect + 2 * per_event) / 1000:.2f} ms more; the service-level difference above is that plus "
+        "noise.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.demo import COVER_STEP_PERCENT, COVER_STEP_SECONDS
+from ha_ai_agent.home.effects import target_of
 from ha_ai_agent.runtime import Runtime
 from ha_ai_agent.semconv import (
     CHAT_SERVER_SPAN,
@@ -157,3 +158,22 @@ def test_a_bound_of_zero_watches_nothing_and_opens_no_connection(no_effects: Tes
     time.sleep(0.2)
     assert ended_effects(exporter, body["metadata"]["trace_id"]) == []
     assert not runtime.home.http._transport.app.state.home.listeners  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("domain", "service", "data", "target"),
+    [
+        ("light", "turn_on", {"brightness_pct": 30}, "on"),
+        ("cover", "close_cover", {}, "closed"),
+        ("lock", "unlock", {}, "unlocked"),
+        ("climate", "set_hvac_mode", {"hvac_mode": "cool"}, "cool"),
+        ("climate", "set_temperature", {"temperature": 21}, "temperature=21"),
+        ("cover", "set_cover_position", {"position": 40}, "current_position=40"),
+        ("switch", "toggle", {}, "?"),  # the state the call's answer reports
+        ("scene", "turn_on", {}, None),  # a scene's state is when it last ran
+        ("light", "flash", {}, None),
+    ],
+)
+def test_the_state_each_service_asks_for(domain: str, service: str, data: dict[str, Any], target: str | None) -> None:
+    found = target_of(domain, service, data)
+    assert (found.describe() if found else None) == target
