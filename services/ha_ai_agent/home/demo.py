@@ -27,6 +27,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from ha_ai_agent.home.client import AREAS_TEMPLATE
 from ha_ai_agent.home.demo_websocket import websocket_endpoint
+from ha_ai_agent.home.effects import SERVICE_STATES
 
 DEMO_TOKEN = "demo-token"
 
@@ -141,17 +142,6 @@ StateChangedListener = Callable[[dict[str, Any]], None]
 #: Home Assistant refuses a service call it cannot validate with this plain-text body.
 BAD_REQUEST = "400: Bad Request"
 
-_NEW_STATE = {
-    "turn_on": "on",
-    "turn_off": "off",
-    "open_cover": "open",
-    "close_cover": "closed",
-    "lock": "locked",
-    "unlock": "unlocked",
-    "media_play": "playing",
-    "media_pause": "paused",
-}
-
 
 class DemoHome:
     """The mutable state of one demo home."""
@@ -200,7 +190,7 @@ class DemoHome:
                     changed.append(moved)
                 continue
             before = copy.deepcopy((state["state"], state["attributes"]))
-            new_state = _NEW_STATE.get(service, state["state"])
+            new_state = SERVICE_STATES.get(service, state["state"])
             if service == "toggle":
                 new_state = "off" if state["state"] == "on" else "on"
             if service == "set_temperature" and "temperature" in data:

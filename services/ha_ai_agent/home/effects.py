@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
@@ -36,8 +36,8 @@ from ha_ai_agent.semconv import (
     HOME_EFFECT,
 )
 
-#: The state a service asks of its targets, whatever their domain.
-_SERVICE_STATES = {
+#: The state a service asks of its targets, whatever their domain (the demo home sets the same).
+SERVICE_STATES: Final = {
     "turn_on": "on",
     "turn_off": "off",
     "open_cover": "open",
@@ -94,7 +94,7 @@ def target_of(domain: str, service: str, data: dict[str, Any]) -> Target | None:
         return Target(attribute=("temperature", data["temperature"]))
     if service == "set_cover_position" and isinstance(data.get("position"), int):
         return Target(attribute=("current_position", data["position"]))
-    state = _SERVICE_STATES.get(service)
+    state = SERVICE_STATES.get(service)
     return Target(state=state) if state else None
 
 
