@@ -12,7 +12,6 @@ the median over rounds of new minus old.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -41,7 +40,6 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.util.genai._conversation_context import with_conversation_id
 from testsupport.report import median, section_preamble, table
 
-SECTION = "chat_attributes_cost"
 MODEL = "gpt-4o-mini"
 SECTIONS = {name: "Kitchen: Ceiling Light (light.kitchen): on; " * 20 for name in ("areas", "devices", "services")}
 HISTORY = [{"role": "user", "content": "What is on?"}, {"role": "assistant", "content": "The kitchen light."}] * 3
@@ -159,16 +157,3 @@ def measure(rounds: int, chats: int) -> str:
 def run(quick: bool = False) -> str:
     """The section, as ``make bench`` runs it."""
     return measure(5, 300) if quick else measure(15, 1000)
-
-
-def main() -> None:
-    """Print the section."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--chats", type=int, default=1000)
-    args = parser.parse_args()
-    print(measure(args.rounds, args.chats))
-
-
-if __name__ == "__main__":
-    main()

@@ -18,7 +18,6 @@ writes section ``pipeline_capacity`` of docs/performance.md.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import math
 import os
@@ -38,12 +37,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from testsupport.cassandra import running_cassandra
-from testsupport.report import figure, replace_section, section_preamble, table
+from testsupport.report import figure, section_preamble, table
 from testsupport.sampled_chats import sampling_env
 from testsupport.scaleout import ScaleOut, running_scaleout
 from testsupport.stack import built_backends
 
-SECTION = "pipeline_capacity"
 TRACES_PER_REQUEST = 5
 SPANS_PER_TRACE = 20
 SPANS_PER_REQUEST = TRACES_PER_REQUEST * SPANS_PER_TRACE
@@ -343,22 +341,8 @@ def measure(rate: float, rounds: int, phase_s: float) -> list[Phase]:
             return run_rounds(layout, rate, rounds, phase_s)
 
 
-def main() -> int:
-    """Measure, print, and rewrite this benchmark's section of docs/performance.md unless told not to."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rate", type=float, default=200.0, help="spans/s into the agent (below Cassandra's)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of one gateway then two")
-    parser.add_argument("--phase-seconds", type=float, default=30.0, help="length of each measured window")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
-    arguments = parser.parse_args()
+def run(quick: bool = False) -> str:
+    """The section, as ``python -m benchmarks --only pipeline_capacity`` runs it: 200 spans/s, one gateway then two."""
     started = dt.datetime.now(dt.UTC)
-    phases = measure(arguments.rate, arguments.rounds, arguments.phase_seconds)
-    section = report(phases, arguments.rate, arguments.phase_seconds, started)
-    print(section)
-    if not arguments.no_write:
-        replace_section(SECTION, section)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    rounds, phase_s = (1, 10.0) if quick else (3, 30.0)
+    return report(measure(200.0, rounds, phase_s), 200.0, phase_s, started)

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     ha_url: str | None = Field(None, validation_alias=AliasChoices("HA_URL"))
     ha_token: SecretStr | None = Field(None, validation_alias=AliasChoices("HA_TOKEN"))
     ha_timeout_seconds: float = Field(10.0, gt=0)
+    effect_timeout_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="how long a home_effect span waits for the state a service call asked for (then: timed out); "
+        "0 watches nothing and opens no WebSocket to Home Assistant",
+    )
 
     auth: AuthMode = Field(
         AuthMode.AUTO,

@@ -15,6 +15,7 @@ from opentelemetry.trace import NoOpTracerProvider, TracerProvider
 from perftrace import PerformanceTracker, TracingHandle, get_tracker
 from perftrace.fastapi import PerformanceTracing
 from perftrace.ratelimit import SlidingWindowRateLimiter
+from starlette.applications import Starlette
 
 from ha_ai_agent.auth.access import Access
 from ha_ai_agent.auth.credentials import HomeAssistantTokens, OwnTokens
@@ -26,14 +27,18 @@ from ha_ai_agent.chat.tools import ToolExecutor
 from ha_ai_agent.chat.usage import ChatMetrics
 from ha_ai_agent.config import Settings
 from ha_ai_agent.home.client import HomeAssistantClient
-from ha_ai_agent.home.demo import DEMO_TOKEN, create_demo_home_app
+from ha_ai_agent.home.demo import DEMO_TOKEN, DemoHome, create_demo_home_app
+from ha_ai_agent.home.effects import EffectWatcher
 from ha_ai_agent.home.exposure import Exposure, websocket_exposure
+from ha_ai_agent.home.state_changes import StateChangeStream
 from ha_ai_agent.llm.client import create_llm_client
 from ha_ai_agent.redaction import ContentRedactingProcessor, content_capture_on
 from ha_ai_agent.semconv import AUTH_FAILURES_METRIC
 from ha_ai_agent.store.conversations import ConversationStore
 
 DEMO_HOME_URL = "http://demo-home"
+#: How long start-up waits for the embedded demo home's state changes (in-process: milliseconds).
+DEMO_STREAM_WAIT_SECONDS = 2.0
 #: Requests that would only fill the trace buffer: health probes and the chat page's files.
 UNTRACED_URLS = ("/health", "/static/.*", "/favicon.ico")
 
@@ -50,6 +55,8 @@ class Runtime:
     llm: AsyncOpenAI
     agent: ChatAgent
     access: Access
+    #: Watches what service calls do in the home (None when off or untraced).
+    effects: EffectWatcher | None = None
 
 
 def performance_tracing(settings: Settings) -> PerformanceTracing:
@@ -63,12 +70,24 @@ def performance_tracing(settings: Settings) -> PerformanceTracing:
     )
 
 
-def _home_client(settings: Settings) -> HomeAssistantClient:
+def _home(settings: Settings) -> tuple[str, str, Starlette | None]:
+    """Home Assistant's address and token, and the demo home's app when there is no Home Assistant."""
     if settings.ha_url:
-        token = settings.ha_token.get_secret_value() if settings.ha_token else ""
-        return HomeAssistantClient.create(settings.ha_url, token, settings.ha_timeout_seconds)
-    transport = httpx.ASGITransport(app=create_demo_home_app(DEMO_TOKEN))
-    return HomeAssistantClient.create(DEMO_HOME_URL, DEMO_TOKEN, settings.ha_timeout_seconds, transport)
+        return settings.ha_url, settings.ha_token.get_secret_value() if settings.ha_token else "", None
+    return DEMO_HOME_URL, DEMO_TOKEN, create_demo_home_app(DEMO_TOKEN)
+
+
+async def _watch_effects(
+    settings: Settings, url: str, token: str, app: Starlette | None, stack: AsyncExitStack
+) -> EffectWatcher:
+    """The effect watcher and its WebSocket connection to Home Assistant, closed with the stack."""
+    effects = EffectWatcher(settings.effect_timeout_seconds)
+    effects.stream = StateChangeStream(url, token, effects.on_state, app=app)
+    stack.push_async_callback(effects.aclose)
+    effects.stream.start()
+    if app is not None:
+        await effects.stream.wait_connected(DEMO_STREAM_WAIT_SECONDS)
+    return effects
 
 
 def _open_access(settings: Settings, tracing: TracingHandle, stack: AsyncExitStack) -> Access:
@@ -122,8 +141,13 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
         store = ConversationStore(settings.database_path, provider)
         store.open()
         stack.callback(store.close)
-        home = _home_client(settings)
+        url, token, demo_app = _home(settings)
+        transport = httpx.ASGITransport(app=demo_app) if demo_app is not None else None
+        home = HomeAssistantClient.create(url, token, settings.ha_timeout_seconds, transport)
         stack.push_async_callback(home.aclose)
+        if demo_app is not None:
+            demo_home: DemoHome = demo_app.state.home
+            stack.callback(demo_home.close)
         if traced:
             HTTPXClientInstrumentor.instrument_client(home.http, tracer_provider=provider)
         llm = create_llm_client(
@@ -141,10 +165,13 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             areas_ttl_seconds=settings.context_areas_ttl_seconds,
             tracer_provider=provider,
         )
+        effects = None
+        if traced and settings.effect_timeout_seconds > 0:
+            effects = await _watch_effects(settings, url, token, demo_app, stack)
         agent = ChatAgent(
             store=store,
             context=context,
-            tools=ToolExecutor(home, context, _exposure(settings)),
+            tools=ToolExecutor(home, context, _exposure(settings), effects),
             llm=llm,
             model=settings.openai_model,
             rate_limiter=SlidingWindowRateLimiter(settings.rate_limit_per_minute, 60.0),
@@ -156,4 +183,4 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             metrics=ChatMetrics(tracing.meter_provider),
         )
         access = _open_access(settings, tracing, stack)
-        yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent, access)
+        yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent, access, effects)

@@ -65,6 +65,11 @@ STAGES: Final = (
 LLM_CHAT_SPAN_PREFIX: Final = "chat "
 #: A home-context section that is built (Home Assistant reads): "context.areas", "context.devices", ...
 CONTEXT_SPAN_PREFIX: Final = "context."
+#: One entity's way to the state a service call asked for, under the call's ``tool_execution``: from the call
+#: until Home Assistant reports the state (or the bound), so it usually ends after the request has answered.
+HOME_EFFECT: Final = "home_effect"
+#: An event on ``home_effect`` per state Home Assistant reported on the way (``opening``, then ``open``).
+HA_STATE_CHANGED_EVENT: Final = "ha.state_changed"
 
 # Span attributes -----------------------------------------------------------------------------------------
 
@@ -93,6 +98,25 @@ CONTEXT_SECTION: Final = "context.section"
 CONTEXT_CACHE_HITS: Final = "context.cache_hits"
 CONTEXT_CACHE_MISSES: Final = "context.cache_misses"
 CONTEXT_STALE: Final = "context.stale"
+#: On ``home_effect``: the entity, its domain (``light``, ``cover``), the service called and the state asked for.
+HA_ENTITY_ID: Final = "ha.entity_id"
+HA_DOMAIN: Final = "ha.domain"
+HA_SERVICE: Final = "ha.service"
+HA_EFFECT_TARGET: Final = "ha.effect.target"
+#: How the effect ended: one of ``EFFECT_OUTCOMES``; and the last state Home Assistant reported.
+HA_EFFECT_OUTCOME: Final = "ha.effect.outcome"
+HA_EFFECT_FINAL_STATE: Final = "ha.effect.final_state"
+#: On each ``ha.state_changed`` event: the state reported.
+HA_STATE: Final = "ha.state"
+#: Home Assistant reported the target state.
+EFFECT_REACHED: Final = "reached"
+#: The bound passed first: the span ends at the bound, status ERROR.
+EFFECT_TIMEOUT: Final = "timeout"
+#: No WebSocket connection when the call was made: the span ends with the state the service call returned.
+EFFECT_UNOBSERVED: Final = "unobserved"
+#: The service stopped before the state or the bound.
+EFFECT_CANCELLED: Final = "cancelled"
+EFFECT_OUTCOMES: Final = (EFFECT_REACHED, EFFECT_TIMEOUT, EFFECT_UNOBSERVED, EFFECT_CANCELLED)
 
 #: The home-context sections of the system prompt, in prompt order.
 CONTEXT_SECTIONS: Final = ("areas", "devices", "services", "helpers_scenes")
@@ -137,6 +161,13 @@ SPAN_ATTRIBUTES: Final = frozenset(
         CONTEXT_CACHE_HITS,
         CONTEXT_CACHE_MISSES,
         CONTEXT_STALE,
+        HA_ENTITY_ID,
+        HA_DOMAIN,
+        HA_SERVICE,
+        HA_EFFECT_TARGET,
+        HA_EFFECT_OUTCOME,
+        HA_EFFECT_FINAL_STATE,
+        HA_STATE,
         GEN_AI_OPERATION_NAME,
         GEN_AI_TOOL_NAME,
         GEN_AI_TOOL_CALL_ID,

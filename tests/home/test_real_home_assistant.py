@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,17 @@ from fastapi.testclient import TestClient
 from ha_ai_agent.app import create_app
 from ha_ai_agent.config import Settings
 from ha_ai_agent.runtime import Runtime
+from ha_ai_agent.semconv import (
+    CHAT_SERVER_SPAN,
+    EFFECT_REACHED,
+    EFFECT_TIMEOUT,
+    GEN_AI_TOOL_NAME,
+    HA_EFFECT_FINAL_STATE,
+    HOME_EFFECT,
+    TOOL_EXECUTION,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from perftrace import TraceRecord
 from pydantic import SecretStr
 from testsupport.home_assistant import (
@@ -29,6 +41,7 @@ from testsupport.home_assistant import (
 from testsupport.processes import poll
 
 from tests.helpers import missing_dependency, wait_for_trace
+from tests.home.effect_spans import ended_effects, export_spans, outcome, states_reported, wait_for_effect
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +221,87 @@ def test_the_embedded_model_understands_questions_about_the_real_demo(
     assert state_of(real_home, "cover.garage_door") in ("closed", "closing")
     opened = agent.post("/api/v1/chat", json={"message": "yes", "conversation_id": opened["conversation_id"]}).json()
     assert opened["message"] in ("Done: Garage Door is now opening.", "Done: Garage Door is now open.")
+
+
+# Time to effect ------------------------------------------------------------------------------------------------
+
+WINDOW = "cover.living_room_window"  # the demo's covers with a position move 10 % a second
+
+
+def move_cover(peer: HomeAssistantPeer, entity_id: str, position: int) -> None:
+    body = {"entity_id": entity_id, "position": position}
+    assert peer.rest("POST", "/api/services/cover/set_cover_position", body).status_code == 200
+
+    def there() -> bool:
+        state = peer.rest("GET", f"/api/states/{entity_id}").json()
+        return bool(state["attributes"].get("current_position") == position and state["state"] in ("open", "closed"))
+
+    poll(there, 20, what=f"{entity_id} at {position} %")
+
+
+def watching(agent: TestClient) -> InMemorySpanExporter:
+    """The app's spans from now on, once its WebSocket subscription to Home Assistant holds."""
+    runtime: Runtime = agent.app.state.runtime  # type: ignore[attr-defined]
+    assert runtime.effects is not None and runtime.effects.stream is not None
+    assert agent.portal.call(runtime.effects.stream.wait_connected, 30.0)  # type: ignore[union-attr]
+    return export_spans(runtime)
+
+
+def test_opening_a_cover_answers_before_it_is_open_and_the_effect_span_ends_when_home_assistant_reports_open(
+    agent: TestClient, real_home: HomeAssistantPeer
+) -> None:
+    move_cover(real_home, WINDOW, 80)
+    exporter = watching(agent)
+    body = ask(agent, "Open the living room window")
+    assert body["message"] == "Done: Living Room Window is now opening."
+    assert state_of(real_home, WINDOW) == "opening"  # answered before the window is open
+    trace_id = body["metadata"]["trace_id"]
+    assert ended_effects(exporter, trace_id) == []
+
+    effect = wait_for_effect(exporter, trace_id, WINDOW, timeout_s=20)
+    assert outcome(effect) == EFFECT_REACHED
+    assert states_reported(effect) == ["opening", "open"]
+    opened = real_home.rest("GET", f"/api/states/{WINDOW}").json()
+    assert opened["state"] == "open"
+    opened_at_ns = datetime.fromisoformat(opened["last_changed"]).timestamp() * 1e9
+    assert effect.end_time is not None and abs(effect.end_time - opened_at_ns) < 0.5e9  # when Home Assistant said so
+    server = [s for s in exporter.get_finished_spans() if s.name == CHAT_SERVER_SPAN][0]
+    assert server.end_time is not None and effect.end_time > server.end_time + 0.5e9
+
+
+def test_turning_on_the_kitchen_lights_gets_an_effect_span_of_its_own(
+    agent: TestClient, real_home: HomeAssistantPeer
+) -> None:
+    set_state(real_home, "light", "turn_off", "light.kitchen_lights")
+    exporter = watching(agent)
+    body = ask(agent, "Turn on the kitchen lights")
+    assert body["message"] == "Done: Kitchen Lights is now on."
+    effect = wait_for_effect(exporter, body["metadata"]["trace_id"], "light.kitchen_lights")
+    assert outcome(effect) == EFFECT_REACHED and states_reported(effect) == ["on"]
+    assert [s.name for s in ended_effects(exporter, body["metadata"]["trace_id"])] == [HOME_EFFECT]
+    tools = {s.context.span_id: s for s in exporter.get_finished_spans() if s.name == TOOL_EXECUTION and s.context}
+    assert effect.parent is not None
+    assert (tools[effect.parent.span_id].attributes or {})[GEN_AI_TOOL_NAME] == "call_service"
+
+
+def test_a_cover_that_never_gets_there_has_a_span_ended_at_the_bound_marked_timed_out(
+    settings: Settings, real_home: HomeAssistantPeer
+) -> None:
+    move_cover(real_home, WINDOW, 100)
+    bound_s = 3.0
+    short = settings.model_copy(
+        update={"ha_url": real_home.url, "ha_token": SecretStr(real_home.token), "effect_timeout_seconds": bound_s}
+    )
+    with TestClient(create_app(short)) as agent:
+        exporter = watching(agent)
+        body = ask(agent, "Close the living room window")
+        # It stops on the way: never closed (the demo cover writes no state when stopped: "closing" stays).
+        set_state(real_home, "cover", "stop_cover", WINDOW)
+        effect = wait_for_effect(exporter, body["metadata"]["trace_id"], WINDOW)
+    assert outcome(effect) == EFFECT_TIMEOUT
+    assert effect.status.status_code == StatusCode.ERROR
+    assert effect.start_time is not None and effect.end_time is not None
+    assert effect.end_time - effect.start_time == int(bound_s * 1e9)
+    assert states_reported(effect) == ["closing"]
+    assert (effect.attributes or {})[HA_EFFECT_FINAL_STATE] == "closing"
+    assert "did not reach closed within 3 s" in str(effect.status.description)

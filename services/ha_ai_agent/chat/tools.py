@@ -17,6 +17,7 @@ from ha_ai_agent.home.client import (
     HomeAssistantRejected,
     HomeAssistantStillWorking,
 )
+from ha_ai_agent.home.effects import EffectCall, EffectWatcher
 from ha_ai_agent.home.exposure import Exposure
 
 MAX_ENTITIES = 50
@@ -127,10 +128,17 @@ def _fold(changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class ToolExecutor:
     """Runs tool calls; ``execute`` never raises for Home Assistant trouble, only for a bad call."""
 
-    def __init__(self, home: HomeAssistantClient, context: HomeContext, exposure: Exposure | None = None) -> None:
+    def __init__(
+        self,
+        home: HomeAssistantClient,
+        context: HomeContext,
+        exposure: Exposure | None = None,
+        effects: EffectWatcher | None = None,
+    ) -> None:
         self.home = home
         self.context = context
         self.exposure = exposure or Exposure(None, 0)
+        self.effects = effects
 
     async def execute(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """Run one tool and return its result."""
@@ -242,9 +250,12 @@ class ToolExecutor:
                 "error": f"Home Assistant does not expose {', '.join(hidden)} to conversation agents, so I may not "
                 "act on it (Settings → Voice assistants → Expose in Home Assistant changes that)",
             }
+        # Watched from before the call, so a state Home Assistant reports before it answers is not missed.
+        effect = self.effects.begin(domain, service, targets, payload) if self.effects else EffectCall.NONE
         try:
             changed = _fold(await self.home.call_service(domain, service, payload))
         except HomeAssistantStillWorking as slow:
+            effect.still_working()
             return {
                 "service": called,
                 "pending": True,
@@ -253,7 +264,23 @@ class ToolExecutor:
                 f"{slow.waited_seconds:g} s and goes on with it by itself",
             }
         except HomeAssistantRejected as refused:
+            effect.abandon()
             return {"service": called, "error": await self._explain(domain, service, payload, refused)}
+        except BaseException:
+            effect.abandon()
+            raise
+        try:
+            result, unchanged = await self._describe_changes(called, targets, changed)
+        except BaseException:
+            effect.abandon()
+            raise
+        effect.answered(changed, unchanged)
+        return result
+
+    async def _describe_changes(
+        self, called: str, targets: list[str], changed: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The tool's result for a call that answered, and the current states of the targets it left as they were."""
         self.context.invalidate()
         areas = await self.context.area_of()
         result: dict[str, Any] = {
@@ -261,13 +288,14 @@ class ToolExecutor:
             "changed": [_summary(s, areas.get(str(s.get("entity_id")))) for s in changed],
         }
         left = [t for t in targets if t not in {str(s.get("entity_id")) for s in changed}]
-        if left:
-            states = {str(s.get("entity_id")): s for s in await self.home.get_states()}
-            result["unchanged"] = [_summary(states[t], areas.get(t)) for t in left if t in states]
-            missing = [t for t in left if t not in states]
-            if missing:
-                result["unknown_entities"] = missing
-        return result
+        if not left:
+            return result, []
+        states = {str(s.get("entity_id")): s for s in await self.home.get_states()}
+        result["unchanged"] = [_summary(states[t], areas.get(t)) for t in left if t in states]
+        missing = [t for t in left if t not in states]
+        if missing:
+            result["unknown_entities"] = missing
+        return result, [states[t] for t in left if t in states]
 
     async def _explain(self, domain: str, service: str, payload: dict[str, Any], refused: HomeAssistantRejected) -> str:
         """Home Assistant's refusal in words: which service, and what it did not accept."""

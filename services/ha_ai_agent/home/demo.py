@@ -4,24 +4,30 @@
 and the tests run it as a real server on loopback. It answers the calls the agent makes, with the
 same shapes as Home Assistant: ``GET /api/``, ``GET /api/states``, ``GET /api/states/{entity_id}``,
 ``GET /api/services``, ``POST /api/services/{domain}/{service}``, ``POST /api/template`` (only the
-areas template the client sends). It records the ``traceparent`` headers it receives, so tests can
-check the agent's trace reached Home Assistant.
+areas template the client sends), and its WebSocket API for state changes (``/api/websocket``:
+``home/demo_websocket.py``). Like Home Assistant's, a cover with a position takes time: a service call answers
+``opening`` and the cover reports ``open`` when it gets there. It records the ``traceparent`` headers it
+receives, so tests can check the agent's trace reached Home Assistant.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from ha_ai_agent.home.client import AREAS_TEMPLATE
+from ha_ai_agent.home.demo_websocket import websocket_endpoint
+from ha_ai_agent.home.effects import SERVICE_STATES
 
 DEMO_TOKEN = "demo-token"
 
@@ -68,6 +74,7 @@ _ENTITIES: list[tuple[str, str | None, str, dict[str, Any]]] = [
     ),
     ("cover.living_room_blinds", "living_room", "open", {"friendly_name": "Living Room Blinds"}),
     ("light.bedroom_ceiling", "bedroom", "off", {"friendly_name": "Bedroom Ceiling Light"}),
+    ("cover.bedroom_blinds", "bedroom", "closed", {"friendly_name": "Bedroom Blinds", "current_position": 0}),
     ("light.bedside_lamp", "bedroom", "off", {"friendly_name": "Bedside Lamp"}),
     (
         "sensor.bedroom_temperature",
@@ -114,7 +121,7 @@ _SERVICES: dict[str, list[str]] = {
     "light": ["turn_on", "turn_off", "toggle"],
     "switch": ["turn_on", "turn_off", "toggle"],
     "fan": ["turn_on", "turn_off", "toggle"],
-    "cover": ["open_cover", "close_cover", "stop_cover"],
+    "cover": ["open_cover", "close_cover", "stop_cover", "set_cover_position"],
     "lock": ["lock", "unlock"],
     "climate": ["set_temperature", "set_hvac_mode"],
     "media_player": ["turn_on", "turn_off", "media_play", "media_pause"],
@@ -125,19 +132,15 @@ _SERVICES: dict[str, list[str]] = {
 
 #: The state a service passes through on its way (Home Assistant reports both).
 _PASSING_THROUGH = {"lock": "locking", "unlock": "unlocking"}
+#: A cover with a position moves this many percent per step, a step every COVER_STEP_SECONDS (0 to 100 in 2 s),
+#: reporting each position (as Home Assistant's demo covers do, by 10 % a second).
+COVER_STEP_PERCENT = 25
+COVER_STEP_SECONDS = 0.5
+_COVER_GOALS = {"open_cover": 100, "close_cover": 0}
+#: Told of every state change: Home Assistant's ``state_changed`` event (``event_type``, ``data``, ``time_fired``).
+StateChangedListener = Callable[[dict[str, Any]], None]
 #: Home Assistant refuses a service call it cannot validate with this plain-text body.
 BAD_REQUEST = "400: Bad Request"
-
-_NEW_STATE = {
-    "turn_on": "on",
-    "turn_off": "off",
-    "open_cover": "open",
-    "close_cover": "closed",
-    "lock": "locked",
-    "unlock": "unlocked",
-    "media_play": "playing",
-    "media_pause": "paused",
-}
 
 
 class DemoHome:
@@ -158,6 +161,14 @@ class DemoHome:
             }
             for i, (entity_id, _, state, attributes) in enumerate(_ENTITIES)
         }
+        self.listeners: set[StateChangedListener] = set()
+        self._moves: dict[str, asyncio.TimerHandle] = {}
+
+    def close(self) -> None:
+        """Stop every cover still moving (its timer would outlive the app)."""
+        for handle in self._moves.values():
+            handle.cancel()
+        self._moves.clear()
 
     def call_service(self, domain: str, service: str, data: dict[str, Any]) -> list[dict[str, Any]]:
         """Apply a service call; return every state change it made, as Home Assistant does.
@@ -173,8 +184,13 @@ class DemoHome:
             state = self.states.get(entity_id)
             if state is None:
                 continue
+            if "current_position" in state["attributes"] and domain == "cover":
+                moved = self._cover(state, service, data)
+                if moved is not None:
+                    changed.append(moved)
+                continue
             before = copy.deepcopy((state["state"], state["attributes"]))
-            new_state = _NEW_STATE.get(service, state["state"])
+            new_state = SERVICE_STATES.get(service, state["state"])
             if service == "toggle":
                 new_state = "off" if state["state"] == "on" else "on"
             if service == "set_temperature" and "temperature" in data:
@@ -188,9 +204,54 @@ class DemoHome:
         return changed
 
     def _set(self, state: dict[str, Any], value: str) -> dict[str, Any]:
+        old = copy.deepcopy(state)
+        now = datetime.now(UTC).isoformat()
+        if value != state["state"]:
+            state["last_changed"] = now
         state["state"] = value
-        state["last_changed"] = state["last_updated"] = datetime.now(UTC).isoformat()
-        return copy.deepcopy(state)
+        state["last_updated"] = now
+        new = copy.deepcopy(state)
+        event = {
+            "event_type": "state_changed",
+            "data": {"entity_id": state["entity_id"], "old_state": old, "new_state": new},
+            "origin": "LOCAL",
+            "time_fired": now,
+        }
+        for listener in list(self.listeners):
+            listener(event)
+        return copy.deepcopy(new)
+
+    def _cover(self, state: dict[str, Any], service: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Start, or stop, a cover with a position; the state it reports now (None: no change)."""
+        entity_id = state["entity_id"]
+        position = int(state["attributes"]["current_position"])
+        moving = self._moves.pop(entity_id, None)
+        if moving is not None:
+            moving.cancel()
+        goal = _COVER_GOALS.get(service, data.get("position"))
+        if service == "stop_cover" or not isinstance(goal, int) or goal == position:
+            settled = "closed" if position == 0 else "open"
+            return self._set(state, settled) if settled != state["state"] else None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside an event loop (a unit test): there at once
+            state["attributes"]["current_position"] = goal
+            return self._set(state, "closed" if goal == 0 else "open")
+        self._moves[entity_id] = loop.call_later(COVER_STEP_SECONDS, self._step, entity_id, goal)
+        return self._set(state, "opening" if goal > position else "closing")
+
+    def _step(self, entity_id: str, goal: int) -> None:
+        state = self.states[entity_id]
+        position = int(state["attributes"]["current_position"])
+        step = COVER_STEP_PERCENT if goal > position else -COVER_STEP_PERCENT
+        position = min(goal, position + step) if step > 0 else max(goal, position + step)
+        state["attributes"]["current_position"] = position
+        if position == goal:
+            del self._moves[entity_id]
+            self._set(state, "closed" if position == 0 else "open")
+            return
+        self._moves[entity_id] = asyncio.get_running_loop().call_later(COVER_STEP_SECONDS, self._step, entity_id, goal)
+        self._set(state, str(state["state"]))  # a new position, still moving
 
     def areas_payload(self) -> list[dict[str, Any]]:
         """What the areas template renders to on a real Home Assistant."""
@@ -280,6 +341,7 @@ def create_demo_home_app(token: str = DEMO_TOKEN) -> Starlette:
             Route("/api/services", services),
             Route("/api/services/{domain}/{service}", call_service, methods=["POST"]),
             Route("/api/template", template, methods=["POST"]),
+            WebSocketRoute("/api/websocket", websocket_endpoint(home, token)),
         ]
     )
     app.state.home = home

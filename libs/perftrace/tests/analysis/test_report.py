@@ -32,6 +32,22 @@ def test_critical_path_skips_the_shorter_parallel_sibling_and_keeps_gaps_on_the_
     assert sum(path.values()) == 100
 
 
+def test_critical_path_leaves_out_a_child_that_outlived_its_parent() -> None:
+    trace = TraceRecord(
+        1,
+        (
+            span(1, 0, "request", 0, 100),
+            span(2, 1, "tool_execution", 10, 60),
+            span(3, 2, "POST /api/services", 12, 58),
+            span(4, 2, "home_effect", 11, 3000),  # started by the tool, ended long after the answer
+        ),
+    )
+    path = {step.name: step.self_ms for step in critical_path(trace)}
+    assert "home_effect" not in path
+    assert path["POST /api/services"] == 46
+    assert sum(path.values()) == 100
+
+
 def test_percentile_interpolates() -> None:
     assert percentile([], 50) == 0.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5

@@ -102,6 +102,8 @@ def critical_path(trace: TraceRecord) -> list[PathStep]:
         order.append(span)
         cursor = min(span.end_time_unix_nano, end)
         for child in sorted(children.get(span.span_id, []), key=lambda c: c.end_time_unix_nano, reverse=True):
+            if child.end_time_unix_nano > span.end_time_unix_nano and child.service_name == span.service_name:
+                continue  # outlived its parent on the same clock: work left running, it did not hold the parent up
             child_end = min(child.end_time_unix_nano, cursor)
             if child_end <= max(child.start_time_unix_nano, span.start_time_unix_nano):
                 continue  # entirely after the cursor: ran beside a span already on the path
