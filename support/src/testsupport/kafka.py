@@ -72,8 +72,9 @@ class Kafka:
         config = self.work_dir / "server.properties"
         config.write_text("".join(f"{key}={value}\n" for key, value in properties.items()), encoding="utf-8")
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # One id in 64 starts with "-": as a separate argument the tool would take it for an option.
         subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)),
             capture_output=True,
             timeout=120,
             check=True,
