@@ -42,7 +42,9 @@ from tests.helpers import missing_dependency
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-COUNTS = {"normal": 8, "error": 3, "slow": 2, "length": 2, "content_filter": 1}
+#: 15 kept traces over 12 partitions shared by two gateways: that every kept trace lands on one gateway, leaving the
+#: other Jaeger nothing to write, has a chance of 2**-14 (with 8 kept it was 1 in 128, and it happened).
+COUNTS = {"normal": 8, "error": 10, "slow": 2, "length": 2, "content_filter": 1}
 ACCEPTED = re.compile(r'^otelcol_receiver_accepted_spans(?:_total)?\{[^}]*receiver="kafka"[^}]*\} (\S+)$', re.MULTILINE)
 #: Spans Jaeger's storage exporter wrote (Jaeger v2 is a collector: its own metrics have the collector's names).
 WRITTEN = re.compile(
