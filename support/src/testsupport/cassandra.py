@@ -12,8 +12,10 @@ about 15 s instead of about 70 s, and a small heap keeps three nodes within abou
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +28,10 @@ from testsupport.processes import ManagedProcess, free_port, poll
 NODE_ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 CLUSTER_NAME = "ha-ai-agent-tests"
 START_TIMEOUT_SECONDS = 180.0
+#: What a node logs when the seed's gossip did not answer its first join in time (it then exits).
+SEEDS_UNREACHABLE = "Unable to contact any seeds"
+FIRST_JOIN_ATTEMPTS = 3
+FIRST_JOIN_RETRY_SECONDS = 5.0
 HEAP = ("-Xms384m", "-Xmx384m")
 #: Cassandra's own JDK 17 module flags (its conf/jvm17-server.options): it reaches into JDK internals.
 JDK17_FLAGS = tuple(
@@ -70,6 +76,14 @@ def _port_free_on_every_node() -> int:
             return port
 
 
+class NodeExited(Exception):
+    """A node's process ended before it answered CQL; ``log`` is its whole log."""
+
+    def __init__(self, message: str, log: str) -> None:
+        super().__init__(message)
+        self.log = log
+
+
 @dataclass
 class CassandraNode:
     """One node: its address, its directory (data, commit log, config) and its process."""
@@ -78,6 +92,8 @@ class CassandraNode:
     directory: Path
     process: ManagedProcess | None = None
     starts: int = 0
+    #: Whether it ever answered CQL (a node that has not may be started again from scratch).
+    served: bool = False
 
     @property
     def running(self) -> bool:
@@ -152,7 +168,25 @@ class CassandraCluster:
         ]  # fmt: skip
 
     def start_node(self, node: CassandraNode) -> None:
-        """Start one node and wait until it answers CQL on its address."""
+        """Start one node and wait until it answers CQL on its address.
+
+        A node joining for the first time can give up at once when the seed's gossip does not answer it in time
+        ("Unable to contact any seeds": seen on a loaded 2-core machine with the test-only short ring delay); it has
+        joined nothing then, so it is started again from empty directories, a few times at most.
+        """
+        for attempt in range(1, FIRST_JOIN_ATTEMPTS + 1):
+            try:
+                self._start_once(node)
+                node.served = True
+                return
+            except NodeExited as exited:
+                if node.served or SEEDS_UNREACHABLE not in exited.log or attempt == FIRST_JOIN_ATTEMPTS:
+                    raise AssertionError(str(exited)) from None
+                for name in ("data", "commitlog", "saved_caches", "hints"):
+                    shutil.rmtree(node.directory / name, ignore_errors=True)
+                time.sleep(FIRST_JOIN_RETRY_SECONDS)
+
+    def _start_once(self, node: CassandraNode) -> None:
         config = self._write_config(node)
         node.starts += 1
         log_path = node.directory / f"cassandra-{node.starts}.log"
@@ -163,7 +197,10 @@ class CassandraCluster:
         managed = node.process = ManagedProcess(f"cassandra-{node.address}", process, log_path)
 
         def serving() -> bool:
-            assert process.poll() is None, f"cassandra {node.address} exited:\n{managed.log_tail()}"
+            if process.poll() is not None:
+                raise NodeExited(
+                    f"cassandra {node.address} exited:\n{managed.log_tail()}", log_path.read_text(errors="replace")
+                )
             with socket.socket() as probe:
                 return probe.connect_ex((node.address, self.native_port)) == 0
 
