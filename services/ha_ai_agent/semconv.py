@@ -29,6 +29,7 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_USAGE_OUTPUT_TOKENS as GEN_AI_USAGE_OUTPUT_TOKENS,
 )
+from perftrace import COST_USD_ATTRIBUTE
 
 #: ``service.name`` of the backend, unless ``OTEL_SERVICE_NAME`` says otherwise.
 SERVICE_NAME: Final = "ha-ai-agent"
@@ -78,7 +79,7 @@ CHAT_TOKENS_USED: Final = "chat.tokens_used"
 CHAT_TOOL_CALLS: Final = "chat.tool_calls"
 #: On the server span: what the request's LLM calls cost in USD, from the price table and the reported usage
 #: (absent when a model has no price or a call reported no usage). Its token totals are ``gen_ai.usage.*``.
-CHAT_COST_USD: Final = "chat.cost_usd"
+CHAT_COST_USD: Final = COST_USD_ATTRIBUTE
 CHAT_CONVERSATION_NEW: Final = "chat.conversation_new"
 CHAT_HISTORY_MESSAGES: Final = "chat.history_messages"
 CHAT_HISTORY_MESSAGES_KEPT: Final = "chat.history_messages_kept"

@@ -9,6 +9,12 @@ from perftrace.tracing.decorator import FollowingTracer, traced
 from perftrace.tracing.logs import configure_logging, enable_log_correlation
 from perftrace.tracing.recent import RecentTracesProcessor
 from perftrace.tracing.records import SpanRecord, TraceRecord
+from perftrace.tracing.semconv import (
+    COST_USD_ATTRIBUTE,
+    EVALUATION_RESULT_EVENT,
+    FIRST_TOKEN_EVENT,
+    LAST_TOKEN_EVENT,
+)
 from perftrace.tracing.setup import TracingConfig, TracingHandle, setup_tracing
 from perftrace.tracker import (
     PerformanceMetric,
@@ -22,6 +28,10 @@ from perftrace.tracker import (
 )
 
 __all__ = [
+    "COST_USD_ATTRIBUTE",
+    "EVALUATION_RESULT_EVENT",
+    "FIRST_TOKEN_EVENT",
+    "LAST_TOKEN_EVENT",
     "FollowingTracer",
     "PerformanceMetric",
     "PerformanceReport",

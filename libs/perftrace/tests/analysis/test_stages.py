@@ -41,3 +41,47 @@ def test_report_compare_and_charts_see_the_same_stage_durations() -> None:
     assert report == {name: len(values) for name, values in durations.items()}
     assert compared == {"request": 20, **report}
     assert charted == {name: [round(v, 3) for v in values] for name, values in durations.items()}
+
+
+def test_request_figures_read_usage_cost_rounds_first_token_and_the_latest_verdict() -> None:
+    from perftrace.analysis.stages import request_figures
+    from perftrace.tracing.records import SpanEvent
+
+    (trace,) = synthetic_traces(1, seed=7)
+    operation = find_operation(trace, SERVICE)
+    assert operation is not None
+    root = operation.span
+    start = root.start_time_unix_nano
+    root = root._replace(
+        attributes={
+            **root.attributes,
+            "gen_ai.usage.input_tokens": 1200,
+            "gen_ai.usage.output_tokens": 80,
+            "chat.cost_usd": 0.00023,
+            "gen_ai.conversation.id": "c1",
+        },
+        events=(SpanEvent("first_token", start + 250_000_000),),
+    )
+    llm = [
+        s._replace(span_id=900 + i, attributes={"gen_ai.operation.name": "chat"}) for i, s in enumerate(trace.spans[:2])
+    ]
+    tool = trace.spans[0]._replace(span_id=950, attributes={"gen_ai.operation.name": "execute_tool"})
+    verdicts = [
+        trace.spans[0]._replace(
+            span_id=960 + i,
+            events=(SpanEvent("gen_ai.evaluation.result", start + t, {"gen_ai.evaluation.score.label": label}),),
+        )
+        for i, (t, label) in enumerate([(9, "thumbs_up"), (5, "ignored"), (10, "thumbs_down")])
+    ]
+    spans = tuple(s for s in trace.spans if s.span_id != root.span_id) + (root, *llm, tool, *verdicts)
+    found = find_operation(TraceRecord(trace.trace_id, spans), SERVICE)
+    assert found is not None
+
+    figures = request_figures(found)
+
+    assert (figures.input_tokens, figures.output_tokens, figures.cached_input_tokens) == (1200, 80, None)
+    assert figures.cost_usd == 0.00023 and figures.conversation_id == "c1"
+    assert (figures.llm_rounds, figures.tool_calls) == (2, 1)
+    assert figures.first_token_ms == 250.0 and figures.feedback == "thumbs_down"
+    bare = request_figures(find_operation(synthetic_traces(1, seed=8)[0], SERVICE))  # type: ignore[arg-type]
+    assert (bare.cost_usd, bare.first_token_ms, bare.feedback, bare.llm_rounds) == (None, None, None, 0)

@@ -10,8 +10,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_CONVERSATION_ID,
+    GEN_AI_EVALUATION_SCORE_LABEL,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+)
+
 from perftrace.tracing.records import SpanRecord, TraceRecord
-from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
+from perftrace.tracing.semconv import (
+    COST_USD_ATTRIBUTE,
+    EVALUATION_RESULT_EVENT,
+    FIRST_TOKEN_EVENT,
+    OPERATION_ATTRIBUTE,
+)
+
+#: ``gen_ai.operation.name`` of a call to a model (one LLM round) and of a tool call.
+_LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+_TOOL_OPERATION = "execute_tool"
 
 
 @dataclass(frozen=True)
@@ -62,3 +80,60 @@ def stage_durations_ms(operations: Sequence[Operation]) -> dict[str, list[float]
         for stage in operation.stages:
             durations.setdefault(stage.name, []).append(stage.duration_seconds * 1000)
     return durations
+
+
+@dataclass(frozen=True)
+class RequestFigures:
+    """What one operation used and how it felt, beside its stages; None where its spans do not say.
+
+    Read from the conventions any service can follow: ``gen_ai.usage.*``, the cost and the conversation id on
+    the operation's span, a ``first_token`` event on it, LLM and tool calls by ``gen_ai.operation.name``, and
+    the latest ``gen_ai.evaluation.result`` event anywhere in the trace (a verdict given after the answer).
+    """
+
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_input_tokens: int | None
+    cost_usd: float | None
+    llm_rounds: int
+    tool_calls: int
+    first_token_ms: float | None
+    conversation_id: str | None
+    feedback: str | None
+
+
+def request_figures(operation: Operation) -> RequestFigures:
+    """The figures of one operation (see ``RequestFigures``)."""
+    span = operation.span
+    attribute = span.attributes.get
+    first_token = next((e.time_unix_nano for e in span.events if e.name == FIRST_TOKEN_EVENT), None)
+    rounds = tools = 0
+    verdict: tuple[int, str] | None = None
+    for other in operation.trace.spans:
+        if other.service_name == span.service_name:
+            kind = other.attributes.get(GEN_AI_OPERATION_NAME)
+            rounds += kind in _LLM_OPERATIONS
+            tools += kind == _TOOL_OPERATION
+        for event in other.events:
+            if event.name == EVALUATION_RESULT_EVENT and (verdict is None or event.time_unix_nano >= verdict[0]):
+                verdict = (event.time_unix_nano, str(event.attributes.get(GEN_AI_EVALUATION_SCORE_LABEL, "")))
+    conversation = attribute(GEN_AI_CONVERSATION_ID)
+    return RequestFigures(
+        input_tokens=_int(attribute(GEN_AI_USAGE_INPUT_TOKENS)),
+        output_tokens=_int(attribute(GEN_AI_USAGE_OUTPUT_TOKENS)),
+        cached_input_tokens=_int(attribute(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)),
+        cost_usd=_float(attribute(COST_USD_ATTRIBUTE)),
+        llm_rounds=rounds,
+        tool_calls=tools,
+        first_token_ms=(first_token - span.start_time_unix_nano) / 1e6 if first_token is not None else None,
+        conversation_id=str(conversation) if conversation is not None else None,
+        feedback=verdict[1] if verdict is not None else None,
+    )
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -172,9 +172,7 @@ class PerformanceTracing:
         app.include_router(snapshot_routes.router, dependencies=guarded)
         # Again in pydantic's own form: FastAPI writes the 64-bit bounds as floats, which a client rounds past.
         document_models(app, CompareRequest)
-        app.mount(
-            STATIC_PATH, StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static"
-        )
+        app.mount(STATIC_PATH, StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static")
         if self.browser_endpoint is not None:
             setattr(app.state, browser_route.STATE_KEY, lambda: self._endpoint)
             app.include_router(browser_route.router, dependencies=guarded)

@@ -9,3 +9,13 @@ from typing import Final
 OPERATION_ATTRIBUTE: Final = "performance.operation"
 #: On the resource of browser spans that the browser endpoint forwarded: the ``service.name`` that forwarded them.
 FORWARDED_BY_ATTRIBUTE: Final = "telemetry.forwarded_by"
+#: On an operation's span: what its LLM calls cost in USD (from a price table and the usage the API reported).
+#: Its token totals are the GenAI conventions' ``gen_ai.usage.*``; a span without a price has no cost at all.
+COST_USD_ATTRIBUTE: Final = "chat.cost_usd"
+#: Events on an operation's span (a server span, a browser ``send_message``): the moment the first, and the
+#: last, words of the answer reached the reader (the first byte sent; the first words painted).
+FIRST_TOKEN_EVENT: Final = "first_token"
+LAST_TOKEN_EVENT: Final = "last_token"
+#: The GenAI conventions' event of a judgement on an answer (a user's thumbs up or down), and its attributes
+#: (``gen_ai.evaluation.name``, ``.score.label``, ``.score.value``, ``.explanation``) from the semconv package.
+EVALUATION_RESULT_EVENT: Final = "gen_ai.evaluation.result"
