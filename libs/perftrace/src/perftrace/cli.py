@@ -1,5 +1,7 @@
 """``perftrace report``, ``snapshot`` and ``compare``: the commands any service's CLI can delegate to.
 
+``report --conversation ID`` prints one conversation's turns instead of the stage report.
+
 Fetching uses the standard library (``urllib``); the payloads are read through ``perftrace.formats``.
 Exit codes of ``compare``: 0 done, 1 a stage got slower than ``--fail-if-slower`` allows, 2 unreadable input.
 """
