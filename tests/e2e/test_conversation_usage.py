@@ -182,6 +182,7 @@ def test_the_conversation_routes_add_up_the_reported_usage_exactly(conversation:
     assert [t["trace_id"] for t in turns] == [t.trace_id for t in conversation.turns]
     for served, turn in zip(conversation.turns, turns, strict=True):
         assert turn["input_tokens"] == sum(u["prompt_tokens"] for u in served.usages)
+        assert turn["largest_call_input_tokens"] == max(u["prompt_tokens"] for u in served.usages)
         assert turn["output_tokens"] == sum(u["completion_tokens"] for u in served.usages)
         assert turn["cost_usd"] == pytest.approx(cost(served.usages), rel=1e-9)
         assert turn["llm_rounds"] == len(served.usages) and not turn["failed"]

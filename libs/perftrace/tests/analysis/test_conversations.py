@@ -39,6 +39,7 @@ def test_turns_come_in_order_with_their_usage_cost_rounds_and_stage_shares() -> 
     assert [t.input_tokens for t in turns] == [TURN_INPUT_TOKENS + i * TURN_INPUT_GROWTH for i in range(4)]
     assert [t.started for t in turns] == sorted(t.started for t in turns)
     assert all(t.output_tokens == TURN_OUTPUT_TOKENS and t.cost_usd == 0.001 for t in turns)
+    assert [t.largest_call_input_tokens for t in turns] == [t.input_tokens for t in turns]  # one call a turn
     assert all(t.llm_rounds == 1 and t.tool_calls == 0 and not t.failed for t in turns)
     first = turns[0]
     assert [s.name for s in first.stages] == [name for name, _ in STAGES]

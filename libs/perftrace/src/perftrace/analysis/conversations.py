@@ -30,6 +30,8 @@ class Turn:
     """One request of a conversation: when, how long, what it used and cost, how it was judged.
 
     Tokens and cost are None where the request's span does not report them (cost: no price for its model).
+    ``input_tokens`` adds up every LLM round; ``largest_call_input_tokens`` is the largest single prompt, the
+    one to hold against an input budget.
     """
 
     trace_id: str
@@ -39,6 +41,7 @@ class Turn:
     tool_calls: int
     input_tokens: int | None
     output_tokens: int | None
+    largest_call_input_tokens: int | None
     cost_usd: float | None
     failed: bool
     feedback: str | None
@@ -102,6 +105,7 @@ def turn_of(operation: Operation, figures: RequestFigures | None = None) -> Turn
         tool_calls=figures.tool_calls,
         input_tokens=figures.input_tokens,
         output_tokens=figures.output_tokens,
+        largest_call_input_tokens=figures.largest_call_input_tokens,
         cost_usd=figures.cost_usd,
         failed=operation.span.status == "ERROR" or any(s.status == "ERROR" for s in operation.stages),
         feedback=figures.feedback,

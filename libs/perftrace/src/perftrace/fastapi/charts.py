@@ -49,10 +49,11 @@ def chart_data(traces: Sequence[TraceRecord], service_name: str | None, last: in
 
 
 def conversation_chart_data(conversation: Conversation, input_token_budget: int | None = None) -> dict[str, Any]:
-    """Latency by stage and input tokens of each turn of a conversation, and the budget the tokens grow toward.
+    """Latency by stage and the largest prompt of each turn of a conversation, and the budget prompts grow toward.
 
     Returns ``{"stages": [names], "turns": [{"trace_id", "total", "parts", "input_tokens"}], "budget"}``: ms,
-    ``parts`` in the order of ``stages``, ``input_tokens`` null where a turn did not report them.
+    ``parts`` in the order of ``stages``; ``input_tokens`` is the most one LLM call of the turn read (null where
+    its calls do not report usage), the figure an input budget bounds.
     """
     names = list(dict.fromkeys(stage.name for turn in conversation.turns for stage in turn.stages))
     turns = []
@@ -65,7 +66,7 @@ def conversation_chart_data(conversation: Conversation, input_token_budget: int 
                 "trace_id": turn.trace_id,
                 "total": round(turn.duration_ms, 3),
                 "parts": list(parts.values()),
-                "input_tokens": turn.input_tokens,
+                "input_tokens": turn.largest_call_input_tokens,
             }
         )
     return {"stages": names, "turns": turns, "budget": input_token_budget}

@@ -76,7 +76,11 @@ def conversation_traces(
                 if cost_usd is not None:
                     span = span._replace(attributes={**span.attributes, COST_USD_ATTRIBUTE: cost_usd})
             elif span.name == "openai_api_call":
-                span = span._replace(attributes={GEN_AI_OPERATION_NAME: "chat"})
+                call = {
+                    GEN_AI_OPERATION_NAME: "chat",
+                    GEN_AI_USAGE_INPUT_TOKENS: TURN_INPUT_TOKENS + i * TURN_INPUT_GROWTH,
+                }
+                span = span._replace(attributes=call)
             spans.append(span)
         label = (feedback or {}).get(i)
         if label is not None:
