@@ -173,11 +173,11 @@ def test_the_conversation_routes_add_up_the_reported_usage_exactly(conversation:
     body = response.json()
     usages = [u for turn in conversation.turns for u in turn.usages]
 
-    summary = body["summary"]
-    assert summary["turns"] == len(TURNS) and summary["errors"] == 0 and summary["unpriced_turns"] == 0
-    assert summary["input_tokens"] == sum(u["prompt_tokens"] for u in usages)
-    assert summary["output_tokens"] == sum(u["completion_tokens"] for u in usages)
-    assert summary["cost_usd"] == pytest.approx(cost(usages), rel=1e-9)
+    totals = body["totals"]
+    assert totals["turns"] == len(TURNS) and totals["errors"] == 0 and totals["unpriced_turns"] == 0
+    assert totals["input_tokens"] == sum(u["prompt_tokens"] for u in usages)
+    assert totals["output_tokens"] == sum(u["completion_tokens"] for u in usages)
+    assert totals["cost_usd"] == pytest.approx(cost(usages), rel=1e-9)
     turns = body["turns"]
     assert [t["trace_id"] for t in turns] == [t.trace_id for t in conversation.turns]
     for served, turn in zip(conversation.turns, turns, strict=True):
@@ -187,7 +187,7 @@ def test_the_conversation_routes_add_up_the_reported_usage_exactly(conversation:
         assert turn["cost_usd"] == pytest.approx(cost(served.usages), rel=1e-9)
         assert turn["llm_rounds"] == len(served.usages) and not turn["failed"]
     listed = httpx.get(f"{conversation.url}{CONVERSATIONS_PATH}", timeout=10.0).json()
-    assert [c for c in listed if c["conversation_id"] == conversation.id] == [summary]
+    assert [c for c in listed if c["conversation_id"] == conversation.id] == [totals]
     unknown = httpx.get(f"{conversation.url}{CONVERSATIONS_PATH}/no-such-conversation", timeout=10.0)
     assert unknown.status_code == 404
 

@@ -91,7 +91,7 @@ def test_a_failed_stage_counts_as_an_error_of_its_turn_and_conversation() -> Non
     conversation = find_conversation(traces, SERVICE, "broken")
 
     assert conversation is not None and [t.failed for t in conversation.turns] == [False, True]
-    assert conversation.summary.errors == 1
+    assert conversation.totals.errors == 1
     assert find_conversation(traces, SERVICE, "no-such-conversation") is None
 
 

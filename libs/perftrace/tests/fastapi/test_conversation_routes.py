@@ -80,7 +80,7 @@ def test_one_conversation_has_its_turns_in_order_and_an_unknown_id_is_a_404(clie
     assert all(t["llm_rounds"] == 1 and re.fullmatch("[0-9a-f]{32}", t["trace_id"]) for t in turns)
     assert {s["name"] for s in turns[0]["stages"]} >= {"message_assembly", "openai_api_call"}
     assert 0 < sum(s["share"] for s in turns[0]["stages"]) <= 1
-    assert body["summary"]["turns"] == 5
+    assert body["totals"]["turns"] == 5
     assert missing.status_code == 404 and "no-such-chat" in ErrorBody.model_validate(missing.json()).detail
     assert client.get(f"{CONVERSATIONS_PATH}/{'x' * 257}").status_code == 422
 
@@ -92,7 +92,7 @@ def test_the_routes_are_in_the_openapi_document_with_their_errors(client: TestCl
     one = paths[f"{CONVERSATIONS_PATH}/{{conversation_id}}"]["get"]["responses"]
     assert set(one) == {"200", "404", "422", "500", "503"}
     schema = one["200"]["content"]["application/json"]["schema"]
-    assert schema == {"$ref": "#/components/schemas/Conversation"}
+    assert schema == {"$ref": "#/components/schemas/ConversationTurns"}
     assert set(paths[f"{CONVERSATION_PAGE_PATH}/{{conversation_id}}"]["get"]["responses"]) == set(one)
 
 

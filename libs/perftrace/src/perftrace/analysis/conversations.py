@@ -26,7 +26,7 @@ class TurnStage:
 
 
 @dataclass(frozen=True)
-class Turn:
+class ConversationTurn:
     """One request of a conversation: when, how long, what it used and cost, how it was judged.
 
     Tokens and cost are None where the request's span does not report them (cost: no price for its model).
@@ -49,7 +49,7 @@ class Turn:
 
 
 @dataclass(frozen=True)
-class ConversationSummary:
+class ConversationTotals:
     """A conversation's turns added up.
 
     ``total_duration_ms`` is the turns' time, not the time between them. ``cost_usd`` is None as soon as one
@@ -71,11 +71,11 @@ class ConversationSummary:
 
 
 @dataclass(frozen=True)
-class Conversation:
+class ConversationTurns:
     """One conversation: its totals and its turns, oldest first."""
 
-    summary: ConversationSummary
-    turns: list[Turn]
+    totals: ConversationTotals
+    turns: list[ConversationTurn]
 
 
 @dataclass(frozen=True)
@@ -83,21 +83,21 @@ class DislikedAnswer:
     """A turn whose latest feedback is a thumbs-down, with the conversation it belongs to (if any)."""
 
     conversation_id: str | None
-    turn: Turn
+    turn: ConversationTurn
 
 
 def _started(unix_nano: int) -> datetime:
     return datetime.fromtimestamp(unix_nano / 1e9, UTC)
 
 
-def turn_of(operation: Operation, figures: RequestFigures | None = None) -> Turn:
+def turn_of(operation: Operation, figures: RequestFigures | None = None) -> ConversationTurn:
     """One operation as a turn: its figures and the time and share of each of its stages."""
     figures = figures or request_figures(operation)
     durations: dict[str, float] = {}
     for stage in operation.stages:
         durations[stage.name] = durations.get(stage.name, 0.0) + stage.duration_seconds * 1000
     total = operation.duration_ms
-    return Turn(
+    return ConversationTurn(
         trace_id=operation.trace_id,
         started=_started(operation.start_time_unix_nano),
         duration_ms=total,
@@ -131,11 +131,11 @@ def _sum(values: Sequence[int | None]) -> int | None:
     return sum(known) if known else None
 
 
-def _conversation(conversation_id: str, measured: Sequence[_Measured]) -> Conversation:
+def _conversation(conversation_id: str, measured: Sequence[_Measured]) -> ConversationTurns:
     turns = [turn_of(op, figures) for op, figures in measured]
     costs = [t.cost_usd for t in turns]
     unpriced = sum(cost is None for cost in costs)
-    summary = ConversationSummary(
+    totals = ConversationTotals(
         conversation_id=conversation_id,
         turns=len(turns),
         first_started=turns[0].started,
@@ -148,20 +148,20 @@ def _conversation(conversation_id: str, measured: Sequence[_Measured]) -> Conver
         errors=sum(t.failed for t in turns),
         disliked=sum(t.feedback == THUMBS_DOWN_LABEL for t in turns),
     )
-    return Conversation(summary, turns)
+    return ConversationTurns(totals, turns)
 
 
 def recent_conversations(
     traces: Iterable[TraceRecord], service_name: str | None, limit: int = 50
-) -> list[ConversationSummary]:
+) -> list[ConversationTotals]:
     """The conversations among ``traces``, the one active last first, at most ``limit``."""
-    summaries = [_conversation(cid, ops).summary for cid, ops in _by_conversation(traces, service_name).items()]
+    summaries = [_conversation(cid, ops).totals for cid, ops in _by_conversation(traces, service_name).items()]
     return sorted(summaries, key=lambda s: s.last_ended, reverse=True)[:limit]
 
 
 def find_conversation(
     traces: Iterable[TraceRecord], service_name: str | None, conversation_id: str
-) -> Conversation | None:
+) -> ConversationTurns | None:
     """The turns among ``traces`` that name ``conversation_id``, in order; None when none does."""
     measured = _by_conversation(traces, service_name).get(conversation_id)
     return _conversation(conversation_id, measured) if measured else None
@@ -177,9 +177,9 @@ def disliked_answers(traces: Iterable[TraceRecord], service_name: str | None) ->
     return disliked[::-1]
 
 
-def format_conversation(conversation: Conversation) -> str:
+def format_conversation(conversation: ConversationTurns) -> str:
     """A conversation as plain text: its totals, then one line per turn with its slowest stage."""
-    s = conversation.summary
+    s = conversation.totals
     cost = f"${s.cost_usd:.6f}" if s.cost_usd is not None else f"unknown ({s.unpriced_turns} turns without a price)"
     lines = [
         f"conversation {s.conversation_id}: {s.turns} turns, {s.first_started:%Y-%m-%d %H:%M:%S} – "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from perftrace.analysis.conversations import Conversation
+from perftrace.analysis.conversations import ConversationTurns
 from perftrace.analysis.report import percentile
 from perftrace.analysis.stages import find_operations, stage_durations_ms
 from perftrace.tracing.records import TraceRecord
@@ -48,7 +48,7 @@ def chart_data(traces: Sequence[TraceRecord], service_name: str | None, last: in
     return {"stages": stages, "requests": requests}
 
 
-def conversation_chart_data(conversation: Conversation, input_token_budget: int | None = None) -> dict[str, Any]:
+def conversation_chart_data(conversation: ConversationTurns, input_token_budget: int | None = None) -> dict[str, Any]:
     """Latency by stage and the largest prompt of each turn of a conversation, and the budget prompts grow toward.
 
     Returns ``{"stages": [names], "turns": [{"trace_id", "total", "parts", "input_tokens"}], "budget"}``: ms,

@@ -10,7 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from perftrace.analysis.conversations import Conversation, ConversationSummary, find_conversation, recent_conversations
+from perftrace.analysis.conversations import (
+    ConversationTotals,
+    ConversationTurns,
+    find_conversation,
+    recent_conversations,
+)
 from perftrace.fastapi.contract import SERVER_ERROR, VALIDATION_ERROR, error_responses
 from perftrace.fastapi.page import render_conversation_page
 from perftrace.fastapi.routes import MAX_TRACES_PER_READ, NOT_RUNNING, Running, RunningTracing
@@ -23,7 +28,7 @@ UNKNOWN = error_responses({404: "No kept trace names this conversation"})
 router = APIRouter(tags=["performance"], responses={**NOT_RUNNING, **SERVER_ERROR})
 
 
-def _conversation(state: RunningTracing, conversation_id: str) -> Conversation:
+def _conversation(state: RunningTracing, conversation_id: str) -> ConversationTurns:
     found = find_conversation(state.handle.recent.traces(), state.service_name, conversation_id)
     if found is None:
         raise HTTPException(404, f"no kept trace names conversation {conversation_id!r}")
@@ -33,7 +38,7 @@ def _conversation(state: RunningTracing, conversation_id: str) -> Conversation:
 @router.get(CONVERSATIONS_PATH, responses=VALIDATION_ERROR)
 async def conversations(
     state: Running, limit: int = Query(50, ge=1, le=MAX_TRACES_PER_READ)
-) -> list[ConversationSummary]:
+) -> list[ConversationTotals]:
     """The conversations among the kept traces, the one active last first: turns, time, tokens, cost, errors.
 
     ``cost_usd`` is null when a turn has no price (``unpriced_turns`` says how many), never a partial sum.
@@ -42,7 +47,7 @@ async def conversations(
 
 
 @router.get(CONVERSATIONS_PATH + "/{conversation_id}", responses={**UNKNOWN, **VALIDATION_ERROR})
-async def conversation(conversation_id: ConversationId, state: Running) -> Conversation:
+async def conversation(conversation_id: ConversationId, state: Running) -> ConversationTurns:
     """One conversation's totals and its turns in order, each with its figures and the share of each stage."""
     return _conversation(state, conversation_id)
 

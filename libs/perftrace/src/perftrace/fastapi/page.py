@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from perftrace.analysis.conversations import Conversation, disliked_answers, recent_conversations
+from perftrace.analysis.conversations import ConversationTurns, disliked_answers, recent_conversations
 from perftrace.analysis.report import BottleneckReport
 from perftrace.fastapi.charts import chart_data, conversation_chart_data
 from perftrace.tracing.records import SpanRecord, TraceRecord
@@ -126,7 +126,7 @@ def render_performance_page(
 
 
 def render_conversation_page(
-    conversation: Conversation,
+    conversation: ConversationTurns,
     *,
     service_name: str,
     urls: Mapping[str, str],
