@@ -17,8 +17,8 @@ from testsupport.processes import running_agent
 from tests.api.test_contract import SEED, require_fuzz_dependencies
 
 EXAMPLES_PER_OPERATION = 20
-#: The unguarded service's 15 and signing in and out.
-OPERATIONS = 17
+#: The unguarded service's 18 and signing in and out.
+OPERATIONS = 20
 
 
 @pytest.mark.parametrize("signed_in", [False, True], ids=["without-credential", "with-credential"])
