@@ -43,6 +43,9 @@ API_PREFIX: Final = "/api/v1"
 CHAT_PATH: Final = f"{API_PREFIX}/chat"
 #: The server span of one chat request (the FastAPI instrumentation names it "<method> <route>").
 CHAT_SERVER_SPAN: Final = f"POST {CHAT_PATH}"
+#: The streamed answer's route and its server span (first_token/last_token events when the words went out).
+CHAT_STREAM_PATH: Final = f"{CHAT_PATH}/stream"
+CHAT_STREAM_SERVER_SPAN: Final = f"POST {CHAT_STREAM_PATH}"
 RATE_LIMIT_CHECK: Final = "rate_limit_check"
 CONVERSATION_MANAGEMENT: Final = "conversation_management"
 PENDING_PREVIEW_CHECK: Final = "pending_preview_check"
