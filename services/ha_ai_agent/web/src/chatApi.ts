@@ -77,7 +77,7 @@ export function responseMetrics(response: ChatResponse): Record<string, unknown>
   };
 }
 
-async function readJson(response: Response): Promise<unknown> {
+export async function readJson(response: Response): Promise<unknown> {
   const text = await response.text();
   if (text === '') {
     return null;
@@ -98,12 +98,20 @@ export function parseChatResponse(body: unknown): ChatResponse {
   return {
     message: body['message'],
     conversation_id: body['conversation_id'],
-    tool_calls: toolCalls.filter(isRecord).map((call) => ({
-      id: String(call['id'] ?? ''),
-      name: String(call['name'] ?? ''),
-      arguments: isRecord(call['arguments']) ? call['arguments'] : {},
-    })),
+    tool_calls: toolCalls.map(parseToolCall).filter((call) => call !== null),
     metadata: isRecord(body['metadata']) ? body['metadata'] : {},
+  };
+}
+
+/** A tool call as the API describes it, or null when `call` is not an object. */
+export function parseToolCall(call: unknown): ToolCall | null {
+  if (!isRecord(call)) {
+    return null;
+  }
+  return {
+    id: String(call['id'] ?? ''),
+    name: String(call['name'] ?? ''),
+    arguments: isRecord(call['arguments']) ? call['arguments'] : {},
   };
 }
 
