@@ -55,7 +55,7 @@ from ha_ai_agent.chat.usage import ChatMetrics, UsageTotals
 from ha_ai_agent.home.client import HomeAssistantError
 from ha_ai_agent.llm.client import UNAVAILABLE_ERRORS
 from ha_ai_agent.llm.pricing import PriceTable
-from ha_ai_agent.llm.streaming import STREAM_ERRORS, create_streamed
+from ha_ai_agent.llm.streaming import STREAM_ERRORS, complete
 from ha_ai_agent.llm.tokens import estimate_message_tokens, estimate_messages_tokens
 from ha_ai_agent.semconv import (
     ACTION_CONFIRMATION,
@@ -448,10 +448,12 @@ class ChatAgent:
 
     async def _call_llm(self, turn: _Turn, span: Span) -> list[ChatCompletionMessageFunctionToolCall]:
         iteration = turn.iterations
+        # Streamed only for a listener: reading the answer as chunks costs the client CPU (llm/streaming.py).
+        on_text = None if turn.listener is ignore_events else lambda text: turn.listener(TextDelta(text, iteration))
         try:
-            response = await create_streamed(
+            response = await complete(
                 self.llm,
-                lambda text: turn.listener(TextDelta(text, iteration)),
+                on_text,
                 model=self.model,
                 messages=cast(Any, turn.llm_messages()),
                 tools=cast(Any, TOOL_DEFINITIONS),

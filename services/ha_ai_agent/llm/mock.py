@@ -36,8 +36,9 @@ def create_embedded_transport(latency_ms: int = 0, stream_chunk_ms: int = 0) -> 
     """The embedded model as an ``httpx2`` transport: ``POST /v1/chat/completions`` and ``GET /v1/models``.
 
     Each call waits ``latency_ms`` before its first byte; a streamed answer then sends a chunk (a word, a tool
-    call) every ``stream_chunk_ms``. A transport of its own rather than httpx's ASGI one, which hands a
-    response over only once the app has sent all of it: a stream would arrive in one piece.
+    call) every ``stream_chunk_ms``, and one not streamed comes when the last chunk would have (a model takes
+    as long to write an answer whether it is streamed or not). A transport of its own rather than httpx's ASGI
+    one, which hands a response over only once the app has sent all of it: a stream would arrive in one piece.
     """
     planner = MockPlanner()
     completion_ids = itertools.count(1)
@@ -90,9 +91,11 @@ def create_embedded_transport(latency_ms: int = 0, stream_chunk_ms: int = 0) -> 
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
         answer = completion(body, messages, model)
-        if not body.get("stream"):
+        streamed = bool(body.get("stream"))
+        chunks = list(completion_chunks(answer, include_usage=not streamed or wants_usage(body)))
+        if not streamed:
+            await asyncio.sleep((len(chunks) - 1) * stream_chunk_ms / 1000)
             return httpx2.Response(200, json=answer)
-        chunks = list(completion_chunks(answer, include_usage=wants_usage(body)))
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=paced(chunks))
 
     return httpx2.MockTransport(handle)
