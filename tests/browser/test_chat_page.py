@@ -55,16 +55,24 @@ def agent_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+def ask(page: Any, url: str, question: str, before_sending: str | None = None) -> Any:
+    """Open the chat page at ``url``, send ``question`` (after evaluating ``before_sending``); the answer's element."""
+    page.goto(f"{url}/")
+    page.wait_for_selector("body[data-state=idle]", timeout=15_000)
+    if before_sending is not None:
+        page.evaluate(before_sending)
+    page.fill("#message", question)
+    page.click("#send")
+    answer = page.wait_for_selector("#messages .assistant[data-trace-id]", timeout=30_000)
+    assert answer is not None
+    return answer
+
+
 def test_browser_and_backend_spans_form_one_trace(browser: Any, agent_url: str) -> None:
     page = browser.new_page(viewport={"width": 1200, "height": 800})
     console: list[tuple[str, str]] = []
     page.on("console", lambda message: console.append((message.type, message.text)))
-    page.goto(f"{agent_url}/")
-    page.wait_for_selector("body[data-state=idle]", timeout=15_000)
-    page.fill("#message", KITCHEN)
-    page.click("#send")
-    answer = page.wait_for_selector("#messages .assistant[data-trace-id]", timeout=30_000)
-    assert answer is not None
+    answer = ask(page, agent_url, KITCHEN)
     assert "Kitchen Ceiling Light" in answer.inner_text()
     assert page.locator("#tool-calls li").count() == 1
     trace_id = answer.get_attribute("data-trace-id")
@@ -138,13 +146,7 @@ WATCH_ANSWER = """() => {
 
 def test_the_first_words_show_before_the_answer_ends(browser: Any, paced_agent_url: str) -> None:
     page = browser.new_page()
-    page.goto(f"{paced_agent_url}/")
-    page.wait_for_selector("body[data-state=idle]", timeout=15_000)
-    page.evaluate(WATCH_ANSWER)
-    page.fill("#message", KITCHEN)
-    page.click("#send")
-    answer = page.wait_for_selector("#messages .assistant[data-trace-id]", timeout=30_000)
-    assert answer is not None
+    answer = ask(page, paced_agent_url, KITCHEN, before_sending=WATCH_ANSWER)
     times = page.evaluate("window.answerTimes")
     words = answer.inner_text().split()
     assert times["firstText"] and answer.inner_text().startswith(times["firstText"].strip())
@@ -157,12 +159,8 @@ def test_the_first_words_show_before_the_answer_ends(browser: Any, paced_agent_u
 def test_the_page_asks_the_plain_route_when_the_stream_does_not_open(browser: Any, agent_url: str) -> None:
     page = browser.new_page()
     page.route("**/api/v1/chat/stream", lambda route: route.abort())
-    page.goto(f"{agent_url}/")
-    page.wait_for_selector("body[data-state=idle]", timeout=15_000)
-    page.fill("#message", KITCHEN)
-    page.click("#send")
-    answer = page.wait_for_selector("#messages .assistant[data-trace-id]", timeout=30_000)
-    assert answer is not None and "Kitchen Ceiling Light" in answer.inner_text()
+    answer = ask(page, agent_url, KITCHEN)
+    assert "Kitchen Ceiling Light" in answer.inner_text()
     assert page.locator("#messages .error").count() == 0
     trace_id = answer.get_attribute("data-trace-id")
     page.evaluate("window.haAgent.flushTraces()")

@@ -19,7 +19,7 @@ from testsupport.backend_queries import jaeger_trace
 from testsupport.processes import poll, running_agent
 from testsupport.stack import AGENT_ENV, Stack
 
-from tests.browser.test_chat_page import KITCHEN, browser
+from tests.browser.test_chat_page import KITCHEN, ask, browser
 
 __all__ = ["browser"]  # the Chromium fixture, shared with the chat page's tests
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(600)]
@@ -55,12 +55,7 @@ def test_one_trace_in_jaeger_holds_the_first_chunk_the_first_byte_and_the_first_
     stack: Stack, browser: Any, paced_agent: str
 ) -> None:
     page = browser.new_page()
-    page.goto(f"{paced_agent}/")
-    page.wait_for_selector("body[data-state=idle]", timeout=15_000)
-    page.fill("#message", KITCHEN)
-    page.click("#send")
-    answer = page.wait_for_selector("#messages .assistant[data-trace-id]", timeout=30_000)
-    assert answer is not None
+    answer = ask(page, paced_agent, KITCHEN)
     trace_id = str(answer.get_attribute("data-trace-id"))
     page.evaluate("window.haAgent.flushTraces()")
     page.close()

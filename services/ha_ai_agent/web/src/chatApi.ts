@@ -34,14 +34,7 @@ export async function sendChatMessage(
   parent: Context,
   request: ChatRequest,
 ): Promise<{ outcome: ChatOutcome; metricId: string }> {
-  const url = new URL(CHAT_PATH, window.location.href).href;
-  const metricId = tracker.start(
-    'api_call',
-    { 'api.operation': 'sendChatMessage', 'http.request.method': 'POST', 'url.full': url },
-    { parent, kind: SpanKind.CLIENT },
-  );
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
-  propagation.inject(tracker.getContext(metricId) ?? parent, headers);
+  const { url, metricId, headers } = startApiCall(tracker, parent, 'sendChatMessage', CHAT_PATH, 'application/json');
   let status: number | undefined;
   try {
     const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(request) });
@@ -65,6 +58,28 @@ export async function sendChatMessage(
     });
     return { outcome: { ok: false, error: `Request failed: ${error}` }, metricId };
   }
+}
+
+/**
+ * Opens the `api_call` span of a chat request to `path` and the request's headers, with that span as
+ * traceparent (so the server span is its child).
+ */
+export function startApiCall(
+  tracker: PerformanceTracker,
+  parent: Context,
+  operation: string,
+  path: string,
+  accept: string,
+): { url: string; metricId: string; headers: Record<string, string> } {
+  const url = new URL(path, window.location.href).href;
+  const metricId = tracker.start(
+    'api_call',
+    { 'api.operation': operation, 'http.request.method': 'POST', 'url.full': url },
+    { parent, kind: SpanKind.CLIENT },
+  );
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: accept };
+  propagation.inject(tracker.getContext(metricId) ?? parent, headers);
+  return { url, metricId, headers };
 }
 
 /** The attributes the original UI recorded when its API call ended. */

@@ -4,10 +4,9 @@
  * the route, a 2xx that is not a stream) returns `outcome: null`, and the page asks the plain route instead;
  * an error the server answered (JSON, before the stream) is that error, as on the plain route.
  */
-import { SpanKind, propagation } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
-import { CHAT_PATH, errorMessage, parseChatResponse, parseToolCall, readJson, responseMetrics } from './chatApi';
+import { CHAT_PATH, errorMessage, parseChatResponse, parseToolCall, readJson, responseMetrics, startApiCall } from './chatApi';
 import type { ChatOutcome, ChatRequest, ToolCall } from './chatApi';
 import type { PerformanceTracker } from './performanceTracker';
 
@@ -37,14 +36,7 @@ export async function streamChatMessage(
   request: ChatRequest,
   listener: StreamListener,
 ): Promise<StreamedChat> {
-  const url = new URL(CHAT_STREAM_PATH, window.location.href).href;
-  const metricId = tracker.start(
-    'api_call',
-    { 'api.operation': 'streamChatMessage', 'http.request.method': 'POST', 'url.full': url },
-    { parent, kind: SpanKind.CLIENT },
-  );
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
-  propagation.inject(tracker.getContext(metricId) ?? parent, headers);
+  const { url, metricId, headers } = startApiCall(tracker, parent, 'streamChatMessage', CHAT_STREAM_PATH, 'text/event-stream');
   let response: Response;
   try {
     response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(request) });
