@@ -196,3 +196,16 @@ def test_an_action_that_opens_the_home_waits_for_a_yes_on_the_stream(paced_agent
     assert names == ["tool_call", "tool_done", "text", "done"]
     assert confirmed[0].data["name"] == "call_service" and confirmed[1].data["ok"] is True
     assert "unlocked" in confirmed[-1].data["message"]
+
+
+def test_a_client_that_goes_away_mid_answer_leaves_nothing_stored(paced_agent: str) -> None:
+    _, first = stream(paced_agent, {"message": "What is in the kitchen?"})
+    conversation_id = first[-1].data["conversation_id"]
+    before = messages_of(paced_agent, conversation_id)
+    body = {"message": KITCHEN_LIGHTS, "conversation_id": conversation_id}
+    with httpx2.stream("POST", f"{paced_agent}{CHAT_STREAM_PATH}", json=body, timeout=60) as response:
+        first_event = next(iter(httpx2.EventSource(response)))
+    assert first_event.event == "tool_call"
+    # Longer than the whole answer takes at this pace: a request that carried on would have saved it by now.
+    time.sleep(5)
+    assert messages_of(paced_agent, conversation_id) == before
