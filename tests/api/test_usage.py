@@ -50,7 +50,7 @@ from perftrace import TraceRecord
 from testsupport.openai_server import MODEL, create_openai_app
 from testsupport.servers import serve_in_thread
 
-from tests.helpers import wait_for_trace
+from tests.helpers import metric_points, wait_for_trace
 
 PRICE = ModelPrice(input=3.0, cached_input=1.0, output=5.0)
 QUESTIONS = ("What devices are in the kitchen?", "And the bedroom?", "Turn on the kitchen light")
@@ -152,16 +152,7 @@ def test_a_streamed_chat_reports_the_same_exact_usage_and_the_time_to_first_chun
     assert body["metadata"]["tokens_used"] == sum(u["total_tokens"] for u in usages)
     llm_calls = [s for s in record.spans if s.name.startswith(LLM_CHAT_SPAN_PREFIX)]
     assert len(llm_calls) == 2 and all(s.attribute(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK) > 0 for s in llm_calls)
-    data = metric_reader.get_metrics_data()
-    assert data is not None
-    first_chunks: list[Any] = [
-        point
-        for resource_metrics in data.resource_metrics
-        for scope in resource_metrics.scope_metrics
-        for metric in scope.metrics
-        if metric.name == GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
-        for point in metric.data.data_points
-    ]
+    first_chunks = metric_points(metric_reader, GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
     assert sum(point.count for point in first_chunks) == 2
 
 
