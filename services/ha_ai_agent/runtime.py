@@ -190,7 +190,7 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
         feedback = FeedbackRecorder(
             store,
             tracer_provider=provider,
-            meter_provider=tracing.meter_provider,
+            metrics=agent.metrics,
             capture_content=traced and capture_content,
         )
         yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent, access, feedback, effects)

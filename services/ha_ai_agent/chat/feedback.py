@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from opentelemetry import trace
-from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
@@ -26,6 +25,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util.types import AttributeValue
 
+from ha_ai_agent.chat.usage import ChatMetrics
 from ha_ai_agent.redaction import redact
 from ha_ai_agent.semconv import (
     CHAT_FEEDBACK,
@@ -36,7 +36,6 @@ from ha_ai_agent.semconv import (
     GEN_AI_EVALUATION_NAME,
     GEN_AI_EVALUATION_SCORE_LABEL,
     GEN_AI_EVALUATION_SCORE_VALUE,
-    METRIC_FEEDBACK,
     THUMBS_DOWN,
     THUMBS_UP,
 )
@@ -60,7 +59,7 @@ class Feedback:
 
 
 class FeedbackRecorder:
-    """Stores verdicts and records them; spans go to ``tracer_provider``, the count to ``meter_provider``.
+    """Stores verdicts and records them; spans go to ``tracer_provider``, the count to ``metrics``.
 
     ``capture_content``: whether the comment may be exported (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
     """
@@ -70,14 +69,12 @@ class FeedbackRecorder:
         store: ConversationStore,
         *,
         tracer_provider: TracerProvider | None = None,
-        meter_provider: MeterProvider | None = None,
+        metrics: ChatMetrics | None = None,
         capture_content: bool = False,
     ) -> None:
         self.store = store
         self._tracer: Tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
-        self._count = get_meter(__name__, meter_provider=meter_provider).create_counter(
-            METRIC_FEEDBACK, unit="{verdict}", description="Users' verdicts on answers, by label"
-        )
+        self.metrics = metrics or ChatMetrics()
         self.capture_content = capture_content
 
     async def record(self, trace_id: str, score: Score, comment: str | None) -> Feedback | None:
@@ -86,7 +83,7 @@ class FeedbackRecorder:
         target = await self.store.set_feedback(trace_id, label, comment)
         if target is None:
             return None
-        self._count.add(1, {GEN_AI_EVALUATION_SCORE_LABEL: label})
+        self.metrics.record_feedback(label)
         self._trace(target.trace, target.conversation_id, score, comment)
         return Feedback(trace_id, target.conversation_id, score, label, comment)
 
