@@ -69,6 +69,21 @@ def test_report_reads_a_running_service(tmp_path: Path) -> None:
     assert result.stdout.count("critical path:") == 1
 
 
+def test_report_of_a_conversation_reads_its_turns_from_a_running_service(tmp_path: Path) -> None:
+    with running_agent(tmp_path) as (url, _):
+        conversation_id = None
+        for question in ("What devices are in the kitchen?", "And in the office?"):
+            body = {"message": question, "conversation_id": conversation_id}
+            answer = httpx.post(f"{url}/api/v1/chat", json=body, timeout=30)
+            assert answer.status_code == 200
+            conversation_id = answer.json()["conversation_id"]
+        command = [str(BIN / "ha-ai-agent"), "report", "--url", url, "--conversation", str(conversation_id)]
+        result = run_cli(command, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"conversation {conversation_id}: 2 turns")
+    assert [line.split()[0] for line in result.stdout.splitlines()[4:]] == ["1", "2"]
+
+
 def test_report_with_no_service_running_says_what_to_do() -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     result = run_cli([str(BIN / "ha-ai-agent"), "report", "--url", url], timeout=60)

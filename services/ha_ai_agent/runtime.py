@@ -70,6 +70,7 @@ def performance_tracing(settings: Settings) -> PerformanceTracing:
         jaeger_url=settings.jaeger_url,
         links=(("chat", "/"),),
         untraced_urls=UNTRACED_URLS,
+        input_token_budget=settings.max_input_tokens,
     )
 
 

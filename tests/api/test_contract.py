@@ -30,8 +30,9 @@ from tests.helpers import missing_dependency
 SEED = 319921411420750843847508919799730964944
 EXAMPLES_PER_OPERATION = 40
 #: The service's (chat, feedback on an answer, four on conversations, health, the chat page) and the library's
-#: (five JSON reads, the compare route, the page, the browser endpoint).
-OPERATIONS = 16
+#: (five JSON reads, two of conversations, the compare route, the page and a conversation's page, the browser
+#: endpoint).
+OPERATIONS = 19
 
 
 def require_fuzz_dependencies() -> None:
@@ -65,6 +66,8 @@ def test_every_operation_declares_its_errors_with_the_error_body(client: TestCli
     assert declared[("DELETE", "/api/v1/conversations/{conversation_id}")] == {"204", "404", "422", "500"}
     assert declared[("GET", "/health")] == {"200", "503", "500"}
     assert declared[("GET", "/api/v1/performance/traces/{trace_id}")] == {"200", "404", "422", "500", "503"}
+    conversation = declared[("GET", "/api/v1/performance/conversations/{conversation_id}")]
+    assert conversation == {"200", "404", "422", "500", "503"}
     assert declared[("POST", "/otlp/v1/traces")] == {"200", "400", "403", "413", "415", "429", "500", "502", "503"}
     # Every error is an ErrorBody, but the health check's own body and the unbuilt chat page's HTML.
     own_bodies = {("get", "/health", "503"), ("get", "/", "503")}
@@ -75,7 +78,9 @@ def test_every_operation_declares_its_errors_with_the_error_body(client: TestCli
         for code, response in operation["responses"].items()
         if code[0] in "45" and (method, path, code) not in own_bodies
     }
-    assert len(error_schemas) == 51  # 46, the compare route's 413 (issue 24), the feedback route's 4 (issue 21)
+    # 46, the compare route's 413 (issue 24), the library's conversation routes' 11 and the feedback route's 4
+    # (issue 21)
+    assert len(error_schemas) == 62
     assert set(map(str, error_schemas.values())) == {str({"$ref": "#/components/schemas/ErrorBody"})}
     assert "HTTPValidationError" not in client.get("/openapi.json").json()["components"]["schemas"]
     assert "Retry-After" in paths["/api/v1/chat"]["post"]["responses"]["429"]["headers"]

@@ -32,6 +32,9 @@ EXAMPLES: dict[tuple[str, str], tuple[dict[str, Any], int]] = {
     ("GET", "/performance"): ({}, 200),
     ("GET", "/api/v1/performance/snapshot"): ({}, 200),
     ("POST", "/api/v1/performance/compare"): ({"json": {}}, 422),
+    ("GET", "/api/v1/performance/conversations"): ({}, 200),
+    ("GET", "/api/v1/performance/conversations/{conversation_id}"): ({}, 404),
+    ("GET", "/performance/conversations/{conversation_id}"): ({}, 404),
     ("POST", "/otlp/v1/traces"): ({"json": json_export(service=BROWSER_SERVICE_NAME)}, 200),
 }
 PATH_VALUES = {"{conversation_id}": "no-such-conversation", "{trace_id}": "0" * 32}

@@ -139,3 +139,44 @@ def test_under_a_path_prefix_the_page_draws_and_compares_asking_only_under_it(
     assert [path for path in requested if not path.startswith(f"{prefixed_app.PREFIX}/")] == []
     assert errors == []
     page.close()
+
+
+def test_a_conversations_page_draws_each_turns_latency_and_input_tokens_under_the_budget(
+    browser: Any, agent_url: str
+) -> None:
+    conversation_id = None
+    for _ in range(3):
+        body = {"message": KITCHEN, "conversation_id": conversation_id}
+        response = httpx.post(f"{agent_url}/api/v1/chat", json=body, timeout=30)
+        assert response.status_code == 200
+        conversation_id = response.json()["conversation_id"]
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{agent_url}{PAGE_PATH}")
+
+    page.click(f'#conversations ~ table tr[data-conversation-id="{conversation_id}"] a')
+    page.wait_for_selector("#conversation-turns svg g.turn")
+
+    assert page.locator("#conversation-turns svg g.turn").count() == 3
+    points = page.get_attribute("#conversation-turns polyline.input-tokens", "points")
+    assert len(points.split()) == 3  # a point per turn that reported its input tokens
+    assert page.locator("#conversation-turns svg line.budget").count() == 1  # the service's input budget
+    assert page.locator("table tr[data-trace-id]").count() == 3
+    assert errors == []
+    page.close()
+
+
+def test_under_a_path_prefix_a_conversations_page_draws_asking_only_under_it(browser: Any, prefixed_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(urlsplit(request.url).path))
+    page.goto(f"{prefixed_url}{prefixed_app.PREFIX}{PAGE_PATH}")
+
+    page.click("#conversations ~ table tr[data-conversation-id] a")
+    page.wait_for_selector("#conversation-turns svg g.turn")
+
+    assert page.locator("#conversation-turns svg g.turn").count() == REQUESTS
+    assert page.locator("#conversation-turns svg line.budget").count() == 0  # the service gave none
+    assert [path for path in requested if not path.startswith(f"{prefixed_app.PREFIX}/")] == []
+    page.close()

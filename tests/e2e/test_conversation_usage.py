@@ -1,16 +1,20 @@
 """A 5-turn conversation through the real service and openai client: tokens, cost, the conversation id, a verdict.
 
 The model is the tests' OpenAI-compatible server, which reports a known usage per call (cached input included);
-the service exports to the real collector, Jaeger and Prometheus. The user gives one answer a thumbs-down with a
-comment (content capture off), which Jaeger shows in that answer's trace, without the comment.
+the service exports to the real collector, Jaeger and Prometheus. The library's conversation view of it (the
+JSON routes of the running service, ``perftrace report --conversation`` against Jaeger) adds the same usage up.
+The user gives one answer a thumbs-down with a comment (content capture off), which Jaeger shows in that
+answer's trace, without the comment.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,11 +41,14 @@ from ha_ai_agent.semconv import (
 )
 from perftrace import SpanRecord, TraceRecord
 from perftrace.analysis.stages import find_operation, request_figures
+from perftrace.paths import CONVERSATIONS_PATH
 from testsupport.backend_queries import finite_values, has_server_span, jaeger_trace, prometheus_query, raw_trace
 from testsupport.openai_server import MODEL, create_openai_app
 from testsupport.processes import poll, running_agent
 from testsupport.servers import serve_in_thread
 from testsupport.stack import AGENT_ENV, Stack
+
+from tests.test_cli import run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -65,7 +72,7 @@ class Turn:
 
 @dataclass(frozen=True)
 class Conversation:
-    """The five turns of one conversation, and the service that still runs it."""
+    """The five turns of one conversation, and the service that answered them (still running)."""
 
     id: str
     turns: list[Turn]
@@ -233,3 +240,45 @@ def test_prometheus_counts_the_verdict_by_label_only(
     )
     label = GEN_AI_EVALUATION_SCORE_LABEL.replace(".", "_")
     assert [(sample["metric"][label], float(sample["value"][1])) for sample in series] == [(THUMBS_DOWN, 1.0)]
+
+
+def test_the_conversation_routes_add_up_the_reported_usage_exactly(conversation: Conversation) -> None:
+    response = httpx.get(f"{conversation.url}{CONVERSATIONS_PATH}/{conversation.id}", timeout=10.0)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    usages = [u for turn in conversation.turns for u in turn.usages]
+
+    totals = body["totals"]
+    assert totals["turns"] == len(TURNS) and totals["errors"] == 0 and totals["unpriced_turns"] == 0
+    assert totals["input_tokens"] == sum(u["prompt_tokens"] for u in usages)
+    assert totals["output_tokens"] == sum(u["completion_tokens"] for u in usages)
+    assert totals["cost_usd"] == pytest.approx(cost(usages), rel=1e-9)
+    turns = body["turns"]
+    assert [t["trace_id"] for t in turns] == [t.trace_id for t in conversation.turns]
+    for served, turn in zip(conversation.turns, turns, strict=True):
+        assert turn["input_tokens"] == sum(u["prompt_tokens"] for u in served.usages)
+        assert turn["largest_call_input_tokens"] == max(u["prompt_tokens"] for u in served.usages)
+        assert turn["output_tokens"] == sum(u["completion_tokens"] for u in served.usages)
+        assert turn["cost_usd"] == pytest.approx(cost(served.usages), rel=1e-9)
+        assert turn["llm_rounds"] == len(served.usages) and not turn["failed"]
+    listed = httpx.get(f"{conversation.url}{CONVERSATIONS_PATH}", timeout=10.0).json()
+    assert [c for c in listed if c["conversation_id"] == conversation.id] == [totals]
+    unknown = httpx.get(f"{conversation.url}{CONVERSATIONS_PATH}/no-such-conversation", timeout=10.0)
+    assert unknown.status_code == 404
+
+
+def test_the_library_cli_reads_the_five_turns_from_jaeger(stack: Stack, conversation: Conversation) -> None:
+    command = [str(Path(sys.executable).parent / "perftrace"), "report", "--jaeger", stack.jaeger_query]
+    command += ["--service", SERVICE_NAME, "--conversation", conversation.id, "--lookback", "1h"]
+    expected = [turn.trace_id for turn in conversation.turns]
+
+    def turn_lines() -> list[str] | None:
+        result = run_cli(command, timeout=60)
+        assert result.returncode in (0, 1), result.stderr  # 1 until Jaeger holds a first turn
+        lines = [line for line in result.stdout.splitlines() if any(t in line for t in expected)]
+        return lines if len(lines) == len(expected) else None
+
+    lines = poll(turn_lines, VISIBLE_TIMEOUT_S, interval_s=1.0, what="the five turns from perftrace report")
+    assert [next(t for t in expected if t in line) for line in lines] == expected  # in order
+    for line, turn in zip(lines, conversation.turns, strict=True):
+        assert str(sum(u["prompt_tokens"] for u in turn.usages)) in line.split()

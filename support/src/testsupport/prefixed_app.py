@@ -7,12 +7,16 @@ the service (its ``/work`` route, ``/performance``, the JSON routes) under ``PRE
 from __future__ import annotations
 
 from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_CONVERSATION_ID
 from perftrace import mark_operation, traced
 from perftrace.fastapi import PerformanceTracing
 
 PREFIX = "/tools/kitchen"
 SERVICE_NAME = "prefixed-kitchen"
 STAGES = ("weigh", "mix")
+#: Every request of the service is a turn of this conversation, so the page links to a conversation's page.
+CONVERSATION_ID = "batch 1"
 
 
 @traced("weigh")
@@ -36,6 +40,7 @@ def create_app() -> FastAPI:
     @service.get("/work")
     def work() -> dict[str, int]:
         mark_operation("work")
+        trace.get_current_span().set_attribute(GEN_AI_CONVERSATION_ID, CONVERSATION_ID)
         return {"grams": mix(weigh())}
 
     # A mounted app's lifespan does not run: the outer app runs the tracing's.

@@ -14,6 +14,8 @@ from perftrace.tracing.semconv import (
     EVALUATION_RESULT_EVENT,
     FIRST_TOKEN_EVENT,
     LAST_TOKEN_EVENT,
+    THUMBS_DOWN_LABEL,
+    THUMBS_UP_LABEL,
 )
 from perftrace.tracing.setup import TracingConfig, TracingHandle, setup_tracing
 from perftrace.tracker import (
@@ -32,6 +34,8 @@ __all__ = [
     "EVALUATION_RESULT_EVENT",
     "FIRST_TOKEN_EVENT",
     "LAST_TOKEN_EVENT",
+    "THUMBS_DOWN_LABEL",
+    "THUMBS_UP_LABEL",
     "FollowingTracer",
     "PerformanceMetric",
     "PerformanceReport",

@@ -1,5 +1,7 @@
 """``perftrace report``, ``snapshot`` and ``compare``: the commands any service's CLI can delegate to.
 
+``report --conversation ID`` prints one conversation's turns instead of the stage report.
+
 Fetching uses the standard library (``urllib``); the payloads are read through ``perftrace.formats``.
 Exit codes of ``compare``: 0 done, 1 a stage got slower than ``--fail-if-slower`` allows, 2 unreadable input.
 """
@@ -15,12 +17,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_CONVERSATION_ID
+
 from perftrace.analysis.compare import compare
 from perftrace.analysis.compare_report import comparison_to_json, format_markdown, format_text
+from perftrace.analysis.conversations import find_conversation, format_conversation
 from perftrace.analysis.report import build_report, format_report
 from perftrace.formats.jaeger import traces_from_jaeger
 from perftrace.formats.snapshot import (
@@ -78,14 +83,21 @@ def _get_json(url: str, params: dict[str, Any], *, signed: bool = False) -> Any:
 
 
 def jaeger_traces(
-    jaeger: str, service: str, window: tuple[float, float], limit: int, version: str | None = None
+    jaeger: str,
+    service: str,
+    window: tuple[float, float],
+    limit: int,
+    version: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> list[TraceRecord]:
     """Traces of ``service`` that Jaeger's query API holds for the window (epoch seconds).
 
     With ``version``, only those whose ``service`` process has that ``service.version``: Jaeger's tag
-    search does not look at resource attributes, so the traces are split here.
+    search does not look at resource attributes, so the traces are split here. With ``tags``, only traces
+    with a span of ``service`` carrying those attribute values (Jaeger's own tag search).
     """
     params = {"service": service, "start": int(window[0] * 1e6), "end": int(window[1] * 1e6), "limit": limit}
+    params["tags"] = json.dumps(dict(tags)) if tags else None
     payload = _get_json(f"{jaeger.rstrip('/')}/api/traces", params)
     if version is not None:
         payload = {"data": [t for t in payload.get("data") or [] if _has_version(t, service, version)]}
@@ -135,7 +147,8 @@ def run_report(args: argparse.Namespace) -> int:
     source = args.jaeger or args.url
     try:
         if args.jaeger:
-            traces = jaeger_traces(args.jaeger, args.service, (time.time() - args.lookback, time.time()), args.limit)
+            window = (time.time() - args.lookback, time.time())
+            traces = jaeger_traces(args.jaeger, args.service, window, args.limit, tags=_conversation_tag(args))
         else:
             payload = _get_json(f"{args.url.rstrip('/')}{TRACES_PATH}", {"limit": args.limit}, signed=True)
             traces = traces_from_json(payload)
@@ -148,7 +161,23 @@ def run_report(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
         print(f"Could not read traces from {source}: {error}", file=sys.stderr)
         return 1
+    if args.conversation:
+        return print_conversation(traces, args)
     print(format_report(build_report(traces, args.service, args.slowest)))
+    return 0
+
+
+def _conversation_tag(args: argparse.Namespace) -> dict[str, str] | None:
+    return {GEN_AI_CONVERSATION_ID: args.conversation} if args.conversation else None
+
+
+def print_conversation(traces: Sequence[TraceRecord], args: argparse.Namespace) -> int:
+    """Print ``--conversation``'s turns among ``traces``; 1 when none of them names it."""
+    found = find_conversation(traces, args.service, args.conversation)
+    if found is None:
+        print(f"No trace read names conversation {args.conversation!r}.", file=sys.stderr)
+        return 1
+    print(format_conversation(found))
     return 0
 
 
@@ -210,6 +239,9 @@ def add_report_arguments(
     parser.add_argument("--limit", type=int, default=100, help="how many recent traces to read")
     parser.add_argument("--lookback", type=_seconds, default=3600.0, help="with --jaeger: how far back (e.g. 1h)")
     parser.add_argument("--slowest", type=int, default=3, help="how many slowest traces to show the path of")
+    parser.add_argument(
+        "--conversation", metavar="ID", help="instead: the turns of this gen_ai.conversation.id, in order"
+    )
     parser.set_defaults(handler=run_report, unreachable_hint=unreachable_hint)
 
 

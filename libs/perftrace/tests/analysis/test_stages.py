@@ -85,7 +85,8 @@ def test_request_figures_read_usage_cost_rounds_first_token_and_the_latest_verdi
         events=(SpanEvent("first_token", start + 250_000_000),),
     )
     llm = [
-        s._replace(span_id=900 + i, attributes={"gen_ai.operation.name": "chat"}) for i, s in enumerate(trace.spans[:2])
+        s._replace(span_id=900 + i, attributes={"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": tokens})
+        for i, (s, tokens) in enumerate(zip(trace.spans[:2], (500, 700), strict=True))
     ]
     tool = trace.spans[0]._replace(span_id=950, attributes={"gen_ai.operation.name": "execute_tool"})
     verdicts = [
@@ -105,5 +106,7 @@ def test_request_figures_read_usage_cost_rounds_first_token_and_the_latest_verdi
     assert figures.cost_usd == 0.00023 and figures.conversation_id == "c1"
     assert (figures.llm_rounds, figures.tool_calls) == (2, 1)
     assert figures.first_token_ms == 250.0 and figures.feedback == "thumbs_down"
+    assert figures.largest_call_input_tokens == 700  # the larger of the two rounds' prompts
     bare = request_figures(find_operation(synthetic_traces(1, seed=8)[0], SERVICE))  # type: ignore[arg-type]
     assert (bare.cost_usd, bare.first_token_ms, bare.feedback, bare.llm_rounds) == (None, None, None, 0)
+    assert bare.largest_call_input_tokens is None

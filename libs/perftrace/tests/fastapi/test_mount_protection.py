@@ -34,10 +34,11 @@ def client() -> Iterator[TestClient]:
 def test_every_route_the_library_mounts_needs_what_the_service_asks_for(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     operations = [(method, path) for path, item in document["paths"].items() for method in item]
-    assert len(operations) == 8  # five JSON reads, the page, compare, the browser endpoint
+    # five JSON reads, two of conversations, the page and a conversation's, compare, the browser endpoint
+    assert len(operations) == 11
     signed = {"Authorization": f"Bearer {TOKEN}"}
     for method, path in operations:
-        concrete = path.replace("{trace_id}", "0" * 32)
+        concrete = path.replace("{trace_id}", "0" * 32).replace("{conversation_id}", "c1")
         refused = client.request(method, concrete)
         assert refused.status_code == 401, (method, path)
         assert refused.json()["detail"] == "send the token"

@@ -6,13 +6,14 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 from perftrace.formats.snapshot import snapshot_to_json
-from perftrace.paths import PAGE_PATH
+from perftrace.paths import CONVERSATION_PAGE_PATH, PAGE_PATH
 from perftrace.testing.synthetic import SERVICE, synthetic_traces
-from testsupport.prefixed_app import PREFIX, STAGES, create_app
+from testsupport.prefixed_app import CONVERSATION_ID, PREFIX, STAGES, create_app
 
 
 def embedded_json(page: str, element_id: str) -> Any:
@@ -39,6 +40,7 @@ def test_every_url_of_the_page_is_under_the_prefix_and_answers(client: TestClien
     assert [u for u in [*linked, *urls.values()] if not u.startswith(f"{PREFIX}/")] == []
     for url in linked:
         assert client.get(url).status_code == 200, url
+    assert f"{PREFIX}{CONVERSATION_PAGE_PATH}/{quote(CONVERSATION_ID)}" in linked
     chart = embedded_json(page.text, "chart-data")
     assert [s["name"] for s in chart["stages"]] == list(STAGES) and len(chart["requests"]) == 3
 

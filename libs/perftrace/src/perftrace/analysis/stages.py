@@ -91,6 +91,8 @@ class RequestFigures:
     Read from the conventions any service can follow: ``gen_ai.usage.*``, the cost and the conversation id on
     the operation's span, a ``first_token`` event on it, LLM and tool calls by ``gen_ai.operation.name``, and
     the latest ``gen_ai.evaluation.result`` event anywhere in the trace (a verdict given after the answer).
+    ``largest_call_input_tokens`` is the most input tokens one LLM call read (its ``gen_ai.usage.input_tokens``):
+    the prompt that came nearest an input budget, where ``input_tokens`` adds up every round.
     """
 
     input_tokens: int | None
@@ -102,6 +104,7 @@ class RequestFigures:
     first_token_ms: float | None
     conversation_id: str | None
     feedback: str | None
+    largest_call_input_tokens: int | None = None
 
 
 def request_figures(operation: Operation) -> RequestFigures:
@@ -110,12 +113,16 @@ def request_figures(operation: Operation) -> RequestFigures:
     attribute = span.attributes.get
     first_token = next((e.time_unix_nano for e in span.events if e.name == FIRST_TOKEN_EVENT), None)
     rounds = tools = 0
+    largest_call: int | None = None
     verdict: tuple[int, str] | None = None
     for other in operation.trace.spans:
         if other.service_name == span.service_name:
             kind = other.attributes.get(GEN_AI_OPERATION_NAME)
             rounds += kind in _LLM_OPERATIONS
             tools += kind == _TOOL_OPERATION
+            call_input = _int(other.attributes.get(GEN_AI_USAGE_INPUT_TOKENS)) if kind in _LLM_OPERATIONS else None
+            if call_input is not None and (largest_call is None or call_input > largest_call):
+                largest_call = call_input
         for event in other.events:
             if event.name == EVALUATION_RESULT_EVENT and (verdict is None or event.time_unix_nano >= verdict[0]):
                 verdict = (event.time_unix_nano, str(event.attributes.get(GEN_AI_EVALUATION_SCORE_LABEL, "")))
@@ -130,6 +137,7 @@ def request_figures(operation: Operation) -> RequestFigures:
         first_token_ms=(first_token - span.start_time_unix_nano) / 1e6 if first_token is not None else None,
         conversation_id=str(conversation) if conversation is not None else None,
         feedback=verdict[1] if verdict is not None else None,
+        largest_call_input_tokens=largest_call,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from perftrace.analysis.conversations import ConversationTurns
 from perftrace.analysis.report import percentile
 from perftrace.analysis.stages import find_operations, stage_durations_ms
 from perftrace.tracing.records import TraceRecord
@@ -45,3 +46,27 @@ def chart_data(traces: Sequence[TraceRecord], service_name: str | None, last: in
             }
         )
     return {"stages": stages, "requests": requests}
+
+
+def conversation_chart_data(conversation: ConversationTurns, input_token_budget: int | None = None) -> dict[str, Any]:
+    """Latency by stage and the largest prompt of each turn of a conversation, and the budget prompts grow toward.
+
+    Returns ``{"stages": [names], "turns": [{"trace_id", "total", "parts", "input_tokens"}], "budget"}``: ms,
+    ``parts`` in the order of ``stages``; ``input_tokens`` is the most one LLM call of the turn read (null where
+    its calls do not report usage), the figure an input budget bounds.
+    """
+    names = list(dict.fromkeys(stage.name for turn in conversation.turns for stage in turn.stages))
+    turns = []
+    for turn in conversation.turns:
+        parts = dict.fromkeys(names, 0.0)
+        for stage in turn.stages:
+            parts[stage.name] = round(stage.duration_ms, 3)
+        turns.append(
+            {
+                "trace_id": turn.trace_id,
+                "total": round(turn.duration_ms, 3),
+                "parts": list(parts.values()),
+                "input_tokens": turn.largest_call_input_tokens,
+            }
+        )
+    return {"stages": names, "turns": turns, "budget": input_token_budget}

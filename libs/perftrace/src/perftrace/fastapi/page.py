@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from perftrace.analysis.conversations import ConversationTurns, disliked_answers, recent_conversations
 from perftrace.analysis.report import BottleneckReport
-from perftrace.fastapi.charts import chart_data
+from perftrace.fastapi.charts import chart_data, conversation_chart_data
 from perftrace.tracing.records import SpanRecord, TraceRecord
 from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
 
@@ -119,4 +120,24 @@ def render_performance_page(
         jaeger_url=jaeger_url,
         links=links,
         chart_data=chart_data(traces, service_name),
+        conversations=recent_conversations(traces, service_name),
+        disliked=disliked_answers(traces, service_name),
+    )
+
+
+def render_conversation_page(
+    conversation: ConversationTurns,
+    *,
+    service_name: str,
+    urls: Mapping[str, str],
+    jaeger_url: str | None = None,
+    input_token_budget: int | None = None,
+) -> str:
+    """One conversation's page: its totals, latency and input tokens per turn, a row per turn."""
+    return _templates.get_template("conversation.html").render(
+        service_name=service_name,
+        urls=urls,
+        conversation=conversation,
+        jaeger_url=jaeger_url,
+        chart_data=conversation_chart_data(conversation, input_token_budget),
     )

@@ -51,12 +51,14 @@ class RunningTracing:
         service_name: str,
         jaeger_url: str | None,
         links: tuple[tuple[str, str], ...],
+        input_token_budget: int | None = None,
     ) -> None:
         self.handle = handle
         self.tracker = tracker
         self.service_name = service_name
         self.jaeger_url = jaeger_url
         self.links = links
+        self.input_token_budget = input_token_budget
 
 
 def running_tracing(request: Request) -> RunningTracing:

@@ -20,7 +20,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.trace import Span
 
-from perftrace.fastapi import routes, snapshot_routes
+from perftrace.fastapi import conversation_routes, routes, snapshot_routes
 from perftrace.fastapi.body_limit import BodyLimitMiddleware
 from perftrace.fastapi.browser_endpoint import route as browser_route
 from perftrace.fastapi.browser_endpoint.config import BrowserEndpointConfig
@@ -69,6 +69,8 @@ class PerformanceTracing:
         untraced_urls: URL regexes of the service whose requests should make no server span (health probes,
             static files); the library's own routes are never traced.
         compare_max_body_bytes: the largest body ``POST /api/v1/performance/compare`` reads (else 413).
+        input_token_budget: the most input tokens a request of the service may send its model; a
+            conversation's page draws it above the input tokens of each turn.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class PerformanceTracing:
         links: Iterable[tuple[str, str]] = (),
         untraced_urls: Iterable[str] = (),
         compare_max_body_bytes: int = 32 * 1024 * 1024,
+        input_token_budget: int | None = None,
     ) -> None:
         if config is None:
             if not service_name:
@@ -94,6 +97,7 @@ class PerformanceTracing:
         self.links = tuple(links)
         self.untraced_urls = tuple(untraced_urls)
         self.compare_max_body_bytes = compare_max_body_bytes
+        self.input_token_budget = input_token_budget
         self._running: RunningTracing | None = None
         self._endpoint: BrowserEndpoint | None = None
 
@@ -119,7 +123,9 @@ class PerformanceTracing:
             async with AsyncExitStack() as stack:
                 if self.browser_endpoint is not None:
                     self._endpoint = await self._open_endpoint(stack, self.browser_endpoint, handle, service_name)
-                self._running = RunningTracing(handle, tracker, service_name, self.jaeger_url, self.links)
+                self._running = RunningTracing(
+                    handle, tracker, service_name, self.jaeger_url, self.links, self.input_token_budget
+                )
                 try:
                     yield handle
                 finally:
@@ -170,6 +176,7 @@ class PerformanceTracing:
             app.add_middleware(BodyLimitMiddleware, max_bytes_by_path={COMPARE_PATH: self.compare_max_body_bytes})
         app.include_router(routes.router, dependencies=guarded)
         app.include_router(snapshot_routes.router, dependencies=guarded)
+        app.include_router(conversation_routes.router, dependencies=guarded)
         # Again in pydantic's own form: FastAPI writes the 64-bit bounds as floats, which a client rounds past.
         document_models(app, CompareRequest)
         app.mount(STATIC_PATH, StaticFiles(packages=[("perftrace.fastapi", "static")]), name="perftrace-static")

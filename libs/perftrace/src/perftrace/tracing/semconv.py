@@ -19,3 +19,6 @@ LAST_TOKEN_EVENT: Final = "last_token"
 #: The GenAI conventions' event of a judgement on an answer (a user's thumbs up or down), and its attributes
 #: (``gen_ai.evaluation.name``, ``.score.label``, ``.score.value``, ``.explanation``) from the semconv package.
 EVALUATION_RESULT_EVENT: Final = "gen_ai.evaluation.result"
+#: The ``gen_ai.evaluation.score.label`` of a reader's verdict on an answer: what ``/performance`` lists as disliked.
+THUMBS_UP_LABEL: Final = "thumbs_up"
+THUMBS_DOWN_LABEL: Final = "thumbs_down"

@@ -82,6 +82,42 @@
     });
   }
 
+  // A conversation's turns: each turn's time stacked by stage (left axis), the input tokens the model read as a
+  // line (right axis) and the input budget dashed, so the history growing toward it shows.
+  function conversationTurns(container, data) {
+    const left = 60, right = 840, top = 10, bottom = 200, turns = data.turns;
+    const maxMs = Math.max(...turns.map((t) => Math.max(t.total, t.parts.reduce((a, b) => a + b, 0))), 0.001);
+    const tokens = turns.map((t) => t.input_tokens).filter((v) => v !== null);
+    const maxTokens = Math.max(1, data.budget || 0, ...tokens);
+    const y = (ms) => bottom - (ms / maxMs) * (bottom - top), yt = (n) => bottom - (n / maxTokens) * (bottom - top);
+    const step = (right - left) / turns.length, width = Math.max(1, step * 0.6);
+    const root = svg(container, 900, bottom + 36 + Math.ceil(data.stages.length / 4) * 14);
+    for (const f of [0, 0.5, 1]) {
+      el("line", { x1: left, x2: right, y1: y(maxMs * f), y2: y(maxMs * f), stroke: "#e3e6ef" }, root);
+      el("text", { x: left - 6, y: y(maxMs * f) + 4, "text-anchor": "end", class: "axis" }, root, fmt(maxMs * f));
+      el("text", { x: right + 6, y: yt(maxTokens * f) + 4, class: "axis" }, root, `${Math.round(maxTokens * f)} tok`);
+    }
+    turns.forEach((t, i) => {
+      const g = el("g", { class: "turn", "data-trace-id": t.trace_id }, root);
+      let base = 0;
+      t.parts.forEach((ms, j) => {
+        if (ms <= 0) return;
+        el("rect", { x: left + i * step + (step - width) / 2, y: y(base + ms), width, height: Math.max(0.5, y(base) - y(base + ms)), fill: color(j) }, g);
+        base += ms;
+      });
+      el("text", { x: left + (i + 0.5) * step, y: bottom + 16, "text-anchor": "middle", class: "axis" }, g, `${i + 1}`);
+      el("title", {}, g, `turn ${i + 1}: ${fmt(t.total)}, ${t.input_tokens ?? "?"} input tokens`);
+    });
+    const points = turns.flatMap((t, i) => (t.input_tokens === null ? [] : [`${left + (i + 0.5) * step},${yt(t.input_tokens)}`]));
+    if (points.length) el("polyline", { class: "input-tokens", points: points.join(" "), fill: "none", stroke: "#1d2433", "stroke-width": 2 }, root);
+    if (data.budget) el("line", { class: "budget", x1: left, x2: right, y1: yt(data.budget), y2: yt(data.budget), stroke: "#d9534f", "stroke-dasharray": "6 4" }, root);
+    data.stages.forEach((name, i) => {
+      const lx = left + (i % 4) * 205, ly = bottom + 30 + Math.floor(i / 4) * 14;
+      el("rect", { x: lx, y: ly - 9, width: 10, height: 10, fill: color(i) }, root);
+      el("text", { x: lx + 14, y: ly, class: "axis" }, root, name);
+    });
+  }
+
   function comparison(container, result) {
     const row = 34, left = 190, right = 580, height = result.stages.length * row + 40;
     const bounds = result.stages.flatMap((s) => Object.values(s.changes).flatMap((c) => [c.low, c.high, c.change])).filter((v) => v !== null);
@@ -149,4 +185,6 @@
     timeline(document.getElementById("stage-timeline"), data.stages, data.requests);
   }
   setUpCompare();
+  const conversation = JSON.parse(document.getElementById("conversation-data")?.textContent || "null");
+  if (conversation && conversation.turns.length) conversationTurns(document.getElementById("conversation-turns"), conversation);
 })();
