@@ -41,7 +41,7 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_USAGE_OUTPUT_TOKENS as GEN_AI_USAGE_OUTPUT_TOKENS,
 )
-from perftrace import COST_USD_ATTRIBUTE, EVALUATION_RESULT_EVENT
+from perftrace import COST_USD_ATTRIBUTE, EVALUATION_RESULT_EVENT, THUMBS_DOWN_LABEL, THUMBS_UP_LABEL
 
 #: ``service.name`` of the backend, unless ``OTEL_SERVICE_NAME`` says otherwise.
 SERVICE_NAME: Final = "ha-ai-agent"
@@ -89,11 +89,11 @@ FEEDBACK_PATH: Final = f"{CHAT_PATH}/{{trace_id}}/feedback"
 #: then), carrying one ``FEEDBACK_EVENT`` with the ``gen_ai.evaluation.*`` attributes.
 CHAT_FEEDBACK: Final = "chat_feedback"
 FEEDBACK_EVENT: Final = EVALUATION_RESULT_EVENT
-#: ``gen_ai.evaluation.name`` of a user's verdict, and its ``gen_ai.evaluation.score.label`` values (what the
-#: library's ``request_figures(...).feedback`` and ``/performance`` show); ``score.value`` is 1 for up, 0 for down.
+#: ``gen_ai.evaluation.name`` of a user's verdict, and its ``gen_ai.evaluation.score.label`` values (the library's:
+#: what ``request_figures(...).feedback`` returns and ``/performance`` lists); ``score.value`` is 1 up, 0 down.
 FEEDBACK_EVALUATION_NAME: Final = "user_feedback"
-THUMBS_UP: Final = "thumbs_up"
-THUMBS_DOWN: Final = "thumbs_down"
+THUMBS_UP: Final = THUMBS_UP_LABEL
+THUMBS_DOWN: Final = THUMBS_DOWN_LABEL
 FEEDBACK_LABELS: Final = (THUMBS_UP, THUMBS_DOWN)
 
 # Span attributes -----------------------------------------------------------------------------------------
