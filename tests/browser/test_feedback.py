@@ -1,4 +1,5 @@
-"""Real Chromium, real service process: a thumbs-down with a comment on an answer is stored and in its trace."""
+"""Real Chromium, real service process: a thumbs-down with a comment on an answer is stored, is in the answer's
+trace, and shows on /performance: among the disliked answers, and on the conversation's page."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ha_ai_agent.semconv import (
     GEN_AI_EVALUATION_SCORE_LABEL,
     THUMBS_DOWN,
 )
+from perftrace.paths import PAGE_PATH
 from testsupport.processes import poll
 
 from tests.browser.test_chat_page import ARTIFACTS, KITCHEN, agent_url, browser
@@ -45,6 +47,18 @@ def test_a_thumbs_down_on_an_answer_is_stored_with_it_and_recorded_in_its_trace(
     assert trace_id and len(trace_id) == 32
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-feedback.png"))
+
+    # On /performance: among the answers users disliked, and from there on the conversation's page.
+    page.goto(f"{agent_url}{PAGE_PATH}")
+    disliked = page.locator(f'#disliked ~ table tr[data-trace-id="{trace_id}"]')
+    assert disliked.count() == 1
+    assert CHAT_FEEDBACK not in disliked.inner_text()  # the verdict's span is in the trace, but no stage of it
+    disliked.locator("a").first.click()
+    turn = page.locator(f'table tr[data-trace-id="{trace_id}"]')
+    turn.wait_for(timeout=15_000)
+    assert turn.locator("td.feedback").inner_text() == THUMBS_DOWN
+    assert "1 disliked" in page.locator("#conversation-totals").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "conversation-feedback.png"))
     page.close()
 
     # In the stored conversation: on the answer, with the comment.

@@ -215,10 +215,11 @@ def test_the_thumbs_down_is_in_that_answers_trace_in_jaeger_without_the_comment(
         assert operation is not None
         expected = THUMBS_DOWN if turn.trace_id == trace_id else None
         assert request_figures(operation).feedback == expected, turn.trace_id
-    # So does the service's own /performance data.
-    held = httpx.get(f"{conversation.url}/api/v1/performance/traces/{trace_id}", timeout=10.0).json()
-    events = [event for span in held["spans"] if span["name"] == CHAT_FEEDBACK for event in span["events"]]
-    assert [event["attributes"][GEN_AI_EVALUATION_SCORE_LABEL] for event in events] == [THUMBS_DOWN]
+    # So does /performance: the conversation's turns, that one with its thumbs-down.
+    held = httpx.get(f"{conversation.url}{CONVERSATIONS_PATH}/{conversation.id}", timeout=10.0).json()
+    assert [turn["feedback"] for turn in held["turns"]] == [
+        THUMBS_DOWN if index == DISLIKED_TURN else None for index in range(len(TURNS))
+    ]
 
 
 def server_spans(stack: Stack, trace_id: str) -> list[SpanRecord]:

@@ -8,9 +8,6 @@ import { errorMessage } from './chatApi';
 
 export type Score = 'up' | 'down';
 
-/** What the server calls each verdict (the trace's `gen_ai.evaluation.score.label`). */
-export const LABELS: Record<Score, string> = { up: 'thumbs_up', down: 'thumbs_down' };
-
 export type FeedbackOutcome = { ok: true; label: string } | { ok: false; error: string };
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
@@ -45,8 +42,9 @@ export async function sendFeedback(
     if (!response.ok) {
       return { ok: false, error: errorMessage(response.status, body) };
     }
+    // The label is the server's (the trace's `gen_ai.evaluation.score.label`), never spelled here.
     const label = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['label'] : undefined;
-    return { ok: true, label: typeof label === 'string' ? label : LABELS[score] };
+    return typeof label === 'string' ? { ok: true, label } : { ok: false, error: 'Unexpected answer from the server' };
   } catch (err) {
     return { ok: false, error: `Feedback failed: ${err instanceof Error ? err.message : String(err)}` };
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LABELS, feedbackBody, feedbackPath, sendFeedback } from '../src/feedback';
+import { feedbackBody, feedbackPath, sendFeedback } from '../src/feedback';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -23,12 +23,18 @@ test('a verdict is posted as JSON to the answer’s feedback route, same-origin'
   assert.deepEqual(JSON.parse(String(seen[0]?.init.body)), { score: 'down', comment: 'slow' });
 });
 
-test('a blank comment is left out, and the labels are the server’s', () => {
+test('a blank comment is left out', () => {
   assert.deepEqual(feedbackBody('up', null), { score: 'up' });
   assert.deepEqual(feedbackBody('up', '   '), { score: 'up' });
   assert.deepEqual(feedbackBody('down', 'no'), { score: 'down', comment: 'no' });
-  assert.deepEqual(LABELS, { up: 'thumbs_up', down: 'thumbs_down' });
   assert.equal(feedbackPath(TRACE_ID), `/api/v1/chat/${TRACE_ID}/feedback`);
+});
+
+test('the label shown is the server’s; an answer without one is an error', async () => {
+  const liked = Response.json({ label: 'thumbs_up' });
+  assert.deepEqual(await sendFeedback(TRACE_ID, 'up', null, answering(liked)), { ok: true, label: 'thumbs_up' });
+  const odd = await sendFeedback(TRACE_ID, 'up', null, answering(Response.json({ stored: true })));
+  assert.deepEqual(odd, { ok: false, error: 'Unexpected answer from the server' });
 });
 
 test('a refusal shows the server’s words', async () => {
