@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,12 +26,9 @@ from ha_ai_agent.semconv import (
     THUMBS_UP,
 )
 from ha_ai_agent.store.conversations import MAX_FEEDBACK_COMMENT_CHARS
-from opentelemetry import metrics
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.test.globals_test import reset_metrics_globals
 from opentelemetry.util.genai.environment_variables import OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT as CAPTURE
 from perftrace import SpanRecord, TraceRecord
 from perftrace.analysis.stages import find_operation, request_figures
@@ -198,16 +194,6 @@ def test_with_content_capture_on_the_comment_is_exported_redacted(
     explanation = span.events[0].attributes[GEN_AI_EVALUATION_EXPLANATION]
     assert explanation == "mail me at [REDACTED] #comment"
     assert occurrences(explanation) == {name: 0 for name in CANARIES}
-
-
-@pytest.fixture
-def metric_reader() -> Iterator[InMemoryMetricReader]:
-    """The global meter provider (embedded mode has no exporter of its own), read in memory."""
-    reset_metrics_globals()
-    reader = InMemoryMetricReader()
-    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    yield reader
-    reset_metrics_globals()
 
 
 def test_verdicts_are_counted_by_label_only(settings: Settings, metric_reader: InMemoryMetricReader) -> None:

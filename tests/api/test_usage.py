@@ -37,10 +37,7 @@ from ha_ai_agent.semconv import (
     PROMPT_TOKENS_ATTRIBUTES,
     STAGES,
 )
-from opentelemetry import metrics
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.test.globals_test import reset_metrics_globals
 from perftrace import TraceRecord
 from testsupport.openai_server import MODEL, create_openai_app
 from testsupport.servers import serve_in_thread
@@ -62,16 +59,6 @@ def model() -> Iterator[Model]:
     served: list[dict[str, Any]] = []
     with serve_in_thread(create_openai_app(served)) as url:
         yield Model(url, served)
-
-
-@pytest.fixture
-def metric_reader() -> Iterator[InMemoryMetricReader]:
-    """The global meter provider (embedded mode has no exporter of its own), read in memory."""
-    reset_metrics_globals()
-    reader = InMemoryMetricReader()
-    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    yield reader
-    reset_metrics_globals()
 
 
 def start(settings: Settings, model: Model, prices: dict[str, ModelPrice]) -> TestClient:

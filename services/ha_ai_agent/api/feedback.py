@@ -50,10 +50,4 @@ async def post_feedback(trace_id: TraceId, body: FeedbackBody, runtime: RuntimeD
     feedback = await runtime.feedback.record(trace_id, body.score, body.comment or None)
     if feedback is None:
         raise HTTPException(404, f"No answer with trace id {trace_id}")
-    return FeedbackOut(
-        trace_id=feedback.trace_id,
-        conversation_id=feedback.conversation_id,
-        score=feedback.score,
-        label=feedback.label,
-        comment=feedback.comment,
-    )
+    return FeedbackOut.model_validate(feedback, from_attributes=True)
