@@ -216,3 +216,23 @@ def test_verdicts_are_counted_by_label_only(settings: Settings, metric_reader: I
                     assert set(attributes) == {GEN_AI_EVALUATION_SCORE_LABEL}, attributes
                     counted[str(attributes[GEN_AI_EVALUATION_SCORE_LABEL])] = point.value
     assert counted == {THUMBS_DOWN: 2, THUMBS_UP: 1}
+
+
+def test_a_verdict_on_an_unrecorded_answer_is_stored_and_counted_but_starts_no_trace(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, metric_reader: InMemoryMetricReader
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")  # the answer's trace is sampled out
+    with TestClient(create_app(settings)) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        exporter = InMemorySpanExporter()
+        runtime.tracing.provider.add_span_processor(SimpleSpanProcessor(exporter))
+        answer = ask(client)
+        trace_id = answer["metadata"]["trace_id"]
+        assert trace_id is not None and runtime.tracing.recent.get_trace(int(trace_id, 16)) is None
+        assert feedback(client, trace_id, {"score": "down"}).status_code == 200
+        messages = client.get(f"/api/v1/conversations/{answer['conversation_id']}").json()["messages"]
+    assert [m["feedback"] for m in messages if m["trace_id"]] == [THUMBS_DOWN]
+    assert exporter.get_finished_spans() == ()  # no orphan chat_feedback span in a trace nobody recorded
+    data = metric_reader.get_metrics_data()
+    assert data is not None
+    assert METRIC_FEEDBACK in {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
