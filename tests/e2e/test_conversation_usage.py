@@ -72,7 +72,7 @@ class Turn:
 
 @dataclass(frozen=True)
 class Conversation:
-    """The five turns of one conversation, and the service that answered them (still running)."""
+    """The five turns of one conversation, and the service that still runs it."""
 
     id: str
     turns: list[Turn]

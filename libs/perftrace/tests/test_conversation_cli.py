@@ -13,7 +13,8 @@ from anyio.from_thread import start_blocking_portal
 from fastapi import FastAPI
 from perftrace.cli import main
 from perftrace.fastapi import PerformanceTracing
-from perftrace.testing.synthetic import SERVICE, conversation_traces, synthetic_traces
+from perftrace.testing.conversations import conversation_traces
+from perftrace.testing.synthetic import SERVICE, synthetic_traces
 from testsupport.servers import serve_in_thread
 
 

@@ -9,15 +9,13 @@ from perftrace.analysis.conversations import (
     format_conversation,
     recent_conversations,
 )
-from perftrace.testing.synthetic import (
-    SERVICE,
-    STAGES,
+from perftrace.testing.conversations import (
     TURN_INPUT_GROWTH,
     TURN_INPUT_TOKENS,
     TURN_OUTPUT_TOKENS,
     conversation_traces,
-    synthetic_traces,
 )
+from perftrace.testing.synthetic import SERVICE, STAGES, synthetic_traces
 from perftrace.tracing.records import TraceRecord
 
 

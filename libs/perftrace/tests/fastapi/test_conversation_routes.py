@@ -13,14 +13,13 @@ from fastapi.testclient import TestClient
 from perftrace.fastapi import PerformanceTracing
 from perftrace.fastapi.contract import ErrorBody
 from perftrace.paths import CONVERSATION_PAGE_PATH, CONVERSATIONS_PATH, PAGE_PATH
-from perftrace.testing.synthetic import (
-    SERVICE,
+from perftrace.testing.conversations import (
     TURN_INPUT_GROWTH,
     TURN_INPUT_TOKENS,
     TURN_OUTPUT_TOKENS,
     conversation_traces,
-    synthetic_traces,
 )
+from perftrace.testing.synthetic import SERVICE, synthetic_traces
 from perftrace.tracing.records import TraceRecord
 
 BUDGET = 4000

@@ -16,9 +16,10 @@ COST_USD_ATTRIBUTE: Final = "chat.cost_usd"
 #: last, words of the answer reached the reader (the first byte sent; the first words painted).
 FIRST_TOKEN_EVENT: Final = "first_token"
 LAST_TOKEN_EVENT: Final = "last_token"
+#: A reader's verdict on an answer, as the ``gen_ai.evaluation.score.label`` of the event below:
+#: ``/performance`` lists the answers whose latest verdict is a thumbs-down.
+THUMBS_UP_LABEL: Final = "thumbs_up"
+THUMBS_DOWN_LABEL: Final = "thumbs_down"
 #: The GenAI conventions' event of a judgement on an answer (a user's thumbs up or down), and its attributes
 #: (``gen_ai.evaluation.name``, ``.score.label``, ``.score.value``, ``.explanation``) from the semconv package.
 EVALUATION_RESULT_EVENT: Final = "gen_ai.evaluation.result"
-#: The ``gen_ai.evaluation.score.label`` of a reader's verdict on an answer: what ``/performance`` lists as disliked.
-THUMBS_UP_LABEL: Final = "thumbs_up"
-THUMBS_DOWN_LABEL: Final = "thumbs_down"
