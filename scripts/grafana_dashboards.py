@@ -26,12 +26,15 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from ha_ai_agent.semconv import (
     CHAT_SERVER_SPAN,
     CHAT_SERVER_SPANS,
+    GEN_AI_EVALUATION_SCORE_LABEL,
     METRIC_ATTR_PROMPT_PART,
     METRIC_COST,
+    METRIC_FEEDBACK,
     METRIC_LLM_ROUNDS,
     METRIC_PROMPT_TOKENS,
     SERVICE_NAME,
     STAGES,
+    THUMBS_DOWN,
 )
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "grafana" / "dashboards"
@@ -274,6 +277,45 @@ def llm_panels() -> list[Any]:
     ]
 
 
+def feedback_panels() -> list[Any]:
+    """Users' verdicts on answers (thumbs up / down), by label only."""
+    label = prom(GEN_AI_EVALUATION_SCORE_LABEL)
+    verdicts = f"{prom(METRIC_FEEDBACK)}_total{{{SERVICE}}}"
+    downs = f'{prom(METRIC_FEEDBACK)}_total{{{SERVICE}, {label}="{THUMBS_DOWN}"}}'
+    return [
+        timeseries.Panel()
+        .title("User verdicts per hour, by label")
+        .description(
+            f"{METRIC_FEEDBACK}: thumbs up / down users gave answers on the chat page (POST .../feedback). Each is "
+            "also a gen_ai.evaluation.result event in the answer's trace, where Jaeger shows it."
+        )
+        .datasource(PROMETHEUS)
+        .with_target(query("A", f"sum by ({label}) (rate({verdicts}[$__rate_interval])) * 3600", f"{{{{{label}}}}}"))
+        .unit("none")
+        .decimals(1)
+        .tooltip(multi_tooltip())
+        .height(8)
+        .span(16),
+        number(
+            "Thumbs down share",
+            f"{THUMBS_DOWN} verdicts among all verdicts over the dashboard range (a later verdict on the same "
+            "answer counts again).",
+            "percentunit",
+            1,
+        )
+        .with_target(
+            query(
+                "A",
+                f"sum(increase({downs}[$__range])) / sum(increase({verdicts}[$__range]))",
+                "thumbs down",
+                instant=True,
+            )
+        )
+        .height(8)
+        .span(8),
+    ]
+
+
 def trace_panels() -> list[Any]:
     """The slowest recent chats in Tempo and Jaeger, each a link to its trace."""
     traceql = f'{{resource.service.name="{SERVICE_NAME}" && name=~"{"|".join(CHAT_SERVER_SPANS)}"}}'
@@ -299,13 +341,13 @@ def trace_panels() -> list[Any]:
 
 
 def chat_stages() -> dashboard.Dashboard:
-    """The "chat stages" dashboard: stages, LLM tokens, rounds and cost, recent traces."""
+    """The "chat stages" dashboard: stages, LLM tokens, rounds and cost, users' verdicts, recent traces."""
     board = (
         dashboard.Dashboard("HA AI agent — chat stages")
         .uid("ha-ai-agent-chat-stages")
         .description(
             f"Per-stage latency, calls and errors of {SERVICE_NAME} chat requests (span_metrics), LLM tokens by "
-            "prompt part, rounds and cost, and the slowest recent traces."
+            "prompt part, rounds and cost, users' verdicts on answers, and the slowest recent traces."
         )
         .tags(["ha-ai-agent", "opentelemetry"])
         .timezone("browser")
@@ -316,7 +358,7 @@ def chat_stages() -> dashboard.Dashboard:
         .link(dashboard.DashboardLink("Jaeger").url(f"{JAEGER_UI}/search?service={SERVICE_NAME}").target_blank(True))
         .link(dashboard.DashboardLink("Jaeger Monitor").url(f"{JAEGER_UI}/monitor").target_blank(True))
     )
-    for panel_id, panel in enumerate([*stage_panels(), *llm_panels(), *trace_panels()], start=1):
+    for panel_id, panel in enumerate([*stage_panels(), *llm_panels(), *feedback_panels(), *trace_panels()], start=1):
         board = board.with_panel(panel.id(panel_id))
     return board
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import string
 import subprocess
 import sys
 import tempfile
@@ -162,7 +163,7 @@ def main() -> int:
         )
         outcomes = read_outcomes(results_path) + reused_rows(junit_path)
     seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
-    outcomes.sort(key=lambda o: int(o.test.split()[0].rstrip("ab")))
+    outcomes.sort(key=lambda o: int(o.test.split()[0].rstrip(string.ascii_lowercase)))
     DOC_PATH.write_text(render(outcomes, completed.returncode, started, seconds), encoding="utf-8")
     print(f"wrote {DOC_PATH.relative_to(REPO_ROOT)}")
     return completed.returncode

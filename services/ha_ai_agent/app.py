@@ -22,7 +22,7 @@ from perftrace.fastapi.contract import (
 )
 
 from ha_ai_agent import __version__
-from ha_ai_agent.api import chat, conversations, health, session, ui
+from ha_ai_agent.api import chat, conversations, feedback, health, session, ui
 from ha_ai_agent.api.deps import require_access
 from ha_ai_agent.api.session import AUTH_ERRORS
 from ha_ai_agent.api.ui import STATIC_DIR, sign_in_page
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.performance = performance = performance_tracing(settings)
     guarded = [Depends(require_access)] if auth.required else []
     app.include_router(health.router, responses=SERVER_ERROR)
-    for module in (chat, conversations, ui):
+    for module in (chat, feedback, conversations, ui):
         app.include_router(module.router, responses=SERVER_ERROR, dependencies=guarded)
     if auth.required:
         app.include_router(session.router, responses=SERVER_ERROR)

@@ -22,6 +22,7 @@ from ha_ai_agent.auth.credentials import HomeAssistantTokens, OwnTokens
 from ha_ai_agent.auth.policy import AuthMode
 from ha_ai_agent.auth.sessions import Sessions
 from ha_ai_agent.chat.context import HomeContext
+from ha_ai_agent.chat.feedback import FeedbackRecorder
 from ha_ai_agent.chat.pipeline import ChatAgent
 from ha_ai_agent.chat.tools import ToolExecutor
 from ha_ai_agent.chat.usage import ChatMetrics
@@ -55,6 +56,8 @@ class Runtime:
     llm: AsyncOpenAI
     agent: ChatAgent
     access: Access
+    #: Users' verdicts on answers: stored, recorded in the answers' traces, counted.
+    feedback: FeedbackRecorder
     #: Watches what service calls do in the home (None when off or untraced).
     effects: EffectWatcher | None = None
 
@@ -134,7 +137,8 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
         # and every component gets a provider that makes nothing, so no span of our own.
         traced = settings.installs_tracing
         provider: TracerProvider = tracing.provider if traced else NoOpTracerProvider()
-        if traced and content_capture_on():  # message content opted in: never with secrets or addresses
+        capture_content = content_capture_on()
+        if traced and capture_content:  # message content opted in: never with secrets or addresses
             tracing.provider.add_span_processor(ContentRedactingProcessor())
         if traced:
             OpenAIInstrumentor().instrument(tracer_provider=provider, meter_provider=tracing.meter_provider)
@@ -185,4 +189,10 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             metrics=ChatMetrics(tracing.meter_provider),
         )
         access = _open_access(settings, tracing, stack)
-        yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent, access, effects)
+        feedback = FeedbackRecorder(
+            store,
+            tracer_provider=provider,
+            metrics=agent.metrics,
+            capture_content=traced and capture_content,
+        )
+        yield Runtime(settings, tracing, get_tracker(), store, home, llm, agent, access, feedback, effects)

@@ -13,6 +13,18 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_CONVERSATION_ID as GEN_AI_CONVERSATION_ID,
 )
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_EVALUATION_EXPLANATION as GEN_AI_EVALUATION_EXPLANATION,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_EVALUATION_NAME as GEN_AI_EVALUATION_NAME,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_EVALUATION_SCORE_LABEL as GEN_AI_EVALUATION_SCORE_LABEL,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_EVALUATION_SCORE_VALUE as GEN_AI_EVALUATION_SCORE_VALUE,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_OPERATION_NAME as GEN_AI_OPERATION_NAME,
 )
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
@@ -29,7 +41,7 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_USAGE_OUTPUT_TOKENS as GEN_AI_USAGE_OUTPUT_TOKENS,
 )
-from perftrace import COST_USD_ATTRIBUTE
+from perftrace import COST_USD_ATTRIBUTE, EVALUATION_RESULT_EVENT, THUMBS_DOWN_LABEL, THUMBS_UP_LABEL
 
 #: ``service.name`` of the backend, unless ``OTEL_SERVICE_NAME`` says otherwise.
 SERVICE_NAME: Final = "ha-ai-agent"
@@ -76,6 +88,18 @@ CONTEXT_SPAN_PREFIX: Final = "context."
 HOME_EFFECT: Final = "home_effect"
 #: An event on ``home_effect`` per state Home Assistant reported on the way (``opening``, then ``open``).
 HA_STATE_CHANGED_EVENT: Final = "ha.state_changed"
+#: The route a user's verdict on an answer is posted to (the answer named by its trace id).
+FEEDBACK_PATH: Final = f"{CHAT_PATH}/{{trace_id}}/feedback"
+#: A verdict, in the answer's trace: a short span whose parent is the answer's server span (which has ended by
+#: then), carrying one ``FEEDBACK_EVENT`` with the ``gen_ai.evaluation.*`` attributes.
+CHAT_FEEDBACK: Final = "chat_feedback"
+FEEDBACK_EVENT: Final = EVALUATION_RESULT_EVENT
+#: ``gen_ai.evaluation.name`` of a user's verdict, and its ``gen_ai.evaluation.score.label`` values (the library's:
+#: what ``request_figures(...).feedback`` returns and ``/performance`` lists); ``score.value`` is 1 up, 0 down.
+FEEDBACK_EVALUATION_NAME: Final = "user_feedback"
+THUMBS_UP: Final = THUMBS_UP_LABEL
+THUMBS_DOWN: Final = THUMBS_DOWN_LABEL
+FEEDBACK_LABELS: Final = (THUMBS_UP, THUMBS_DOWN)
 
 # Span attributes -----------------------------------------------------------------------------------------
 
@@ -142,6 +166,8 @@ METRIC_ATTR_PROMPT_PART: Final = "chat.prompt.part"
 METRIC_COST: Final = "chat.cost"
 #: Histogram per chat request: LLM round trips.
 METRIC_LLM_ROUNDS: Final = "chat.llm.rounds"
+#: Counter: users' verdicts on answers, by ``GEN_AI_EVALUATION_SCORE_LABEL`` (``FEEDBACK_LABELS``) only.
+METRIC_FEEDBACK: Final = "chat.feedback"
 
 #: Every span attribute this service sets itself.
 SPAN_ATTRIBUTES: Final = frozenset(

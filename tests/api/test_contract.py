@@ -29,9 +29,10 @@ from tests.helpers import missing_dependency
 
 SEED = 319921411420750843847508919799730964944
 EXAMPLES_PER_OPERATION = 40
-#: The service's (chat and its stream, four on conversations, health, the chat page) and the library's (five JSON
-#: reads, two of conversations, the compare route, the page and a conversation's page, the browser endpoint).
-OPERATIONS = 19
+#: The service's (chat and its stream, feedback on an answer, four on conversations, health, the chat page) and the
+#: library's (five JSON reads, two of conversations, the compare route, the page and a conversation's page, the
+#: browser endpoint).
+OPERATIONS = 20
 
 
 def require_fuzz_dependencies() -> None:
@@ -60,6 +61,7 @@ def test_every_operation_declares_its_errors_with_the_error_body(client: TestCli
     }
     assert declared[("POST", "/api/v1/chat")] == {"200", "400", "404", "422", "429", "500", "503"}
     assert declared[("POST", "/api/v1/chat/stream")] == declared[("POST", "/api/v1/chat")]
+    assert declared[("POST", "/api/v1/chat/{trace_id}/feedback")] == {"200", "400", "404", "422", "500"}
     assert declared[("GET", "/api/v1/conversations")] == {"200", "422", "500"}
     assert declared[("GET", "/api/v1/conversations/{conversation_id}")] == {"200", "404", "422", "500"}
     assert declared[("DELETE", "/api/v1/conversations/{conversation_id}")] == {"204", "404", "422", "500"}
@@ -77,8 +79,9 @@ def test_every_operation_declares_its_errors_with_the_error_body(client: TestCli
         for code, response in operation["responses"].items()
         if code[0] in "45" and (method, path, code) not in own_bodies
     }
-    # 46, the compare route's 413 (issue 24), the library's conversation routes' 11 (issue 21), the chat stream's 6
-    assert len(error_schemas) == 64
+    # 46, the compare route's 413 (issue 24), the library's conversation routes' 11 and the feedback route's 4
+    # (issue 21), the chat stream's 6 (issue 22)
+    assert len(error_schemas) == 68
     assert set(map(str, error_schemas.values())) == {str({"$ref": "#/components/schemas/ErrorBody"})}
     assert "HTTPValidationError" not in client.get("/openapi.json").json()["components"]["schemas"]
     assert "Retry-After" in paths["/api/v1/chat"]["post"]["responses"]["429"]["headers"]

@@ -40,12 +40,9 @@ from ha_ai_agent.semconv import (
     PROMPT_TOKENS_ATTRIBUTES,
     STAGES,
 )
-from opentelemetry import metrics
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
 from opentelemetry.semconv._incubating.metrics.gen_ai_metrics import GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
-from opentelemetry.test.globals_test import reset_metrics_globals
 from perftrace import TraceRecord
 from testsupport.openai_server import MODEL, create_openai_app
 from testsupport.servers import serve_in_thread
@@ -67,16 +64,6 @@ def model() -> Iterator[Model]:
     served: list[dict[str, Any]] = []
     with serve_in_thread(create_openai_app(served)) as url:
         yield Model(url, served)
-
-
-@pytest.fixture
-def metric_reader() -> Iterator[InMemoryMetricReader]:
-    """The global meter provider (embedded mode has no exporter of its own), read in memory."""
-    reset_metrics_globals()
-    reader = InMemoryMetricReader()
-    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    yield reader
-    reset_metrics_globals()
 
 
 def start(settings: Settings, model: Model, prices: dict[str, ModelPrice]) -> TestClient:

@@ -1,8 +1,10 @@
-"""A 5-turn conversation through the real service and openai client: tokens, cost and the conversation id.
+"""A 5-turn conversation through the real service and openai client: tokens, cost, the conversation id, a verdict.
 
 The model is the tests' OpenAI-compatible server, which reports a known usage per call (cached input included);
 the service exports to the real collector, Jaeger and Prometheus. The library's conversation view of it (the
 JSON routes of the running service, ``perftrace report --conversation`` against Jaeger) adds the same usage up.
+The user gives one answer a thumbs-down with a comment (content capture off), which Jaeger shows in that
+answer's trace, without the comment.
 """
 
 from __future__ import annotations
@@ -19,18 +21,28 @@ import httpx
 import pytest
 from ha_ai_agent.semconv import (
     CHAT_COST_USD,
+    CHAT_FEEDBACK,
     CHAT_ITERATIONS,
     CHAT_SERVER_SPAN,
+    FEEDBACK_EVALUATION_NAME,
+    FEEDBACK_EVENT,
     GEN_AI_CONVERSATION_ID,
+    GEN_AI_EVALUATION_EXPLANATION,
+    GEN_AI_EVALUATION_NAME,
+    GEN_AI_EVALUATION_SCORE_LABEL,
+    GEN_AI_EVALUATION_SCORE_VALUE,
     GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
     METRIC_COST,
+    METRIC_FEEDBACK,
     SERVICE_NAME,
+    THUMBS_DOWN,
 )
-from perftrace import SpanRecord
+from perftrace import SpanRecord, TraceRecord
+from perftrace.analysis.stages import find_operation, request_figures
 from perftrace.paths import CONVERSATIONS_PATH
-from testsupport.backend_queries import finite_values, has_server_span, jaeger_trace, prometheus_query
+from testsupport.backend_queries import finite_values, has_server_span, jaeger_trace, prometheus_query, raw_trace
 from testsupport.openai_server import MODEL, create_openai_app
 from testsupport.processes import poll, running_agent
 from testsupport.servers import serve_in_thread
@@ -45,6 +57,9 @@ TURNS = ("What devices are in the kitchen?", "And the bedroom?", "Which lights a
 PRICE = {"input": 2.0, "cached_input": 0.5, "output": 8.0}
 VISIBLE_TIMEOUT_S = 30.0
 METRICS_TIMEOUT_S = 60.0
+#: The answer the user dislikes (0-based), and what they say about it.
+DISLIKED_TURN = 2
+COMMENT = "Wrong lights #dislike-comment"
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,9 @@ def conversation(stack: Stack, tmp_path_factory: pytest.TempPathFactory, agent_i
                 conversation_id = body["conversation_id"]
                 turns.append(Turn(body["metadata"]["trace_id"], served[before:]))
             assert conversation_id is not None
+            verdict = {"score": "down", "comment": COMMENT}
+            disliked = httpx.post(f"{url}/api/v1/chat/{turns[DISLIKED_TURN].trace_id}/feedback", json=verdict)
+            assert disliked.status_code == 200, disliked.text
             yield Conversation(conversation_id, turns, url)
 
 
@@ -165,6 +183,64 @@ def test_prometheus_has_tokens_and_cost_without_a_conversation_label(
         labels = sample["metric"]
         assert not any("conversation" in name or "trace" in name for name in labels), labels
         assert not ({conversation.id, *trace_ids} & set(labels.values())), labels
+
+
+def test_the_thumbs_down_is_in_that_answers_trace_in_jaeger_without_the_comment(
+    stack: Stack, conversation: Conversation
+) -> None:
+    trace_id = conversation.turns[DISLIKED_TURN].trace_id
+
+    def with_verdict() -> list[SpanRecord] | None:
+        spans = jaeger_trace(stack.jaeger_query, trace_id) or []
+        names = {span.name for span in spans}
+        return spans if {CHAT_SERVER_SPAN, CHAT_FEEDBACK} <= names else None
+
+    spans = poll(with_verdict, VISIBLE_TIMEOUT_S, what=f"the verdict in {trace_id} in Jaeger")
+    server = next(span for span in spans if span.name == CHAT_SERVER_SPAN)
+    (verdict,) = [span for span in spans if span.name == CHAT_FEEDBACK]
+    assert verdict.parent_span_id == server.span_id
+    assert verdict.attribute(GEN_AI_CONVERSATION_ID) == conversation.id
+    (event,) = verdict.events
+    assert event.name == FEEDBACK_EVENT
+    assert {key: event.attributes.get(key) for key in (GEN_AI_EVALUATION_NAME, GEN_AI_EVALUATION_SCORE_LABEL)} == {
+        GEN_AI_EVALUATION_NAME: FEEDBACK_EVALUATION_NAME,
+        GEN_AI_EVALUATION_SCORE_LABEL: THUMBS_DOWN,
+    }
+    assert float(event.attributes[GEN_AI_EVALUATION_SCORE_VALUE]) == 0.0
+    assert GEN_AI_EVALUATION_EXPLANATION not in event.attributes
+    assert "#dislike-comment" not in raw_trace(stack.jaeger_query, trace_id)
+    # The library reads the verdict from Jaeger's copy (what its CLI reports), and only that answer has one.
+    for turn in conversation.turns:
+        operation = find_operation(TraceRecord(int(turn.trace_id, 16), tuple(server_spans(stack, turn.trace_id))))
+        assert operation is not None
+        expected = THUMBS_DOWN if turn.trace_id == trace_id else None
+        assert request_figures(operation).feedback == expected, turn.trace_id
+    # So does /performance: the conversation's turns, that one with its thumbs-down.
+    held = httpx.get(f"{conversation.url}{CONVERSATIONS_PATH}/{conversation.id}", timeout=10.0).json()
+    assert [turn["feedback"] for turn in held["turns"]] == [
+        THUMBS_DOWN if index == DISLIKED_TURN else None for index in range(len(TURNS))
+    ]
+
+
+def server_spans(stack: Stack, trace_id: str) -> list[SpanRecord]:
+    """The trace's spans in Jaeger once its server span is there."""
+    server_span(stack, trace_id)
+    return jaeger_trace(stack.jaeger_query, trace_id) or []
+
+
+def test_prometheus_counts_the_verdict_by_label_only(
+    stack: Stack, conversation: Conversation, agent_instance: str
+) -> None:
+    selector = f'service_name="{SERVICE_NAME}", instance="{agent_instance}"'
+    counted = f"{METRIC_FEEDBACK.replace('.', '_')}_total{{{selector}}}"
+    series = poll(
+        lambda: prometheus_query(stack.prometheus, counted) or None,
+        METRICS_TIMEOUT_S,
+        interval_s=1.0,
+        what=counted,
+    )
+    label = GEN_AI_EVALUATION_SCORE_LABEL.replace(".", "_")
+    assert [(sample["metric"][label], float(sample["value"][1])) for sample in series] == [(THUMBS_DOWN, 1.0)]
 
 
 def test_the_conversation_routes_add_up_the_reported_usage_exactly(conversation: Conversation) -> None:

@@ -18,6 +18,7 @@ import pytest
 from ha_ai_agent.chat.usage import ChatMetrics
 from ha_ai_agent.semconv import (
     CHAT_SERVER_SPAN,
+    FEEDBACK_LABELS,
     OPENAI_API_CALL,
     PROMPT_PARTS,
     SERVICE_NAME,
@@ -139,6 +140,7 @@ def sent(stack: Stack) -> Iterator[SentTraffic]:
                 for _ in range(2):
                     chat_metrics.record_call_cost(MODEL, 0.0004)
                 chat_metrics.record_rounds(2)
+                chat_metrics.record_feedback(FEEDBACK_LABELS[index % len(FEEDBACK_LABELS)])
             assert meter_provider.force_flush(10_000), "metrics export to the collector failed"
             expected = baseline + CHATS_PER_WAVE * (wave + 1)
             poll(

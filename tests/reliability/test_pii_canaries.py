@@ -3,7 +3,8 @@
 One chat per channel carries an API key, a bearer token, an e-mail address and a card number; so does a
 rejected (oversized) chat. Every trace is then read back from Jaeger as raw JSON and searched for each canary,
 plain and URL-encoded. Message-content capture is not opted in (the default). Row 10b opts in: prompts and
-answers are exported, with the canaries in them redacted.
+answers are exported, with the canaries in them redacted. Row 10c: a user's feedback comment carrying the canaries
+never reaches Jaeger while capture is off, though the verdict does.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from ha_ai_agent.semconv import SERVICE_NAME
+from ha_ai_agent.semconv import CHAT_FEEDBACK, GEN_AI_EVALUATION_SCORE_LABEL, SERVICE_NAME, THUMBS_DOWN
 from opentelemetry.util.genai.environment_variables import (
     OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT as CAPTURE_CONTENT,
 )
-from testsupport.backend_queries import has_server_span, raw_trace
+from testsupport.backend_queries import has_server_span, jaeger_trace, raw_trace
 from testsupport.openai_server import create_openai_app
 from testsupport.pii_canaries import API_KEY, BEARER, CANARIES, CARD, CARD_SPACED, EMAIL, occurrences
 from testsupport.processes import poll, running_agent
@@ -139,3 +140,49 @@ def test_canaries_in_captured_content_are_redacted(reliability_stack: Stack, tmp
     )
     assert captured > 0, "message content was not captured"
     assert total == 0, counts
+
+
+def test_a_feedback_comment_never_reaches_jaeger_without_content_capture(
+    reliability_stack: Stack, tmp_path: Path
+) -> None:
+    jaeger = reliability_stack.jaeger_query
+    env = {**ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": reliability_stack.collector_otlp_http}
+    marker = "#feedback-comment"
+    comment = f"{marker} {API_KEY} {BEARER} {EMAIL} {CARD}"
+    trace_id = f"{random.getrandbits(128) | 1:032x}"
+    with running_agent(tmp_path, env, tmp_path / "agent.log") as (url, _managed):
+        answered = httpx.post(
+            f"{url}/api/v1/chat",
+            json={"message": QUESTION},
+            headers={"traceparent": f"00-{trace_id}-00000000000000a1-01"},
+            timeout=30,
+        )
+        assert answered.status_code == 200, answered.text
+        verdict = httpx.post(f"{url}/api/v1/chat/{trace_id}/feedback", json={"score": "down", "comment": comment})
+        assert verdict.status_code == 200 and verdict.json()["comment"] == comment, verdict.text  # stored whole
+
+        def verdict_in_jaeger() -> bool:
+            return any(span.name == CHAT_FEEDBACK for span in jaeger_trace(jaeger, trace_id) or [])
+
+        poll(verdict_in_jaeger, VISIBLE_TIMEOUT_SECONDS, what="the verdict span in Jaeger")
+    text = raw_trace(jaeger, trace_id)
+    labels = [
+        event.attributes.get(GEN_AI_EVALUATION_SCORE_LABEL)
+        for span in jaeger_trace(jaeger, trace_id) or []
+        if span.name == CHAT_FEEDBACK
+        for event in span.events
+    ]
+    counts = occurrences(text)
+    leaked = text.count(marker) + sum(counts.values())
+    record(
+        Outcome(
+            "10c feedback comment, content capture off",
+            f"1 chat, then a thumbs-down whose comment carries a marker and the canaries ({', '.join(CANARIES)}); "
+            "capture not opted in",
+            "the verdict in the answer's trace in Jaeger; occurrences of the comment's marker and canaries (0)",
+            f"verdicts in Jaeger: {labels}; {text.count(marker)} markers, {sum(counts.values())} canary occurrences",
+            labels == [THUMBS_DOWN] and leaked == 0,
+        )
+    )
+    assert labels == [THUMBS_DOWN]
+    assert leaked == 0, counts

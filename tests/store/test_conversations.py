@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ha_ai_agent.store.conversations import ConversationStore
+import pytest
+from ha_ai_agent.store.conversations import (
+    MAX_FEEDBACK_COMMENT_CHARS,
+    AnswerTrace,
+    ConversationStore,
+    FeedbackTarget,
+)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -69,3 +76,49 @@ async def test_queries_are_spans_of_the_given_provider(tmp_path: Path) -> None:
     await store.create("traced")
     store.close()
     assert any(span.name.startswith("INSERT") for span in exporter.get_finished_spans())
+
+
+async def test_the_answer_keeps_its_trace_and_the_last_verdict(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "c.sqlite3")
+    store.open()
+    traced = AnswerTrace("ab" * 16, "cd" * 8)
+    turn: list[dict[str, Any]] = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."}]
+    await store.add_messages("conv-1", turn, create_title="hi", answer_trace=traced)
+
+    assert await store.set_feedback("ef" * 16, "thumbs_up", None) is None
+    assert await store.set_feedback(traced.trace_id, "thumbs_down", "rude") == FeedbackTarget("conv-1", traced)
+    assert await store.set_feedback(traced.trace_id, "thumbs_up", None) == FeedbackTarget("conv-1", traced)
+    with pytest.raises(ValueError, match="at most"):
+        await store.set_feedback(traced.trace_id, "thumbs_down", "x" * (MAX_FEEDBACK_COMMENT_CHARS + 1))
+
+    conversation = await store.get("conv-1")
+    assert conversation is not None
+    user, answer = conversation.messages
+    assert (user.trace_id, user.feedback) == (None, None)
+    assert (answer.trace_id, answer.feedback, answer.feedback_comment) == (traced.trace_id, "thumbs_up", None)
+    assert [m.to_openai() for m in conversation.messages] == turn
+    store.close()
+
+
+async def test_a_database_from_before_feedback_gains_its_columns_and_keeps_its_messages(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE conversations (id TEXT PRIMARY KEY, title TEXT, created_at REAL NOT NULL,"
+        " updated_at REAL NOT NULL, pending_preview TEXT);"
+        "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id TEXT NOT NULL,"
+        " role TEXT NOT NULL, content TEXT, tool_calls TEXT, tool_call_id TEXT, created_at REAL NOT NULL);"
+        "INSERT INTO conversations VALUES ('conv-old', 'Old', 1.0, 1.0, NULL);"
+        "INSERT INTO messages (conversation_id, role, content, created_at) VALUES ('conv-old', 'user', 'hi', 1.0);"
+    )
+    old.commit()
+    old.close()
+
+    store = ConversationStore(path)
+    store.open()
+    found = await store.get("conv-old")
+    assert found is not None and [(m.role, m.content, m.trace_id) for m in found.messages] == [("user", "hi", None)]
+    traced = AnswerTrace("12" * 16, None)
+    await store.add_messages("conv-old", [{"role": "assistant", "content": "Hello."}], answer_trace=traced)
+    assert await store.set_feedback(traced.trace_id, "thumbs_down", None) == FeedbackTarget("conv-old", traced)
+    store.close()

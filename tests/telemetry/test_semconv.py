@@ -16,6 +16,7 @@ from ha_ai_agent.semconv import (
     CONTEXT_SPAN_PREFIX,
     LLM_CHAT_SPAN_PREFIX,
     METRIC_COST,
+    METRIC_FEEDBACK,
     METRIC_LLM_ROUNDS,
     METRIC_PROMPT_TOKENS,
     SERVICE_NAME,
@@ -36,7 +37,7 @@ SPAN_METRIC_SELECTOR = re.compile(r"traces_span_metrics_\w+\{([^}]*)\}")
 PROMQL_METRIC = re.compile(r"\b([a-z_][a-z0-9_]*)\s*[{\[]")
 #: The series a query may read: span metrics, the GenAI instrumentation's, the service's own (as Prometheus names
 #: them from OTLP), and the collector's and Prometheus' own.
-SERVICE_METRICS = {m.replace(".", "_") for m in (METRIC_PROMPT_TOKENS, METRIC_COST, METRIC_LLM_ROUNDS)}
+SERVICE_METRICS = {m.replace(".", "_") for m in (METRIC_PROMPT_TOKENS, METRIC_COST, METRIC_LLM_ROUNDS, METRIC_FEEDBACK)}
 KNOWN_METRIC = re.compile(
     r"traces_span_metrics_\w+|gen_ai_client_(token_usage|operation_duration_seconds)_\w+|otelcol_\w+|up"
     rf"|({'|'.join(SERVICE_METRICS)})(_bucket|_sum|_count|_total)"

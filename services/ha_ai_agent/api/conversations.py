@@ -25,6 +25,9 @@ class MessageOut(BaseModel):
     created_at: float
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
+    trace_id: str | None = Field(None, description="On an answer: its request's trace id")
+    feedback: str | None = Field(None, description="On an answer: the user's verdict (thumbs_up or thumbs_down)")
+    feedback_comment: str | None = Field(None, description="On an answer: the comment the verdict came with")
 
 
 class ConversationOut(BaseModel):

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from perftrace.fastapi import BROWSER_TRACES_PATH
 
 from ha_ai_agent.api.deps import RuntimeDep
+from ha_ai_agent.store.conversations import MAX_FEEDBACK_COMMENT_CHARS
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CONFIG_PLACEHOLDER = "<!--HA_AGENT_CONFIG-->"
@@ -39,7 +40,11 @@ async def index(runtime: RuntimeDep) -> HTMLResponse:
             "work without it.</p>",
             status_code=503,
         )
-    config = {"jaegerUrl": runtime.settings.jaeger_url, "otlpPath": BROWSER_TRACES_PATH}
+    config = {
+        "jaegerUrl": runtime.settings.jaeger_url,
+        "otlpPath": BROWSER_TRACES_PATH,
+        "feedbackCommentChars": MAX_FEEDBACK_COMMENT_CHARS,
+    }
     # "</" cannot end the script element early when written as "<\/".
     payload = json.dumps(config).replace("</", "<\\/")
     script = f'<script id="ha-agent-config" type="application/json">{payload}</script>'

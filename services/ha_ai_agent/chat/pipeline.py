@@ -88,7 +88,7 @@ from ha_ai_agent.semconv import (
     TOKEN_COUNT_RETRIEVAL,
     TOOL_EXECUTION,
 )
-from ha_ai_agent.store.conversations import ConversationStore
+from ha_ai_agent.store.conversations import AnswerTrace, ConversationStore
 
 _logger = logging.getLogger(__name__)
 _tracer = FollowingTracer(__name__)
@@ -190,6 +190,8 @@ class _Turn:
     iterations: int = 0
     answer: str = ""
     usage: UsageTotals = field(default_factory=UsageTotals)
+    #: Where this request is traced, stored with the answer (feedback on the answer finds it by its trace id).
+    trace: AnswerTrace | None = None
 
     def llm_messages(self) -> list[dict[str, Any]]:
         return [{"role": "system", "content": self.system_prompt}, *self.history, *self.new_messages]
@@ -261,7 +263,7 @@ class ChatAgent:
         request_span = trace.get_current_span()
         if self._annotates_request:
             mark_operation("chat_request")
-        turn = _Turn(request, listener, user_message=request.message)
+        turn = _Turn(request, listener, user_message=request.message, trace=_answer_trace(request_span))
 
         with self.stage(RATE_LIMIT_CHECK) as span:
             self._check_rate_limit(client, span)
@@ -279,7 +281,6 @@ class ChatAgent:
             if self._annotates_request:  # a failed request still shows what its LLM calls used
                 request_span.set_attributes(self._request_attributes(turn))
         self.metrics.record_rounds(turn.iterations)
-        trace_id = request_span.get_span_context().trace_id
         return ChatResult(
             message=turn.answer,
             conversation_id=turn.conversation_id,
@@ -289,7 +290,7 @@ class ChatAgent:
             response_time_ms=round((time.perf_counter() - started) * 1000, 2),
             token_breakdown=breakdown,
             iterations=turn.iterations,
-            trace_id=format(trace_id, "032x") if trace_id else None,
+            trace_id=turn.trace.trace_id if turn.trace is not None else None,
         )
 
     async def _answer(self, turn: _Turn) -> TokenBreakdown:
@@ -542,4 +543,14 @@ class ChatAgent:
             create_title=turn.request.message.strip()[:80] if turn.is_new_conversation else None,
             clear_preview=turn.clear_preview,
             set_preview=turn.held.to_preview() if turn.held is not None else None,
+            answer_trace=turn.trace,
         )
+
+
+def _answer_trace(span: Span) -> AnswerTrace | None:
+    """The request's trace id, and its span's id if the span is recorded (a later span can be its child)."""
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    recorded = span.is_recording() and context.trace_flags.sampled
+    return AnswerTrace(format(context.trace_id, "032x"), format(context.span_id, "016x") if recorded else None)

@@ -17,12 +17,14 @@ from opentelemetry.util.types import AttributeValue
 from ha_ai_agent.llm.pricing import PriceTable, TokenUsage
 from ha_ai_agent.semconv import (
     CHAT_COST_USD,
+    GEN_AI_EVALUATION_SCORE_LABEL,
     GEN_AI_RESPONSE_MODEL,
     GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
     METRIC_ATTR_PROMPT_PART,
     METRIC_COST,
+    METRIC_FEEDBACK,
     METRIC_LLM_ROUNDS,
     METRIC_PROMPT_TOKENS,
 )
@@ -71,7 +73,7 @@ class UsageTotals:
 
 
 class ChatMetrics:
-    """The service's own metrics of a chat: input tokens per prompt part, cost, LLM rounds."""
+    """The service's own metrics of a chat: input tokens per prompt part, cost, LLM rounds, users' verdicts."""
 
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         meter = get_meter(__name__, meter_provider=meter_provider)
@@ -90,6 +92,9 @@ class ChatMetrics:
             description="LLM round trips of a chat request",
             explicit_bucket_boundaries_advisory=_ROUND_BUCKETS,
         )
+        self._feedback = meter.create_counter(
+            METRIC_FEEDBACK, unit="{verdict}", description="Users' verdicts on answers, by label"
+        )
 
     def record_prompt(self, part_tokens: Mapping[str, int]) -> None:
         """One request's estimated tokens per prompt part."""
@@ -103,3 +108,7 @@ class ChatMetrics:
     def record_rounds(self, rounds: int) -> None:
         """The LLM round trips of one answered request."""
         self._rounds.record(rounds)
+
+    def record_feedback(self, label: str) -> None:
+        """One user's verdict on an answer (``thumbs_up`` or ``thumbs_down``)."""
+        self._feedback.add(1, {GEN_AI_EVALUATION_SCORE_LABEL: label})

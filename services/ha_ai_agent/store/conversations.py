@@ -26,6 +26,8 @@ MAX_PAGE_LIMIT = 100
 MAX_PAGE_OFFSET = 1_000_000_000
 #: Longest conversation id a request may name (the store makes 37-character ones).
 MAX_CONVERSATION_ID_CHARS = 200
+#: Longest comment a user's feedback on an answer may carry.
+MAX_FEEDBACK_COMMENT_CHARS = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -49,6 +51,17 @@ CREATE TRIGGER IF NOT EXISTS touch_conversation AFTER INSERT ON messages BEGIN
     UPDATE conversations SET updated_at = NEW.created_at WHERE id = NEW.conversation_id;
 END;
 """
+#: Columns added after the first release, with their types: ``open`` adds those an older database lacks.
+#: An answer (the last message of a turn) carries its request's trace id, the id of the request's server span
+#: when that span was recorded, and the user's verdict on it (``FEEDBACK_LABELS``), its comment and time.
+_ADDED_MESSAGE_COLUMNS = {
+    "trace_id": "TEXT",
+    "span_id": "TEXT",
+    "feedback": "TEXT",
+    "feedback_comment": "TEXT",
+    "feedback_at": "REAL",
+}
+_MESSAGE_INDEXES = "CREATE INDEX IF NOT EXISTS messages_by_trace ON messages(trace_id) WHERE trace_id IS NOT NULL;"
 
 
 @dataclass
@@ -60,6 +73,10 @@ class StoredMessage:
     created_at: float
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
+    #: On an answer: its request's trace id, and the user's verdict (``thumbs_up``/``thumbs_down``) and comment.
+    trace_id: str | None = None
+    feedback: str | None = None
+    feedback_comment: str | None = None
 
     def to_openai(self) -> dict[str, Any]:
         """The message as the chat completions API takes it."""
@@ -69,6 +86,22 @@ class StoredMessage:
         if self.tool_call_id:
             message["tool_call_id"] = self.tool_call_id
         return message
+
+
+@dataclass(frozen=True)
+class AnswerTrace:
+    """Where an answer was traced: its request's trace id, and its server span's id when that span was recorded."""
+
+    trace_id: str
+    span_id: str | None
+
+
+@dataclass(frozen=True)
+class FeedbackTarget:
+    """The answer a verdict was stored with: its conversation and where it was traced."""
+
+    conversation_id: str
+    trace: AnswerTrace
 
 
 @dataclass
@@ -106,6 +139,11 @@ class ConversationStore:
         raw.execute("PRAGMA foreign_keys=ON")
         raw.execute("PRAGMA synchronous=NORMAL")
         raw.executescript(_SCHEMA)
+        present = {row[1] for row in raw.execute("PRAGMA table_info(messages)")}
+        for column, kind in _ADDED_MESSAGE_COLUMNS.items():
+            if column not in present:
+                raw.execute(f"ALTER TABLE messages ADD COLUMN {column} {kind}")
+        raw.executescript(_MESSAGE_INDEXES)
         self._raw = raw
         untraced = isinstance(self._tracer_provider, NoOpTracerProvider)
         self._connection = raw if untraced else SQLite3Instrumentor.instrument_connection(raw, self._tracer_provider)
@@ -164,13 +202,13 @@ class ConversationStore:
             conversation = _conversation_from_row(row)
             if with_messages:
                 rows = cur.execute(
-                    "SELECT role, content, created_at, tool_calls, tool_call_id FROM messages"
-                    " WHERE conversation_id = ? ORDER BY id",
+                    "SELECT role, content, created_at, tool_calls, tool_call_id, trace_id, feedback, feedback_comment"
+                    " FROM messages WHERE conversation_id = ? ORDER BY id",
                     (conversation_id,),
                 ).fetchall()
                 conversation.messages = [
-                    StoredMessage(role, content, created, json.loads(calls) if calls else None, call_id)
-                    for role, content, created, calls, call_id in rows
+                    StoredMessage(role, content, created, json.loads(calls) if calls else None, call_id, *answer)
+                    for role, content, created, calls, call_id, *answer in rows
                 ]
             return conversation
 
@@ -218,13 +256,16 @@ class ConversationStore:
         create_title: str | None = None,
         clear_preview: bool = False,
         set_preview: dict[str, Any] | None = None,
+        answer_trace: AnswerTrace | None = None,
     ) -> None:
         """Append OpenAI-shaped messages in one transaction and touch the conversation.
 
         With ``create_title`` the conversation is created in the same transaction; ``clear_preview``
         drops its pending automation preview, ``set_preview`` replaces it (an action held for a yes).
+        ``answer_trace`` is stored with the last message, the answer: what feedback on it finds it by.
         """
         now = time.time()
+        last = len(messages) - 1
         rows = [
             (
                 conversation_id,
@@ -233,8 +274,10 @@ class ConversationStore:
                 json.dumps(m["tool_calls"]) if m.get("tool_calls") else None,
                 m.get("tool_call_id"),
                 now,
+                answer_trace.trace_id if answer_trace is not None and index == last else None,
+                answer_trace.span_id if answer_trace is not None and index == last else None,
             )
-            for m in messages
+            for index, m in enumerate(messages)
         ]
 
         def work(cur: sqlite3.Cursor) -> None:
@@ -253,8 +296,9 @@ class ConversationStore:
                     preview = json.dumps(set_preview) if set_preview is not None else None
                     cur.execute("UPDATE conversations SET pending_preview = ? WHERE id = ?", (preview, conversation_id))
                 cur.executemany(
-                    "INSERT INTO messages (conversation_id, role, content, tool_calls, tool_call_id, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO messages"
+                    " (conversation_id, role, content, tool_calls, tool_call_id, created_at, trace_id, span_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 raw.execute("COMMIT")
@@ -272,6 +316,27 @@ class ConversationStore:
                 (json.dumps(preview) if preview is not None else None, conversation_id),
             )
         )
+
+    async def set_feedback(self, trace_id: str, label: str, comment: str | None) -> FeedbackTarget | None:
+        """Store a verdict with the answer traced as ``trace_id`` (replacing an earlier one); None if none is.
+
+        Raises:
+            ValueError: ``comment`` is longer than ``MAX_FEEDBACK_COMMENT_CHARS``.
+        """
+        if comment is not None and len(comment) > MAX_FEEDBACK_COMMENT_CHARS:
+            raise ValueError(f"a feedback comment is at most {MAX_FEEDBACK_COMMENT_CHARS} characters")
+
+        def work(cur: sqlite3.Cursor) -> FeedbackTarget | None:
+            row = cur.execute(
+                "UPDATE messages SET feedback = ?, feedback_comment = ?, feedback_at = ?"
+                " WHERE id = (SELECT MAX(id) FROM messages WHERE trace_id = ?)"
+                " RETURNING conversation_id, span_id",
+                (label, comment, time.time(), trace_id),
+            ).fetchone()
+            return None if row is None else FeedbackTarget(row[0], AnswerTrace(trace_id, row[1]))
+
+        target: FeedbackTarget | None = await self._call(work)
+        return target
 
 
 def _conversation_from_row(row: tuple[Any, ...]) -> Conversation:

@@ -20,6 +20,28 @@ def test_an_operation_is_the_services_marked_span_and_its_direct_children() -> N
     assert find_operation(trace, "another-service") is None
 
 
+def test_a_child_started_after_the_operation_ended_is_in_the_trace_but_no_stage() -> None:
+    (trace,) = synthetic_traces(1, seed=4)
+    operation = find_operation(trace, SERVICE)
+    assert operation is not None
+    root = operation.span
+    late = root._replace(
+        span_id=999,
+        parent_span_id=root.span_id,
+        name="chat_feedback",
+        attributes={},
+        start_time_unix_nano=root.end_time_unix_nano + 1,
+        end_time_unix_nano=root.end_time_unix_nano + 2_000_000,
+    )
+    at_the_end = late._replace(span_id=998, name="last_words", start_time_unix_nano=root.end_time_unix_nano)
+
+    found = find_operation(TraceRecord(trace.trace_id, (*trace.spans, late, at_the_end)), SERVICE)
+
+    assert found is not None
+    assert [s.name for s in found.stages] == [*(name for name, _ in STAGES), "last_words"]
+    assert any(s.name == "chat_feedback" for s in found.trace.spans)
+
+
 def test_a_stage_whose_span_failed_counts_as_an_error_from_its_status_alone() -> None:
     traces = synthetic_traces(3, seed=5)
     failed = [s._replace(status="ERROR") if s.name == "save_response" else s for s in traces[0].spans]

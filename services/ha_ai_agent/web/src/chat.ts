@@ -13,6 +13,7 @@ import type { ChatOutcome, ToolCall } from './chatApi';
 import { FIRST_TOKEN_EVENT, LAST_TOKEN_EVENT, streamChatMessage } from './chatStream';
 import type { StreamListener } from './chatStream';
 import type { PageConfig } from './config';
+import { mountFeedback } from './feedback';
 import { TRACER_NAME } from './performanceTracker';
 import type { PerformanceTracker } from './performanceTracker';
 
@@ -114,7 +115,7 @@ async function sendMessage(
     uiUpdate(outcome.ok ? 'add_assistant_response' : 'add_error_message', () => {
       loading.remove();
       words.finish(outcome);
-      showOutcome(elements, outcome, traceId);
+      showOutcome(elements, config, outcome, traceId);
       showTraceLinks(elements, config, traceId);
     });
     return outcome.ok ? outcome.response.conversation_id : conversationId;
@@ -182,9 +183,13 @@ function endRootSpan(span: Span, outcome: ChatOutcome): void {
   span.end();
 }
 
-function showOutcome(elements: ChatElements, outcome: ChatOutcome, traceId: string): void {
+function showOutcome(elements: ChatElements, config: PageConfig, outcome: ChatOutcome, traceId: string): void {
   if (outcome.ok) {
-    appendMessage(elements, 'assistant', outcome.response.message, traceId);
+    // The server's trace id names the answer for feedback (it is the page's own when the page traces).
+    const answerTraceId = outcome.response.metadata['trace_id'];
+    const feedbackTraceId = typeof answerTraceId === 'string' ? answerTraceId : traceId;
+    const answer = appendMessage(elements, 'assistant', outcome.response.message, traceId);
+    mountFeedback(answer, feedbackTraceId, config.feedbackCommentChars);
     renderToolCalls(elements.toolCalls, outcome.response.tool_calls);
   } else {
     appendMessage(elements, 'error', outcome.error, traceId);

@@ -8,10 +8,12 @@ export interface PageConfig {
   jaegerUrl: string | null;
   /** Same-origin path of the browser endpoint (OTLP/HTTP). */
   otlpPath: string;
+  /** The server's cap on a feedback comment, in characters; null leaves the check to the server. */
+  feedbackCommentChars: number | null;
 }
 
 export const CONFIG_ELEMENT_ID = 'ha-agent-config';
-export const DEFAULT_CONFIG: PageConfig = { jaegerUrl: null, otlpPath: '/otlp/v1/traces' };
+export const DEFAULT_CONFIG: PageConfig = { jaegerUrl: null, otlpPath: '/otlp/v1/traces', feedbackCommentChars: null };
 
 export function readPageConfig(doc: Document): PageConfig {
   return parsePageConfig(doc.getElementById(CONFIG_ELEMENT_ID)?.textContent);
@@ -34,7 +36,12 @@ export function parsePageConfig(text: string | null | undefined): PageConfig {
   return {
     jaegerUrl: httpUrlOrNull(fields['jaegerUrl']),
     otlpPath: sameOriginPathOrNull(fields['otlpPath']) ?? DEFAULT_CONFIG.otlpPath,
+    feedbackCommentChars: positiveIntegerOrNull(fields['feedbackCommentChars']),
   };
+}
+
+function positiveIntegerOrNull(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : null;
 }
 
 /** Only http(s) URLs become links: a `javascript:` URL in config must not become clickable. */

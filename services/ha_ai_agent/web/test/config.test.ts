@@ -9,9 +9,11 @@ test('missing or malformed config falls back to the defaults', () => {
 });
 
 test('the server config is read', () => {
-  assert.deepEqual(parsePageConfig('{"jaegerUrl": "http://localhost:16686/", "otlpPath": "/otlp/v1/traces"}'), {
+  const text = '{"jaegerUrl": "http://localhost:16686/", "otlpPath": "/otlp/v1/traces", "feedbackCommentChars": 500}';
+  assert.deepEqual(parsePageConfig(text), {
     jaegerUrl: 'http://localhost:16686',
     otlpPath: '/otlp/v1/traces',
+    feedbackCommentChars: 500,
   });
 });
 
@@ -19,7 +21,15 @@ test('only http(s) Jaeger URLs and same-origin OTLP paths are accepted', () => {
   assert.deepEqual(parsePageConfig('{"jaegerUrl": "javascript:alert(1)", "otlpPath": "//evil.example/v1/traces"}'), {
     jaegerUrl: null,
     otlpPath: DEFAULT_CONFIG.otlpPath,
+    feedbackCommentChars: null,
   });
   assert.equal(parsePageConfig('{"jaegerUrl": null}').jaegerUrl, null);
   assert.equal(parsePageConfig('{"jaegerUrl": 3}').jaegerUrl, null);
+});
+
+test('a feedback comment cap is taken only as a positive whole number', () => {
+  for (const value of ['0', '-5', '2.5', '"500"', 'null', 'true']) {
+    assert.equal(parsePageConfig(`{"feedbackCommentChars": ${value}}`).feedbackCommentChars, null, value);
+  }
+  assert.equal(parsePageConfig('{"feedbackCommentChars": 200}').feedbackCommentChars, 200);
 });

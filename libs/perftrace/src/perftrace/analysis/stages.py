@@ -1,8 +1,9 @@
 """Traces → operations and their stages: the one grouping the report, the compare, the charts and the tracker share.
 
 An operation is a span carrying ``performance.operation`` (``mark_operation``); its stages are that span's
-direct children, in start order. Browser spans in the same trace have their own operation and service, so
-a reader passes the service whose operations count.
+direct children that started before it ended, in start order (a child started later, such as a user's verdict
+on the answer recorded minutes after, is in the trace but took none of the operation's time). Browser spans in
+the same trace have their own operation and service, so a reader passes the service whose operations count.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _TOOL_OPERATION = "execute_tool"
 
 @dataclass(frozen=True)
 class Operation:
-    """One tracked operation of a trace: its span and its stages (the span's direct children, in start order)."""
+    """One tracked operation of a trace: its span and its stages (its direct children started before it ended)."""
 
     name: str
     span: SpanRecord
@@ -63,7 +64,8 @@ def find_operation(trace: TraceRecord, service_name: str | None = None) -> Opera
         name = span.attribute(OPERATION_ATTRIBUTE)
         if name is None or (service_name is not None and span.service_name != service_name):
             continue
-        return Operation(str(name), span, trace.children_of(span.span_id), trace)
+        stages = [c for c in trace.children_of(span.span_id) if c.start_time_unix_nano <= span.end_time_unix_nano]
+        return Operation(str(name), span, stages, trace)
     return None
 
 
