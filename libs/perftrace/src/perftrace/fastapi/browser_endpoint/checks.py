@@ -10,21 +10,18 @@ once: protobuf by its decoder and the id rules below, JSON by the schema (``otlp
 
 from __future__ import annotations
 
-import binascii
-import json
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from perftrace.fastapi.browser_endpoint.config import BrowserEndpointConfig
 from perftrace.fastapi.browser_endpoint.otlp_json import MalformedExport, read_export
-from perftrace.tracing.records import SpanRecord
+from perftrace.formats.otlp import service_name
 from perftrace.tracing.semconv import FORWARDED_BY_ATTRIBUTE
 
 PROTOBUF = "application/x-protobuf"
@@ -32,10 +29,6 @@ JSON = "application/json"
 MAX_NAME_CHARS = 256
 MAX_EVENTS = 32
 MAX_LINKS = 8
-
-_KIND_NAMES = {value: name.removeprefix("SPAN_KIND_") for name, value in Span.SpanKind.items()}
-_KIND_NAMES[Span.SPAN_KIND_UNSPECIFIED] = "INTERNAL"
-_STATUS_NAMES = {value: name.removeprefix("STATUS_CODE_") for name, value in Status.StatusCode.items()}
 
 
 class _Refused(Exception):
@@ -186,13 +179,6 @@ class _Caps:
             link.dropped_attributes_count += self.attributes(link.attributes)
 
 
-def _service_name(attributes: Iterable[KeyValue]) -> str | None:
-    for attribute in attributes:
-        if attribute.key == "service.name":
-            return attribute.value.string_value
-    return None
-
-
 def _apply_limits(
     request: ExportTraceServiceRequest, config: BrowserEndpointConfig, forwarded_by: str, caps: _Caps
 ) -> int:
@@ -201,7 +187,7 @@ def _apply_limits(
         raise _Refused(413, f"{span_count} spans in one export; at most {config.max_spans} are accepted")
     for resource_spans in request.resource_spans:
         resource = resource_spans.resource
-        service = _service_name(resource.attributes)
+        service = service_name(resource.attributes)
         if service is None:
             # Forbidden rather than malformed: OTLP does not require the attribute, browsers may not omit it.
             raise _Refused(403, "a resource without service.name may not send spans through the browser endpoint")
@@ -251,41 +237,4 @@ def prepare_export(
     )
 
 
-def _plain_value(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return tuple(_plain_value(v) for v in value.array_value.values)
-    if kind == "kvlist_value":
-        return json.dumps({kv.key: _plain_value(kv.value) for kv in value.kvlist_value.values}, default=str)
-    if kind == "bytes_value":
-        return binascii.hexlify(value.bytes_value).decode()
-    return getattr(value, kind) if kind else None
-
-
-def span_records(request: ExportTraceServiceRequest) -> list[SpanRecord]:
-    """The spans of a checked export as ring-buffer records."""
-    records = []
-    for resource_spans in request.resource_spans:
-        service = _service_name(resource_spans.resource.attributes) or ""
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                records.append(
-                    SpanRecord(
-                        trace_id=int.from_bytes(span.trace_id, "big"),
-                        span_id=int.from_bytes(span.span_id, "big"),
-                        parent_span_id=int.from_bytes(span.parent_span_id, "big") if span.parent_span_id else 0,
-                        parent_is_remote=False,
-                        name=span.name,
-                        kind=_KIND_NAMES.get(span.kind, "INTERNAL"),
-                        service_name=service,
-                        start_time_unix_nano=span.start_time_unix_nano,
-                        end_time_unix_nano=max(span.end_time_unix_nano, span.start_time_unix_nano),
-                        status=_STATUS_NAMES.get(span.status.code, "UNSET"),
-                        status_message=span.status.message or None,
-                        attributes={kv.key: _plain_value(kv.value) for kv in span.attributes},
-                    )
-                )
-    return records
-
-
-__all__ = ["JSON", "PROTOBUF", "Export", "ExportRejected", "prepare_export", "span_records"]
+__all__ = ["JSON", "PROTOBUF", "Export", "ExportRejected", "prepare_export"]

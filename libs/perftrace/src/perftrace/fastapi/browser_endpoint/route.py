@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request, Response
 
-from perftrace.fastapi.browser_endpoint.checks import JSON, PROTOBUF, ExportRejected, prepare_export, span_records
+from perftrace.fastapi.browser_endpoint.checks import JSON, PROTOBUF, ExportRejected, prepare_export
 from perftrace.fastapi.browser_endpoint.config import BrowserEndpointConfig
 from perftrace.fastapi.browser_endpoint.otlp_json import OtlpExportTraceServiceRequest
 from perftrace.fastapi.contract import SERVER_ERROR, error_response, error_responses
+from perftrace.formats.otlp import span_records
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
 from perftrace.tracing.recent import RecentTracesProcessor
 
