@@ -167,7 +167,10 @@ class PerformanceTracing:
         if not getattr(app.state, "perftrace_gzip", False):
             app.state.perftrace_gzip = True
             app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
-            app.add_middleware(BodyLimitMiddleware, max_bytes_by_path={COMPARE_PATH: self.compare_max_body_bytes})
+            limits = {COMPARE_PATH: self.compare_max_body_bytes}
+            if self.browser_endpoint is not None:
+                limits[browser_route.BROWSER_TRACES_PATH] = self.browser_endpoint.max_body_bytes
+            app.add_middleware(BodyLimitMiddleware, max_bytes_by_path=limits)
         app.include_router(routes.router, dependencies=guarded)
         app.include_router(snapshot_routes.router, dependencies=guarded)
         # Again in pydantic's own form: FastAPI writes the 64-bit bounds as floats, which a client rounds past.

@@ -20,7 +20,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, with_config
 from typing_extensions import TypedDict
 
-from perftrace.fastapi.contract import JSON_INTEGRAL, MAX_INT64, MAX_UINT64, describe_problems
+from perftrace.fastapi.contract import describe_problems
+from perftrace.formats.spans import JSON_INTEGRAL, MAX_INT64, MAX_UINT64
 
 _STRICT = ConfigDict(strict=True)
 _UINT32 = Annotated[int, Field(ge=0, le=2**32 - 1), JSON_INTEGRAL]
