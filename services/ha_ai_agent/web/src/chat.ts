@@ -95,7 +95,12 @@ async function sendMessage(
     uiUpdate('add_user_message', () => appendMessage(elements, 'user', text));
     elements.message.value = '';
     const loading = uiUpdate('add_loading_message', () => appendMessage(elements, 'loading', 'Thinking…'));
-    const sent = await sendChatMessage(tracker, root, { message: text, conversation_id: conversationId });
+    const sent = await sendChatMessage(
+      tracker,
+      root,
+      { message: text, conversation_id: conversationId },
+      config.chatPath,
+    );
     stageIds.push(sent.metricId);
     outcome = sent.outcome;
     uiUpdate(outcome.ok ? 'add_assistant_response' : 'add_error_message', () => {
@@ -168,7 +173,7 @@ function showTraceLinks(elements: ChatElements, config: PageConfig, traceId: str
   if (traceId === '') {
     return;
   }
-  elements.traceLink.href = `/performance#${traceId}`;
+  elements.traceLink.href = `${config.performancePath}#${traceId}`;
   elements.traceLink.hidden = false;
   if (elements.jaegerLink !== null && config.jaegerUrl !== null) {
     elements.jaegerLink.href = `${config.jaegerUrl}/trace/${traceId}`;
