@@ -59,7 +59,9 @@ def _record(span: Span, service: str) -> SpanRecord:
         status=_STATUS_NAMES.get(span.status.code, "UNSET"),
         status_message=span.status.message or None,
         attributes=_attributes(span.attributes),
-        events=tuple(SpanEvent(e.name, e.time_unix_nano, _attributes(e.attributes)) for e in span.events),
+        events=tuple(SpanEvent(e.name, e.time_unix_nano, _attributes(e.attributes)) for e in span.events)
+        if span.events
+        else (),
     )
 
 
