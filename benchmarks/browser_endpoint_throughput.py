@@ -34,6 +34,7 @@ from testsupport.processes import running_agent
 from testsupport.report import Target, median, section_preamble, table, targets_table
 
 from benchmarks.harness import browser_endpoint_worker as worker
+from benchmarks.harness.rounds import Ratio
 
 REPO = Path(__file__).resolve().parents[1]
 LIBRARY_SOURCES = Path("libs/perftrace/src")
@@ -211,11 +212,8 @@ def _ratio_rows(results: Mapping[str, CheckoutRates]) -> list[list[str]]:
     for name in results:
         if name == THIS_TREE:
             continue
-        cells = [f"this tree / {name}"]
-        for encoding in (worker.JSON, worker.PROTOBUF):
-            values = ratios(results, name, encoding)
-            cells.append(f"{median(values):.2f} ({min(values):.2f} … {max(values):.2f})")
-        rows.append(cells)
+        cells = [Ratio(ratios(results, name, encoding)).text(2) for encoding in (worker.JSON, worker.PROTOBUF)]
+        rows.append([f"this tree / {name}", *cells])
     return rows
 
 

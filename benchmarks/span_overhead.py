@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
 from perftrace import RecentTracesProcessor, traced
+from perftrace.tracing.decorator import _code_attributes
 from testsupport.report import Target, median, section_preamble, table, targets_table
 
 from benchmarks.harness.service_heap import longest_full_gc, run_in_subprocess
@@ -54,16 +55,6 @@ class RetainingSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         """Keep the span object itself."""
         self.spans.append(span)
-
-
-def code_attributes(func: Callable[..., object]) -> dict[str, AttributeValue]:
-    """The attributes ``@traced`` puts on a function's span (see ``decorator._code_attributes``)."""
-    code = func.__code__
-    return {
-        "code.function.name": f"{func.__module__}.{func.__qualname__}",
-        "code.file.path": code.co_filename,
-        "code.line.number": code.co_firstlineno,
-    }
 
 
 # (d): every span made by @traced. ---------------------------------------------------------------------
@@ -99,8 +90,9 @@ def inline_request() -> None:
             inline_stage()
 
 
-INLINE_STAGE_ATTRIBUTES = code_attributes(inline_stage)
-INLINE_REQUEST_ATTRIBUTES = code_attributes(inline_request)
+# The attributes ``@traced`` puts on a function's span, from the decorator itself.
+INLINE_STAGE_ATTRIBUTES = _code_attributes(inline_stage)
+INLINE_REQUEST_ATTRIBUTES = _code_attributes(inline_request)
 
 
 def traces_with_tracer(tracer: Tracer) -> Callable[[], None]:

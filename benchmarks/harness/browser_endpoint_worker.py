@@ -25,9 +25,13 @@ def route_work(service_name: str, forwarded_by: str) -> RouteWork:
     """What the route does with one export besides I/O, in whichever API the checkout on the path has."""
     try:
         from perftrace.fastapi import BrowserEndpointConfig
-        from perftrace.fastapi.browser_endpoint.checks import ExportRejected, prepare_export, span_records
+        from perftrace.fastapi.browser_endpoint.checks import ExportRejected, prepare_export
     except ImportError:
         return _route_work_before_issue_20(service_name, forwarded_by)
+    try:
+        from perftrace.formats.otlp import span_records
+    except ImportError:  # issue 20's commits before OTLP spans had one reader
+        from perftrace.fastapi.browser_endpoint.checks import span_records  # type: ignore[attr-defined,no-redef]
     config = BrowserEndpointConfig(service_names=frozenset({service_name}))
 
     def work(content_type: str, body: bytes) -> tuple[bytes, int]:

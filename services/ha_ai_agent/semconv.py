@@ -50,9 +50,11 @@ BROWSER_SERVICE_NAME: Final = "ai-automation-ui"
 
 # Span names ----------------------------------------------------------------------------------------------
 
-#: The prefix of the service's JSON API, and its chat route (the server span below is named after it).
+#: The prefix of the service's JSON API, its chat route (the server span below is named after it) and its session
+#: route; the chat page's scripts are given these (``api/ui.py``).
 API_PREFIX: Final = "/api/v1"
 CHAT_PATH: Final = f"{API_PREFIX}/chat"
+SESSION_PATH: Final = f"{API_PREFIX}/session"
 #: The server span of one chat request (the FastAPI instrumentation names it "<method> <route>").
 CHAT_SERVER_SPAN: Final = f"POST {CHAT_PATH}"
 #: The streamed answer's route and its server span (first_token/last_token events when the words went out).

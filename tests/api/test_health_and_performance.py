@@ -1,13 +1,24 @@
 from __future__ import annotations
 
+import json
 import logging
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 from ha_ai_agent.runtime import Runtime
-from ha_ai_agent.semconv import MESSAGE_ASSEMBLY, OPENAI_API_CALL, TOOL_EXECUTION
+from ha_ai_agent.semconv import (
+    CHAT_PATH,
+    CHAT_STREAM_PATH,
+    FEEDBACK_PATH,
+    MESSAGE_ASSEMBLY,
+    OPENAI_API_CALL,
+    SESSION_PATH,
+    TOOL_EXECUTION,
+)
+from ha_ai_agent.store.conversations import MAX_FEEDBACK_COMMENT_CHARS
 from opentelemetry import trace
+from perftrace.fastapi import BROWSER_TRACES_PATH, PAGE_PATH
 from perftrace.tracker import create_report, end_tracking, start_tracking
 from testsupport.processes import poll
 
@@ -89,7 +100,21 @@ def test_chat_page_has_its_config_inlined(client: TestClient) -> None:
     if response.status_code == 503:
         assert "make web" in response.text
         return
-    assert '<script id="ha-agent-config" type="application/json">{"jaegerUrl": null' in response.text
+    found = re.search(r'<script id="ha-agent-config" type="application/json">(.*?)</script>', response.text)
+    assert found is not None
+    config = json.loads(found[1])
+    # Every path the page's scripts call or link to comes from its one constant on the server.
+    assert config == {
+        "jaegerUrl": None,
+        "otlpPath": BROWSER_TRACES_PATH,
+        "chatPath": CHAT_PATH,
+        "chatStreamPath": CHAT_STREAM_PATH,
+        "feedbackPath": FEEDBACK_PATH,
+        "sessionPath": SESSION_PATH,
+        "performancePath": PAGE_PATH,
+        "feedbackCommentChars": MAX_FEEDBACK_COMMENT_CHARS,
+    }
+    assert client.get(config["performancePath"]).status_code == 200
     assert client.get("/static/app.js").status_code == 200
 
 

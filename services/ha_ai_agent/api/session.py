@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ha_ai_agent.api.deps import client_key, running_access
 from ha_ai_agent.auth.sessions import SESSION_COOKIE
+from ha_ai_agent.semconv import SESSION_PATH
 
-router = APIRouter(prefix="/api/v1/session", tags=["session"])
+router = APIRouter(prefix=SESSION_PATH, tags=["session"])
 #: What checking a credential can answer: on every protected operation, and on signing in.
 AUTH_ERRORS = error_responses(
     {

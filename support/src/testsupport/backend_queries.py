@@ -16,7 +16,9 @@ import httpx
 import yaml
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN, OPENAI_API_CALL
 from perftrace import SpanRecord
+from perftrace.fastapi.browser_endpoint.otlp_json import read_export
 from perftrace.formats.jaeger import traces_from_jaeger
+from perftrace.formats.otlp import span_records
 
 from testsupport.paths import REPO_ROOT
 
@@ -88,51 +90,31 @@ def _hex_id(value: str) -> str:
         return value
 
 
-def _otlp_spans(node: Any) -> list[dict[str, Any]]:
-    """Every OTLP JSON span below node, whatever the envelope (batches, resourceSpans, trace)."""
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "spans" and isinstance(value, list):
-                found.extend(span for span in value if isinstance(span, dict))
-            else:
-                found.extend(_otlp_spans(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_otlp_spans(item))
-    return found
+def _with_hex_ids(resource_spans: dict[str, Any]) -> dict[str, Any]:
+    """One of Tempo's resource batches as OTLP/JSON has it: ids in hex, spans under ``scopeSpans``."""
+    scopes = resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
+    for scope in scopes:
+        for span in scope.get("spans") or []:
+            for item in (span, *(span.get("links") or [])):
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if item.get(key):
+                        item[key] = _hex_id(item[key])
+    return {**resource_spans, "scopeSpans": scopes}
 
 
 def tempo_trace(tempo_url: str, trace_id: str) -> list[SpanRecord] | None:
-    """The spans of a trace from Tempo's trace-by-id API, or None while Tempo does not have it."""
+    """The spans of a trace from Tempo's trace-by-id API, or None while Tempo does not have it.
+
+    Read by the library's OTLP/JSON schema and reader, once Tempo's ids are hex (some versions send base64).
+    """
     response = httpx.get(f"{tempo_url}/api/traces/{trace_id}", timeout=HTTP_TIMEOUT_SECONDS)
     if response.status_code == 404:
         return None
     response.raise_for_status()
-    spans = _otlp_spans(response.json())
-    if not spans:
-        return None
-    return [_tempo_span(trace_id, span) for span in spans]
-
-
-def _tempo_span(trace_id: str, span: dict[str, Any]) -> SpanRecord:
-    """A span of Tempo's OTLP JSON as far as the tests compare it (ids, parent, name, times)."""
-    parent = span.get("parentSpanId")
-    start = int(span.get("startTimeUnixNano", 0))
-    return SpanRecord(
-        trace_id=int(trace_id, 16),
-        span_id=int(_hex_id(span["spanId"]), 16),
-        parent_span_id=int(_hex_id(parent), 16) if parent else 0,
-        parent_is_remote=False,
-        name=span["name"],
-        kind=str(span.get("kind", "SPAN_KIND_INTERNAL")).removeprefix("SPAN_KIND_"),
-        service_name="",
-        start_time_unix_nano=start,
-        end_time_unix_nano=int(span.get("endTimeUnixNano", start)),
-        status="UNSET",
-        status_message=None,
-        attributes={},
-    )
+    body = response.json()
+    batches = body.get("batches") or (body.get("trace") or body).get("resourceSpans") or []
+    export = {"resourceSpans": [_with_hex_ids(batch) for batch in batches]}
+    return span_records(read_export(json.dumps(export).encode())) or None
 
 
 def tempo_search(tempo_url: str, traceql: str, since_seconds: int = 3600) -> list[dict[str, Any]]:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from perftrace.fastapi import BrowserEndpointConfig
-from perftrace.fastapi.browser_endpoint.checks import JSON, PROTOBUF, Export, prepare_export, span_records
+from perftrace.fastapi.browser_endpoint.checks import JSON, PROTOBUF, Export, prepare_export
 from perftrace.fastapi.browser_endpoint.otlp_json import validate_export
+from perftrace.formats.otlp import span_records
 from perftrace.tracing.records import SpanEvent
 
 BROWSER = "kitchen-ui"

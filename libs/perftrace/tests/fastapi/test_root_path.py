@@ -54,3 +54,14 @@ def test_the_scripts_compare_call_works_at_the_url_the_page_gives_it(client: Tes
 
     assert compared.status_code == 200 and compared.json()["requests_before"] == 10
     assert client.get(urls["snapshot"]).json()["service_name"] == "prefixed-kitchen"
+
+
+def test_the_compare_body_cap_holds_under_the_prefix(client: TestClient) -> None:
+    # The cap is by route path: under a prefix the request's path is the prefix plus the route's.
+    page = client.get(f"{PREFIX}{PAGE_PATH}")
+    urls = embedded_json(page.text, "perftrace-urls")
+    too_large = b"x" * (32 * 1024 * 1024 + 1)
+
+    answer = client.post(urls["compare"], content=too_large, headers={"content-type": "application/json"})
+
+    assert answer.status_code == 413 and "byte limit" in answer.json()["detail"]

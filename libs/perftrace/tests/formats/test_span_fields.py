@@ -1,4 +1,4 @@
-"""Every field of ``SpanRecord`` (declared once) survives every format: buffer, snapshot file, JSON routes, Jaeger.
+"""Every field of ``SpanRecord`` (declared once) survives every format: buffer, snapshot, JSON routes, Jaeger, OTLP.
 
 The span under test sets every field to a value that is not its default, so a field that one format drops or
 does not read back shows here: adding a field to ``SpanRecord`` without it reaching a format fails this test.
@@ -15,10 +15,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.trace import Status, StatusCode
 from perftrace import SpanRecord, TraceRecord
 from perftrace.fastapi import PerformanceTracing
 from perftrace.formats.jaeger import traces_from_jaeger
+from perftrace.formats.otlp import span_records
 from perftrace.formats.snapshot import read_snapshot, snapshot_from_json, snapshot_to_json, write_snapshot
 from perftrace.formats.spans import traces_from_json
 from perftrace.tracing.records import SpanEvent
@@ -135,3 +137,45 @@ def test_the_jaeger_reader_gives_every_field_jaeger_keeps_back(client: TestClien
     read = next(s for s in from_jaeger.spans if s.span_id == span.span_id)
     assert read == jaeger_view(span)
     assert set(NOT_IN_JAEGER) < set(SpanRecord._fields)
+
+
+def as_otlp(trace_record: TraceRecord) -> ExportTraceServiceRequest:
+    """The trace as an OTLP exporter sends it (protobuf; what Tempo's JSON and a browser's export become)."""
+
+    def attributes(values: Any) -> list[dict[str, Any]]:
+        def value(v: Any) -> dict[str, Any]:
+            if isinstance(v, tuple):
+                return {"array_value": {"values": [value(item) for item in v]}}
+            return {"int_value": v} if isinstance(v, int) else {"string_value": v}
+
+        return [{"key": k, "value": value(v)} for k, v in values.items()]
+
+    spans = [
+        {
+            "trace_id": s.trace_id.to_bytes(16, "big"),
+            "span_id": s.span_id.to_bytes(8, "big"),
+            "parent_span_id": s.parent_span_id.to_bytes(8, "big"),
+            "name": s.name,
+            "kind": f"SPAN_KIND_{s.kind}",
+            "start_time_unix_nano": s.start_time_unix_nano,
+            "end_time_unix_nano": s.end_time_unix_nano,
+            "attributes": attributes(s.attributes),
+            "events": [
+                {"time_unix_nano": e.time_unix_nano, "name": e.name, "attributes": attributes(e.attributes)}
+                for e in s.events
+            ],
+            "status": {"code": f"STATUS_CODE_{s.status}", "message": s.status_message or ""},
+        }
+        for s in trace_record.spans
+    ]
+    resource = {"attributes": attributes({"service.name": SERVICE})}
+    resource_spans: list[Any] = [{"resource": resource, "scope_spans": [{"spans": spans}]}]  # upb takes dicts
+    return ExportTraceServiceRequest(resource_spans=resource_spans)
+
+
+def test_the_otlp_reader_gives_every_field_otlp_keeps_back(client: TestClient) -> None:
+    trace_record, span = kept_span(client)
+
+    read = next(s for s in span_records(as_otlp(trace_record)) if s.span_id == span.span_id)
+
+    assert read == span._replace(parent_is_remote=False)  # OTLP spans carry no parent_is_remote

@@ -103,10 +103,10 @@ async function sendMessage(
     const loading = uiUpdate('add_loading_message', () => appendMessage(elements, 'loading', 'Thinking…'));
     const request = { message: text, conversation_id: conversationId };
     const words = new StreamedWords(elements, loading, rootSpan);
-    const streamed = await streamChatMessage(tracker, root, request, words);
+    const streamed = await streamChatMessage(tracker, root, request, words, config.chatStreamPath);
     stageIds.push(streamed.metricId);
     if (streamed.outcome === null) {
-      const sent = await sendChatMessage(tracker, root, request);
+      const sent = await sendChatMessage(tracker, root, request, config.chatPath);
       stageIds.push(sent.metricId);
       outcome = sent.outcome;
     } else {
@@ -189,7 +189,7 @@ function showOutcome(elements: ChatElements, config: PageConfig, outcome: ChatOu
     const answerTraceId = outcome.response.metadata['trace_id'];
     const feedbackTraceId = typeof answerTraceId === 'string' ? answerTraceId : traceId;
     const answer = appendMessage(elements, 'assistant', outcome.response.message, traceId);
-    mountFeedback(answer, feedbackTraceId, config.feedbackCommentChars);
+    mountFeedback(answer, config.feedbackPath, feedbackTraceId, config.feedbackCommentChars);
     renderToolCalls(elements.toolCalls, outcome.response.tool_calls);
   } else {
     appendMessage(elements, 'error', outcome.error, traceId);
@@ -237,7 +237,7 @@ function showTraceLinks(elements: ChatElements, config: PageConfig, traceId: str
   if (traceId === '') {
     return;
   }
-  elements.traceLink.href = `/performance#${traceId}`;
+  elements.traceLink.href = `${config.performancePath}#${traceId}`;
   elements.traceLink.hidden = false;
   if (elements.jaegerLink !== null && config.jaegerUrl !== null) {
     elements.jaegerLink.href = `${config.jaegerUrl}/trace/${traceId}`;

@@ -1,13 +1,11 @@
 /**
- * `POST /api/v1/chat`, called inside the `api_call` span: the request carries that span's
- * traceparent, so the server span is its direct child (the fetch instrumentation skips
- * this URL precisely so that no fetch span sits in between).
+ * `POST` to the chat API (its path from the page's config), called inside the `api_call` span: the
+ * request carries that span's traceparent, so the server span is its direct child (the fetch
+ * instrumentation skips this URL precisely so that no fetch span sits in between).
  */
 import { SpanKind, propagation } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import type { PerformanceTracker } from './performanceTracker';
-
-export const CHAT_PATH = '/api/v1/chat';
 
 export interface ChatRequest {
   message: string;
@@ -33,8 +31,9 @@ export async function sendChatMessage(
   tracker: PerformanceTracker,
   parent: Context,
   request: ChatRequest,
+  chatPath: string,
 ): Promise<{ outcome: ChatOutcome; metricId: string }> {
-  const { url, metricId, headers } = startApiCall(tracker, parent, 'sendChatMessage', CHAT_PATH, 'application/json');
+  const { url, metricId, headers } = startApiCall(tracker, parent, 'sendChatMessage', chatPath, 'application/json');
   let status: number | undefined;
   try {
     const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(request) });

@@ -6,11 +6,10 @@
  */
 import type { Context } from '@opentelemetry/api';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
-import { CHAT_PATH, errorMessage, parseChatResponse, parseToolCall, readJson, responseMetrics, startApiCall } from './chatApi';
+import { errorMessage, parseChatResponse, parseToolCall, readJson, responseMetrics, startApiCall } from './chatApi';
 import type { ChatOutcome, ChatRequest, ToolCall } from './chatApi';
 import type { PerformanceTracker } from './performanceTracker';
 
-export const CHAT_STREAM_PATH = `${CHAT_PATH}/stream`;
 /** Events on the `send_message` span (perftrace's FIRST_TOKEN_EVENT / LAST_TOKEN_EVENT): words on the page. */
 export const FIRST_TOKEN_EVENT = 'first_token';
 export const LAST_TOKEN_EVENT = 'last_token';
@@ -35,8 +34,9 @@ export async function streamChatMessage(
   parent: Context,
   request: ChatRequest,
   listener: StreamListener,
+  streamPath: string,
 ): Promise<StreamedChat> {
-  const { url, metricId, headers } = startApiCall(tracker, parent, 'streamChatMessage', CHAT_STREAM_PATH, 'text/event-stream');
+  const { url, metricId, headers } = startApiCall(tracker, parent, 'streamChatMessage', streamPath, 'text/event-stream');
   let response: Response;
   try {
     response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(request) });

@@ -1,41 +1,53 @@
 /**
- * The page's configuration, which the server writes into index.html in place of the
- * `<!--HA_AGENT_CONFIG-->` comment. Anything missing or malformed falls back to defaults,
- * so the page works when served as a plain file too.
+ * The page's configuration, which the server writes into the page in place of the
+ * `<!--HA_AGENT_CONFIG-->` comment: the Jaeger UI's address and every path the page calls or links to,
+ * each from its one constant on the server. Without it (the page not served by the service) there is
+ * nothing to call: `parsePageConfig` gives null.
  */
 export interface PageConfig {
   /** Jaeger UI base URL for trace links, or null when no Jaeger is configured. */
   jaegerUrl: string | null;
   /** Same-origin path of the browser endpoint (OTLP/HTTP). */
   otlpPath: string;
+  /** Same-origin path of the chat API, of its stream, and of a verdict on an answer (``{trace_id}`` in it). */
+  chatPath: string;
+  chatStreamPath: string;
+  feedbackPath: string;
+  /** Same-origin path of signing in and out. */
+  sessionPath: string;
+  /** Same-origin path of the performance page. */
+  performancePath: string;
   /** The server's cap on a feedback comment, in characters; null leaves the check to the server. */
   feedbackCommentChars: number | null;
 }
 
 export const CONFIG_ELEMENT_ID = 'ha-agent-config';
-export const DEFAULT_CONFIG: PageConfig = { jaegerUrl: null, otlpPath: '/otlp/v1/traces', feedbackCommentChars: null };
+const PATHS = ['otlpPath', 'chatPath', 'chatStreamPath', 'feedbackPath', 'sessionPath', 'performancePath'] as const;
 
-export function readPageConfig(doc: Document): PageConfig {
+export function readPageConfig(doc: Document): PageConfig | null {
   return parsePageConfig(doc.getElementById(CONFIG_ELEMENT_ID)?.textContent);
 }
 
-export function parsePageConfig(text: string | null | undefined): PageConfig {
-  if (!text) {
-    return { ...DEFAULT_CONFIG };
-  }
+/** The server's configuration, or null when it is missing, malformed, or a path is not same-origin. */
+export function parsePageConfig(text: string | null | undefined): PageConfig | null {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(text ?? '');
   } catch {
-    return { ...DEFAULT_CONFIG };
+    return null;
   }
   if (typeof raw !== 'object' || raw === null) {
-    return { ...DEFAULT_CONFIG };
+    return null;
   }
   const fields = raw as Record<string, unknown>;
+  const paths = PATHS.map((name) => [name, sameOriginPathOrNull(fields[name])] as const);
+  if (paths.some(([, path]) => path === null)) {
+    return null;
+  }
+  const given = Object.fromEntries(paths) as Pick<PageConfig, (typeof PATHS)[number]>;
   return {
     jaegerUrl: httpUrlOrNull(fields['jaegerUrl']),
-    otlpPath: sameOriginPathOrNull(fields['otlpPath']) ?? DEFAULT_CONFIG.otlpPath,
+    ...given,
     feedbackCommentChars: positiveIntegerOrNull(fields['feedbackCommentChars']),
   };
 }
@@ -57,7 +69,7 @@ function httpUrlOrNull(value: unknown): string | null {
   }
 }
 
-/** The exporter must stay same-origin (the browser endpoint); `//host/...` would leave it. */
+/** The page's calls must stay same-origin (its session, the browser endpoint); `//host/...` would leave it. */
 function sameOriginPathOrNull(value: unknown): string | null {
   return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') ? value : null;
 }

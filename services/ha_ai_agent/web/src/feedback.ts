@@ -12,8 +12,9 @@ export type FeedbackOutcome = { ok: true; label: string } | { ok: false; error: 
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
 
-export function feedbackPath(traceId: string): string {
-  return `/api/v1/chat/${traceId}/feedback`;
+/** The route of a verdict on one answer: the server's path with `{trace_id}` in it, filled in. */
+export function feedbackPath(template: string, traceId: string): string {
+  return template.replace('{trace_id}', traceId);
 }
 
 /** The request body: the comment only when it says something. */
@@ -23,6 +24,7 @@ export function feedbackBody(score: Score, comment: string | null): { score: Sco
 }
 
 export async function sendFeedback(
+  pathTemplate: string,
   traceId: string,
   score: Score,
   comment: string | null,
@@ -32,7 +34,7 @@ export async function sendFeedback(
     return { ok: false, error: 'This answer has no trace id to attach a verdict to' };
   }
   try {
-    const response = await fetchFn(feedbackPath(traceId), {
+    const response = await fetchFn(feedbackPath(pathTemplate, traceId), {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify(feedbackBody(score, comment)),
@@ -55,7 +57,12 @@ export async function sendFeedback(
  * page config; null leaves the check to the server). The answer's element gets `data-feedback` = the
  * stored label once the server has it.
  */
-export function mountFeedback(answer: HTMLElement, traceId: string, commentChars: number | null): void {
+export function mountFeedback(
+  answer: HTMLElement,
+  pathTemplate: string,
+  traceId: string,
+  commentChars: number | null,
+): void {
   const doc = answer.ownerDocument;
   const bar = doc.createElement('div');
   bar.className = 'feedback';
@@ -103,7 +110,7 @@ export function mountFeedback(answer: HTMLElement, traceId: string, commentChars
     }
     bar.dataset['state'] = 'sending';
     const sent = queue.then(async () => {
-      const outcome = await sendFeedback(traceId, chosen, text);
+      const outcome = await sendFeedback(pathTemplate, traceId, chosen, text);
       bar.dataset['state'] = outcome.ok ? 'sent' : 'failed';
       status.textContent = outcome.ok ? 'Thanks for the feedback' : outcome.error;
       if (outcome.ok) {

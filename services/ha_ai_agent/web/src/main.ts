@@ -1,11 +1,10 @@
 /**
  * Entry point of the page bundle: read the server's config, start tracing, mount the chat.
  * Tracing is optional for the page: if it fails to start, spans become no-ops and the chat still works.
+ * Without the server's config (the page not served by the service) there is nothing to call: say so.
  */
-import { CHAT_PATH } from './chatApi';
-import { CHAT_STREAM_PATH } from './chatStream';
 import { mountChat } from './chat';
-import { readPageConfig } from './config';
+import { type PageConfig, readPageConfig } from './config';
 import { performanceTracker, type PerformanceTracker } from './performanceTracker';
 import { mountSignOut } from './session';
 import { initTracing } from './tracing';
@@ -17,14 +16,30 @@ declare global {
   }
 }
 
-const config = readPageConfig(document);
-let flushTraces = (): Promise<void> => Promise.resolve();
-try {
-  // The chat calls make their own api_call spans and inject traceparent themselves (see chatApi.ts).
-  flushTraces = initTracing({ otlpPath: config.otlpPath, untracedPaths: [CHAT_PATH, CHAT_STREAM_PATH] }).flush;
-} catch (err) {
-  console.warn('Tracing is off: could not start it', err);
+function start(config: PageConfig): void {
+  let flushTraces = (): Promise<void> => Promise.resolve();
+  try {
+    // The chat calls make their own api_call spans and injects traceparent itself (see chatApi.ts).
+    flushTraces = initTracing({ otlpPath: config.otlpPath, untracedPaths: [config.chatPath, config.chatStreamPath] }).flush;
+  } catch (err) {
+    console.warn('Tracing is off: could not start it', err);
+  }
+  window.haAgent = { flushTraces, performanceTracker };
+  mountChat(document, config, performanceTracker);
+  mountSignOut(document, config.sessionPath);
 }
-window.haAgent = { flushTraces, performanceTracker };
-mountChat(document, config, performanceTracker);
-mountSignOut(document);
+
+const config = readPageConfig(document);
+if (config === null) {
+  document.body.dataset['state'] = 'unconfigured';
+  document.getElementById('messages')?.append(unconfigured(document));
+} else {
+  start(config);
+}
+
+function unconfigured(doc: Document): HTMLElement {
+  const item = doc.createElement('li');
+  item.className = 'message error';
+  item.textContent = 'This page has no configuration from the chat service: open it from the service.';
+  return item;
+}

@@ -2,11 +2,13 @@
  * Signing in and out. The session lives in an HttpOnly cookie the server sets: page scripts never see it,
  * and the browser sends it with every same-origin request (the chat, /performance, the span exports).
  */
-export const SESSION_PATH = '/api/v1/session';
-
 /** Trade a token for the session cookie; the error to show, or null when signed in. */
-export async function signIn(token: string, fetchFn: typeof fetch = fetch): Promise<string | null> {
-  const response = await fetchFn(SESSION_PATH, {
+export async function signIn(
+  token: string,
+  sessionPath: string,
+  fetchFn: typeof fetch = fetch,
+): Promise<string | null> {
+  const response = await fetchFn(sessionPath, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ token }),
@@ -23,14 +25,14 @@ export async function signIn(token: string, fetchFn: typeof fetch = fetch): Prom
 }
 
 /** End the session on the server too: the old cookie, replayed, is refused. */
-export async function signOut(fetchFn: typeof fetch = fetch): Promise<void> {
-  await fetchFn(SESSION_PATH, { method: 'DELETE', credentials: 'same-origin' });
+export async function signOut(sessionPath: string, fetchFn: typeof fetch = fetch): Promise<void> {
+  await fetchFn(sessionPath, { method: 'DELETE', credentials: 'same-origin' });
 }
 
 /** The chat page's sign-out button (the server puts it in the page only when access control is on). */
-export function mountSignOut(doc: Document): void {
+export function mountSignOut(doc: Document, sessionPath: string): void {
   const button = doc.getElementById('sign-out');
   button?.addEventListener('click', () => {
-    void signOut().finally(() => doc.defaultView?.location.reload());
+    void signOut(sessionPath).finally(() => doc.defaultView?.location.reload());
   });
 }

@@ -54,7 +54,7 @@ function setup(): { tracker: PerformanceTracker; root: Context; spans: () => Rea
 test('the chat request carries the api_call span as traceparent, so the server span is its child', async () => {
   answerWith(() => Response.json(CHAT_RESPONSE));
   const { tracker, root, spans } = setup();
-  const { outcome } = await sendChatMessage(tracker, root, { message: 'hi', conversation_id: null });
+  const { outcome } = await sendChatMessage(tracker, root, { message: 'hi', conversation_id: null }, '/api/v1/chat');
   assert.ok(outcome.ok);
   const apiCall = spans().find((s) => s.name === 'api_call');
   assert.ok(apiCall);
@@ -80,7 +80,7 @@ test('the chat request carries the api_call span as traceparent, so the server s
 test('an error status ends api_call as failed with the server detail', async () => {
   answerWith(() => Response.json({ detail: 'LLM unavailable' }, { status: 503 }));
   const { tracker, root, spans } = setup();
-  const { outcome } = await sendChatMessage(tracker, root, { message: 'hi', conversation_id: 'conv-1' });
+  const { outcome } = await sendChatMessage(tracker, root, { message: 'hi', conversation_id: 'conv-1' }, '/api/v1/chat');
   assert.deepEqual(outcome, { ok: false, error: 'LLM unavailable (HTTP 503)' });
   const apiCall = spans().find((s) => s.name === 'api_call');
   assert.equal(apiCall?.attributes['http.response.status_code'], 503);
@@ -93,7 +93,7 @@ test('a network failure ends api_call as failed instead of leaking it', async ()
     throw new TypeError('Failed to fetch');
   };
   const { tracker, root, spans } = setup();
-  const { outcome } = await sendChatMessage(tracker, root, { message: 'hi', conversation_id: null });
+  const { outcome } = await sendChatMessage(tracker, root, { message: 'hi', conversation_id: null }, '/api/v1/chat');
   assert.deepEqual(outcome, { ok: false, error: 'Request failed: Failed to fetch' });
   assert.equal(spans().find((s) => s.name === 'api_call')?.attributes['error.type'], 'TypeError');
 });

@@ -81,7 +81,7 @@ test('the words and tool calls reach the listener in order, then the answer', as
   );
   const { tracker, root, spans } = setup();
   const listener = recorder();
-  const { outcome } = await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, listener);
+  const { outcome } = await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, listener, '/api/v1/chat/stream');
   assert.deepEqual(listener.calls, DONE.tool_calls);
   assert.deepEqual(listener.texts, [['The kitchen ', 2], ['has a light.', 2]]);
   assert.deepEqual(outcome, { ok: true, response: DONE });
@@ -105,7 +105,7 @@ test('an error event after words is the outcome, with the status the plain route
     ]),
   );
   const { tracker, root, spans } = setup();
-  const { outcome } = await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder());
+  const { outcome } = await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder(), '/api/v1/chat/stream');
   assert.deepEqual(outcome, { ok: false, error: 'The language model is unavailable (HTTP 503)' });
   assert.equal(spans().find((s) => s.name === 'api_call')?.attributes['success'], false);
 });
@@ -113,27 +113,27 @@ test('an error event after words is the outcome, with the status the plain route
 test('a stream that ends without its answer is an error, not a silent half answer', async () => {
   answerWith(() => eventStream([['text', { text: 'The kit', iteration: 1 }]]));
   const { tracker, root } = setup();
-  const { outcome } = await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder());
+  const { outcome } = await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder(), '/api/v1/chat/stream');
   assert.deepEqual(outcome, { ok: false, error: 'The answer stopped before it was complete' });
 });
 
 test('a JSON error before the stream is the answer: the plain route is not asked again', async () => {
   answerWith(() => Response.json({ detail: 'Rate limit exceeded' }, { status: 429 }));
   const { tracker, root } = setup();
-  const { outcome } = await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder());
+  const { outcome } = await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder(), '/api/v1/chat/stream');
   assert.deepEqual(outcome, { ok: false, error: 'Rate limit exceeded (HTTP 429)' });
 });
 
 test('a stream that does not open asks for the fallback (null outcome)', async () => {
   const { tracker, root, spans } = setup();
   answerWith(() => Response.json({ detail: 'Not Found' }, { status: 404 }));
-  assert.equal((await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder())).outcome, null);
+  assert.equal((await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder(), '/api/v1/chat/stream')).outcome, null);
   answerWith(() => Response.json(DONE));
-  assert.equal((await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder())).outcome, null);
+  assert.equal((await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder(), '/api/v1/chat/stream')).outcome, null);
   globalThis.fetch = async () => {
     throw new TypeError('Failed to fetch');
   };
-  assert.equal((await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder())).outcome, null);
+  assert.equal((await streamChatMessage(tracker, root, { message: 'hi', conversation_id: null }, recorder(), '/api/v1/chat/stream')).outcome, null);
   const failed = spans().filter((s) => s.name === 'api_call');
   assert.equal(failed.length, 3);
   assert.ok(failed.every((s) => s.attributes['success'] === false));

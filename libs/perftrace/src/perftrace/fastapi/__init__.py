@@ -7,5 +7,6 @@ tracing.mount(app)
 
 from perftrace.fastapi.browser_endpoint import BROWSER_TRACES_PATH, BrowserEndpointConfig
 from perftrace.fastapi.tracing import PerformanceTracing, drop_query_string
+from perftrace.paths import PAGE_PATH
 
-__all__ = ["BROWSER_TRACES_PATH", "BrowserEndpointConfig", "PerformanceTracing", "drop_query_string"]
+__all__ = ["BROWSER_TRACES_PATH", "PAGE_PATH", "BrowserEndpointConfig", "PerformanceTracing", "drop_query_string"]

@@ -24,7 +24,9 @@ class BodyLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, its body counted when its path has a cap."""
-        limit = self.max_bytes_by_path.get(scope["path"]) if scope["type"] == "http" else None
+        # The route's path: under a mount or a proxy's root path, ``path`` starts with ``root_path``.
+        path = scope["path"].removeprefix(scope.get("root_path", "")) if scope["type"] == "http" else None
+        limit = self.max_bytes_by_path.get(path) if path is not None else None
         if limit is None:
             await self.app(scope, receive, send)
             return

@@ -19,9 +19,6 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from perftrace.formats.spans import JSON_INTEGRAL as JSON_INTEGRAL
-from perftrace.formats.spans import MAX_INT64 as MAX_INT64
-from perftrace.formats.spans import MAX_UINT64 as MAX_UINT64
 from perftrace.tracing.current import current_trace_id
 
 TRACE_ID_PATTERN = "^[0-9a-f]{32}$"

@@ -173,7 +173,10 @@ class PerformanceTracing:
         if not getattr(app.state, "perftrace_gzip", False):
             app.state.perftrace_gzip = True
             app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
-            app.add_middleware(BodyLimitMiddleware, max_bytes_by_path={COMPARE_PATH: self.compare_max_body_bytes})
+            limits = {COMPARE_PATH: self.compare_max_body_bytes}
+            if self.browser_endpoint is not None:
+                limits[browser_route.BROWSER_TRACES_PATH] = self.browser_endpoint.max_body_bytes
+            app.add_middleware(BodyLimitMiddleware, max_bytes_by_path=limits)
         app.include_router(routes.router, dependencies=guarded)
         app.include_router(snapshot_routes.router, dependencies=guarded)
         app.include_router(conversation_routes.router, dependencies=guarded)

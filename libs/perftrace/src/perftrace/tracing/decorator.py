@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from opentelemetry import context as context_api
@@ -111,48 +111,53 @@ def _wrap(func: Callable[P, R], name: str | None, attributes: Mapping[str, Attri
     return function_wrapper
 
 
+@contextmanager
+def _span_of_generator(span: Span) -> Iterator[None]:
+    """End a generator's span when it ends; an error, but not ``close()`` (``GeneratorExit``), sets ERROR."""
+    try:
+        yield
+    except GeneratorExit:
+        raise
+    except BaseException as error:
+        _record_error(span, error)
+        raise
+    finally:
+        span.end()
+
+
+# In both wrappers the span is current only while the generator body runs (``step``), never while it is
+# suspended: otherwise the caller's own spans would become its children between two items. What the caller
+# sends or throws in is passed to the body as the next step.
+
+
 def _wrap_generator(
     func: Callable[..., Generator[Any, Any, Any]],
     span_name: str,
     span_attributes: dict[str, AttributeValue],
     slot: FollowingTracer,
 ) -> Callable[..., Generator[Any, Any, Any]]:
-    # The span is current only while the generator body runs, never while it is suspended: otherwise
-    # the caller's own spans would become its children between two items.
     @functools.wraps(func)
     def generator_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         span = slot.get().start_span(span_name, attributes=span_attributes)
         span_context = trace.set_span_in_context(span)
         inner = func(*args, **kwargs)
-        to_send: Any = None
-        to_throw: BaseException | None = None
-        try:
+        step: Callable[[], Any] = functools.partial(inner.send, None)
+        with _span_of_generator(span):
             while True:
                 token = context_api.attach(span_context)
                 try:
-                    if to_throw is not None:
-                        error, to_throw = to_throw, None
-                        item = inner.throw(error)
-                    else:
-                        item = inner.send(to_send)
+                    item = step()
                 except StopIteration as stop:
                     return stop.value
                 finally:
                     context_api.detach(token)
                 try:
-                    to_send = yield item
+                    step = functools.partial(inner.send, (yield item))
                 except GeneratorExit:
                     inner.close()
                     raise
-                except BaseException as error:  # thrown in by the caller: pass it to the body
-                    to_throw = error
-        except GeneratorExit:
-            raise
-        except BaseException as error:
-            _record_error(span, error)
-            raise
-        finally:
-            span.end()
+                except BaseException as error:  # thrown in by the caller
+                    step = functools.partial(inner.throw, error)
 
     return generator_wrapper
 
@@ -168,35 +173,23 @@ def _wrap_async_generator(
         span = slot.get().start_span(span_name, attributes=span_attributes)
         span_context = trace.set_span_in_context(span)
         inner = func(*args, **kwargs)
-        to_send: Any = None
-        to_throw: BaseException | None = None
-        try:
+        step: Callable[[], Awaitable[Any]] = functools.partial(inner.asend, None)
+        with _span_of_generator(span):
             while True:
                 token = context_api.attach(span_context)
                 try:
-                    if to_throw is not None:
-                        error, to_throw = to_throw, None
-                        item = await inner.athrow(error)
-                    else:
-                        item = await inner.asend(to_send)
+                    item = await step()
                 except StopAsyncIteration:
                     return
                 finally:
                     context_api.detach(token)
                 try:
-                    to_send = yield item
+                    step = functools.partial(inner.asend, (yield item))
                 except GeneratorExit:
                     await inner.aclose()
                     raise
                 except BaseException as error:
-                    to_throw = error
-        except GeneratorExit:
-            raise
-        except BaseException as error:
-            _record_error(span, error)
-            raise
-        finally:
-            span.end()
+                    step = functools.partial(inner.athrow, error)
 
     return async_generator_wrapper
 

@@ -10,21 +10,18 @@ once: protobuf by its decoder and the id rules below, JSON by the schema (``otlp
 
 from __future__ import annotations
 
-import binascii
-import json
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from perftrace.fastapi.browser_endpoint.config import BrowserEndpointConfig
 from perftrace.fastapi.browser_endpoint.otlp_json import MalformedExport, read_export
-from perftrace.tracing.records import SpanEvent, SpanRecord
+from perftrace.formats.otlp import service_name
 from perftrace.tracing.semconv import FORWARDED_BY_ATTRIBUTE
 
 PROTOBUF = "application/x-protobuf"
@@ -33,21 +30,10 @@ MAX_NAME_CHARS = 256
 MAX_EVENTS = 32
 MAX_LINKS = 8
 
-_KIND_NAMES = {value: name.removeprefix("SPAN_KIND_") for name, value in Span.SpanKind.items()}
-_KIND_NAMES[Span.SPAN_KIND_UNSPECIFIED] = "INTERNAL"
-_STATUS_NAMES = {value: name.removeprefix("STATUS_CODE_") for name, value in Status.StatusCode.items()}
 
-
-class _Refused(Exception):
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class ExportRejected:
-    """Why an export was refused, as an HTTP status and a message for the client."""
+@dataclass(eq=False)
+class ExportRejected(Exception):
+    """Why an export was refused, as an HTTP status and a message for the client (raised inside, returned)."""
 
     status_code: int
     message: str
@@ -59,7 +45,6 @@ class Export:
 
     request: ExportTraceServiceRequest
     body: bytes
-    span_count: int
     response_content_type: str
     dropped_attributes: int = 0
     truncated_values: int = 0
@@ -71,21 +56,21 @@ def _media_type(content_type: str | None) -> str:
 
 def _decode_body(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
     if len(body) > max_bytes:
-        raise _Refused(413, f"body of {len(body)} bytes is over the {max_bytes}-byte limit")
+        raise ExportRejected(413, f"body of {len(body)} bytes is over the {max_bytes}-byte limit")
     encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
         return body
     if encoding != "gzip":
-        raise _Refused(415, f"content encoding {encoding!r} is not supported; use gzip or none")
+        raise ExportRejected(415, f"content encoding {encoding!r} is not supported; use gzip or none")
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         data = inflater.decompress(body, max_bytes + 1)
     except zlib.error as error:
-        raise _Refused(400, f"body is not valid gzip: {error}") from None
+        raise ExportRejected(400, f"body is not valid gzip: {error}") from None
     if len(data) > max_bytes or inflater.unconsumed_tail:
-        raise _Refused(413, f"decompressed body is over the {max_bytes}-byte limit")
+        raise ExportRejected(413, f"decompressed body is over the {max_bytes}-byte limit")
     if not inflater.eof:
-        raise _Refused(400, "gzip body is truncated")
+        raise ExportRejected(400, "gzip body is truncated")
     return data
 
 
@@ -95,14 +80,14 @@ def _check_ids(request: ExportTraceServiceRequest) -> None:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 if len(span.trace_id) != 16 or not any(span.trace_id):
-                    raise _Refused(400, "every span needs a 16-byte, non-zero trace id")
+                    raise ExportRejected(400, "every span needs a 16-byte, non-zero trace id")
                 if len(span.span_id) != 8 or not any(span.span_id):
-                    raise _Refused(400, "every span needs an 8-byte, non-zero span id")
+                    raise ExportRejected(400, "every span needs an 8-byte, non-zero span id")
                 if span.parent_span_id and len(span.parent_span_id) != 8:
-                    raise _Refused(400, "a parent span id must be 8 bytes")
+                    raise ExportRejected(400, "a parent span id must be 8 bytes")
                 for link in span.links:
                     if len(link.trace_id) != 16 or len(link.span_id) != 8:
-                        raise _Refused(400, "a link needs a 16-byte trace id and an 8-byte span id")
+                        raise ExportRejected(400, "a link needs a 16-byte trace id and an 8-byte span id")
 
 
 def _read(data: bytes, media_type: str) -> ExportTraceServiceRequest:
@@ -110,16 +95,16 @@ def _read(data: bytes, media_type: str) -> ExportTraceServiceRequest:
         try:
             request = ExportTraceServiceRequest.FromString(data)
         except (DecodeError, ValueError, RecursionError) as error:
-            raise _Refused(400, f"malformed OTLP protobuf: {error or 'cannot decode'}") from None
+            raise ExportRejected(400, f"malformed OTLP protobuf: {error or 'cannot decode'}") from None
         _check_ids(request)
         return request
     try:
         return read_export(data)
     except MalformedExport as malformed:
         what = "malformed JSON" if malformed.syntax else "malformed OTLP JSON"
-        raise _Refused(400, f"{what}: {str(malformed)[:300]}") from None
+        raise ExportRejected(400, f"{what}: {str(malformed)[:300]}") from None
     except ValueError as error:  # a string protobuf cannot hold (a lone surrogate)
-        raise _Refused(400, f"malformed OTLP JSON: {str(error)[:300]}") from None
+        raise ExportRejected(400, f"malformed OTLP JSON: {str(error)[:300]}") from None
 
 
 class _Caps:
@@ -186,27 +171,20 @@ class _Caps:
             link.dropped_attributes_count += self.attributes(link.attributes)
 
 
-def _service_name(attributes: Iterable[KeyValue]) -> str | None:
-    for attribute in attributes:
-        if attribute.key == "service.name":
-            return attribute.value.string_value
-    return None
-
-
 def _apply_limits(
     request: ExportTraceServiceRequest, config: BrowserEndpointConfig, forwarded_by: str, caps: _Caps
-) -> int:
+) -> None:
     span_count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
     if span_count > config.max_spans:
-        raise _Refused(413, f"{span_count} spans in one export; at most {config.max_spans} are accepted")
+        raise ExportRejected(413, f"{span_count} spans in one export; at most {config.max_spans} are accepted")
     for resource_spans in request.resource_spans:
         resource = resource_spans.resource
-        service = _service_name(resource.attributes)
+        service = service_name(resource.attributes)
         if service is None:
             # Forbidden rather than malformed: OTLP does not require the attribute, browsers may not omit it.
-            raise _Refused(403, "a resource without service.name may not send spans through the browser endpoint")
+            raise ExportRejected(403, "a resource without service.name may not send spans through the browser endpoint")
         if service not in config.service_names:
-            raise _Refused(403, f"service.name {service[:100]!r} may not send spans through the browser endpoint")
+            raise ExportRejected(403, f"service.name {service[:100]!r} may not send spans through the browser endpoint")
         caps.attributes(resource.attributes)
         marker = resource.attributes.add()
         marker.key, marker.value.string_value = FORWARDED_BY_ATTRIBUTE, forwarded_by
@@ -214,7 +192,6 @@ def _apply_limits(
             caps.attributes(scope_spans.scope.attributes)
             for span in scope_spans.spans:
                 caps.span(span)
-    return span_count
 
 
 def prepare_export(
@@ -235,62 +212,19 @@ def prepare_export(
         media_type = _media_type(content_type)
         if media_type not in (PROTOBUF, JSON):
             supported = f"use {PROTOBUF} or {JSON}"
-            raise _Refused(415, f"content type {media_type or 'none'!r} is not supported; {supported}")
+            raise ExportRejected(415, f"content type {media_type or 'none'!r} is not supported; {supported}")
         data = _decode_body(body, content_encoding, config.max_body_bytes)
         request = _read(data, media_type)
-        span_count = _apply_limits(request, config, forwarded_by, caps)
-    except _Refused as refused:
-        return ExportRejected(refused.status_code, refused.message)
+        _apply_limits(request, config, forwarded_by, caps)
+    except ExportRejected as rejected:
+        return rejected.with_traceback(None)
     return Export(
         request=request,
         body=request.SerializeToString(),
-        span_count=span_count,
         response_content_type=media_type,
         dropped_attributes=caps.dropped_attributes,
         truncated_values=caps.truncated_values,
     )
 
 
-def _plain_value(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return tuple(_plain_value(v) for v in value.array_value.values)
-    if kind == "kvlist_value":
-        return json.dumps({kv.key: _plain_value(kv.value) for kv in value.kvlist_value.values}, default=str)
-    if kind == "bytes_value":
-        return binascii.hexlify(value.bytes_value).decode()
-    return getattr(value, kind) if kind else None
-
-
-def span_records(request: ExportTraceServiceRequest) -> list[SpanRecord]:
-    """The spans of a checked export as ring-buffer records."""
-    records = []
-    for resource_spans in request.resource_spans:
-        service = _service_name(resource_spans.resource.attributes) or ""
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                records.append(
-                    SpanRecord(
-                        trace_id=int.from_bytes(span.trace_id, "big"),
-                        span_id=int.from_bytes(span.span_id, "big"),
-                        parent_span_id=int.from_bytes(span.parent_span_id, "big") if span.parent_span_id else 0,
-                        parent_is_remote=False,
-                        name=span.name,
-                        kind=_KIND_NAMES.get(span.kind, "INTERNAL"),
-                        service_name=service,
-                        start_time_unix_nano=span.start_time_unix_nano,
-                        end_time_unix_nano=max(span.end_time_unix_nano, span.start_time_unix_nano),
-                        status=_STATUS_NAMES.get(span.status.code, "UNSET"),
-                        status_message=span.status.message or None,
-                        attributes={kv.key: _plain_value(kv.value) for kv in span.attributes},
-                        # A page's moments (the first words painted) are events: /performance reads them too.
-                        events=tuple(
-                            SpanEvent(e.name, e.time_unix_nano, {kv.key: _plain_value(kv.value) for kv in e.attributes})
-                            for e in span.events
-                        ),
-                    )
-                )
-    return records
-
-
-__all__ = ["JSON", "PROTOBUF", "Export", "ExportRejected", "prepare_export", "span_records"]
+__all__ = ["JSON", "PROTOBUF", "Export", "ExportRejected", "prepare_export"]

@@ -16,11 +16,11 @@ import base64
 from typing import Annotated, Any, Literal, NotRequired
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, with_config
 from typing_extensions import TypedDict
 
-from perftrace.fastapi.contract import JSON_INTEGRAL, MAX_INT64, MAX_UINT64, describe_problems
+from perftrace.fastapi.contract import describe_problems
+from perftrace.formats.spans import JSON_INTEGRAL, MAX_INT64, MAX_UINT64
 
 _STRICT = ConfigDict(strict=True)
 _UINT32 = Annotated[int, Field(ge=0, le=2**32 - 1), JSON_INTEGRAL]
@@ -202,19 +202,9 @@ def validate_export(data: bytes) -> OtlpExportTraceServiceRequest:
     raise MalformedExport(f"does not match the schema: {describe_problems(problems)}", syntax=False)
 
 
-# OTLP/JSON writes enums as integers; names are accepted too.
-_SPAN_KINDS: dict[int | str, Span.SpanKind.ValueType] = {
-    **dict(Span.SpanKind.items()),
-    **{v: v for v in Span.SpanKind.values()},
-}
-_STATUS_CODES: dict[int | str, Status.StatusCode.ValueType] = {
-    **dict(Status.StatusCode.items()),
-    **{v: v for v in Status.StatusCode.values()},
-}
-
-
 # The protobuf request is built from plain dicts: upb fills nested messages from them in C, which is several
-# times faster than making each message in Python and copying it into its parent.
+# times faster than making each message in Python and copying it into its parent. It takes an enum as its
+# number or its name, as OTLP/JSON may write it.
 _Fields = dict[str, Any]
 
 
@@ -252,7 +242,7 @@ def _span(span: OtlpSpan) -> _Fields:
         "trace_state": span.traceState,
         "flags": span.flags,
         "name": span.name,
-        "kind": _SPAN_KINDS[span.kind],
+        "kind": span.kind,
         "start_time_unix_nano": int(span.startTimeUnixNano),
         "end_time_unix_nano": int(span.endTimeUnixNano),
         "attributes": _attributes(span.attributes),
@@ -278,7 +268,7 @@ def _span(span: OtlpSpan) -> _Fields:
             for link in span.links
         ],
         "dropped_links_count": span.droppedLinksCount,
-        "status": {"code": _STATUS_CODES[span.status.code], "message": span.status.message},
+        "status": {"code": span.status.code, "message": span.status.message},
     }
 
 

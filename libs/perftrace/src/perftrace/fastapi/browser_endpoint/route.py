@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request, Response
 
-from perftrace.fastapi.browser_endpoint.checks import JSON, PROTOBUF, ExportRejected, prepare_export, span_records
+from perftrace.fastapi.browser_endpoint.checks import JSON, PROTOBUF, ExportRejected, prepare_export
 from perftrace.fastapi.browser_endpoint.config import BrowserEndpointConfig
 from perftrace.fastapi.browser_endpoint.otlp_json import OtlpExportTraceServiceRequest
 from perftrace.fastapi.contract import SERVER_ERROR, error_response, error_responses
+from perftrace.formats.otlp import span_records
 from perftrace.ratelimit import SlidingWindowRateLimiter, retry_after_header
 from perftrace.tracing.recent import RecentTracesProcessor
 
@@ -41,20 +42,6 @@ class BrowserEndpoint:
     http: httpx.AsyncClient
     limiter: SlidingWindowRateLimiter
     recent: RecentTracesProcessor
-
-
-async def _read_bounded(request: Request, max_bytes: int) -> bytes | None:
-    """The body, or None as soon as it is longer than ``max_bytes`` (never buffers more)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _accepted(content_type: str) -> Response:
@@ -81,14 +68,10 @@ async def receive_export(request: Request, endpoint: BrowserEndpoint) -> Respons
     wait = endpoint.limiter.acquire(client)
     if wait > 0:
         return error_response(429, "too many trace exports; slow down", {"Retry-After": retry_after_header(wait)})
-    max_bytes = endpoint.config.max_body_bytes
-    body = await _read_bounded(request, max_bytes)
-    if body is None:
-        return error_response(413, f"body is over the {max_bytes}-byte limit")
     export = prepare_export(
         request.headers.get("content-type"),
         request.headers.get("content-encoding"),
-        body,
+        await request.body(),  # bounded by the app's BodyLimitMiddleware (413 past max_body_bytes)
         endpoint.config,
         forwarded_by=endpoint.forwarded_by,
     )
