@@ -13,7 +13,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +76,8 @@ class ScaleOut:
     gateway_env: dict[str, str]
     jaeger_binary: Path
     cassandra: CassandraCluster | None = None
+    #: Config files every gateway reads after the shipped ones (later files override earlier ones).
+    gateway_configs: tuple[Path, ...] = ()
     gateways: list[ManagedProcess] = field(default_factory=list)
     gateway_metrics: list[str] = field(default_factory=list)
     #: Each Jaeger's ports (``jaeger_*`` names), in start order; the first one's are ``ports``'.
@@ -111,9 +113,8 @@ class ScaleOut:
             **self.gateway_env,
         }
         name = f"otel-gateway-{number}"
-        start_process(
-            self.stack, name, collector_command(self.gateway_binary, "gateway"), env, f"http://127.0.0.1:{health}/"
-        )
+        command = [*collector_command(self.gateway_binary, "gateway"), *(f"--config={c}" for c in self.gateway_configs)]
+        start_process(self.stack, name, command, env, f"http://127.0.0.1:{health}/")
         gateway = self.stack.processes[-1]
         self.gateways.append(gateway)
         self.gateway_metrics.append(f"http://127.0.0.1:{metrics}/metrics")
@@ -143,18 +144,27 @@ def running_scaleout(
     gateway_env: Mapping[str, str] | None = None,
     cassandra: CassandraCluster | None = None,
     jaegers: int = 1,
+    gateway_configs: Sequence[Path] = (),
 ) -> Iterator[ScaleOut]:
     """Start Prometheus, Jaeger(s), Kafka, ``gateways`` gateways and the agent; yield them; stop everything.
 
     With ``cassandra`` (started by the caller, shared between layouts), ``jaegers`` Jaegers store in it, the
-    first alone until it has created the schema; without, one Jaeger stores in Badger.
+    first alone until it has created the schema; without, one Jaeger stores in Badger. ``gateway_configs`` go on
+    top of the gateways' shipped config files.
     """
     binaries = built_backends()
     ports = {name: free_port() for name in PORT_NAMES}
     stack = Stack(log_dir=log_dir)
     kafka = Kafka(binaries["kafka"], log_dir)
     layout = ScaleOut(
-        stack, kafka, binaries["otelcol-gateway"], ports, dict(gateway_env or {}), binaries["jaeger"], cassandra
+        stack,
+        kafka,
+        binaries["otelcol-gateway"],
+        ports,
+        dict(gateway_env or {}),
+        binaries["jaeger"],
+        cassandra,
+        tuple(gateway_configs),
     )
     try:
         prepare_prometheus_layer(stack)
