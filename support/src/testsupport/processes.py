@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -24,11 +25,36 @@ ISOLATED_PREFIXES = ("OTEL_", "HA_AGENT_", "OPENAI_", "HA_")
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the kernel's range for outgoing connections.
+
+    A port the kernel picked (bind to 0) lies in that range, so between this check and the backend's own bind an
+    outgoing connection may take it (a Jaeger once failed "address already in use" that way under load). Below the
+    range only listeners compete, and the ports handed out here are not handed out again.
+    """
+    while True:
+        port = _random.randrange(_LOWEST_PORT, _EPHEMERAL_START)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+_LOWEST_PORT = 10000
+_EPHEMERAL_START = max(_ephemeral_start(), _LOWEST_PORT + 1000)
+_handed_out: set[int] = set()
+_random = random.Random()
 
 
 def poll(check: Callable[[], T | None], timeout_s: float, interval_s: float = 0.25, what: str = "condition") -> T:
