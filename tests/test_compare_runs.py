@@ -72,6 +72,11 @@ def test_compare_flags_the_model_call_and_the_request_as_slower_and_nothing_else
     assert set(verdicts.values()) == {"slower", "no clear change"}, table
     llm = next(s for s in comparison["stages"] if s["name"] == OPENAI_API_CALL)
     assert llm["path_share_after"] > llm["path_share_before"]
+    # The same question and model on both sides: the tokens and cost per request, compared alike, did not change.
+    usage = {u["name"]: (u["calls_before"], u["calls_after"], u["verdict"]) for u in comparison["usage"]}
+    assert usage == dict.fromkeys(
+        ("input tokens", "output tokens", "cost USD"), (REQUESTS_PER_RUN, REQUESTS_PER_RUN, "no clear change")
+    ), table
 
 
 def test_fail_if_slower_exits_1_above_the_threshold_0_below_it_and_2_for_unreadable_input(
