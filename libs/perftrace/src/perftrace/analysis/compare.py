@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from perftrace.analysis.report import FIRST_TOKEN as FIRST_TOKEN
 from perftrace.analysis.report import REQUEST as REQUEST
@@ -206,18 +206,19 @@ def compare(
         min_effect_ms: a change whose interval reaches closer to zero than this many ms gets no verdict.
     """
     b, a = _collect(before, service_name), _collect(after, service_name)
-    names = [REQUEST] + [n for n in dict.fromkeys([FIRST_TOKEN, *b.durations, *a.durations]) if n != REQUEST]
-    names = [n for n in names if n in b.durations or n in a.durations]
+    names = [
+        n
+        for n in dict.fromkeys([REQUEST, FIRST_TOKEN, *b.durations, *a.durations])
+        if n in {*b.durations, *a.durations}
+    ]
     used = [(name, unit) for name, unit, _ in USAGE if b.usage[name] or a.usage[name]]
-    rows = [(n, b.durations.get(n, []), a.durations.get(n, [])) for n in names]
-    rows += [(n, b.usage[n], a.usage[n]) for n, _ in used]
-    comparable = {
-        n for n, before_values, after_values in rows if min(len(before_values), len(after_values)) >= min_calls
-    }
-    alpha = (1 - confidence) / max(1, len(comparable) * len(STATISTICS))
-    compared = []
-    for name, before_values, after_values in rows:
-        if name in comparable:
+    sizes = [(b.durations.get(n, []), a.durations.get(n, [])) for n in names] + [
+        (b.usage[n], a.usage[n]) for n, _ in used
+    ]
+    alpha = (1 - confidence) / max(1, sum(min(map(len, pair)) >= min_calls for pair in sizes) * len(STATISTICS))
+
+    def row(name: str, before_values: list[float], after_values: list[float], unit: str = "ms") -> StageComparison:
+        if min(len(before_values), len(after_values)) >= min_calls:
             changes = {
                 label: _change(before_values, after_values, q, alpha, resamples, f"{seed}:{name}:{label}")
                 for label, q in STATISTICS
@@ -227,21 +228,16 @@ def compare(
                 label: Change(percentile(before_values, q), percentile(after_values, q), None, None, None)
                 for label, q in STATISTICS
             }
-        compared.append((name, len(before_values), len(after_values), changes))
+        verdict = _verdict(changes, min_effect_ms) if unit == "ms" else _verdict(changes, 0.0, (MORE, LESS))
+        return StageComparison(name, len(before_values), len(after_values), changes, verdict, unit=unit)
+
     stages = [
-        StageComparison(
-            name,
-            calls_before,
-            calls_after,
-            changes,
-            _verdict(changes, min_effect_ms),
-            b.path_ms.get(name, 0.0) / b.path_total_ms if b.path_total_ms else 0.0,
-            a.path_ms.get(name, 0.0) / a.path_total_ms if a.path_total_ms else 0.0,
+        replace(
+            row(name, b.durations.get(name, []), a.durations.get(name, [])),
+            path_share_before=b.path_ms.get(name, 0.0) / b.path_total_ms if b.path_total_ms else 0.0,
+            path_share_after=a.path_ms.get(name, 0.0) / a.path_total_ms if a.path_total_ms else 0.0,
         )
-        for name, calls_before, calls_after, changes in compared[: len(names)]
+        for name in names
     ]
-    usage = [
-        StageComparison(name, calls_before, calls_after, changes, _verdict(changes, 0.0, (MORE, LESS)), unit=unit)
-        for (name, calls_before, calls_after, changes), (_, unit) in zip(compared[len(names) :], used, strict=True)
-    ]
+    usage = [row(name, b.usage[name], a.usage[name], unit) for name, unit in used]
     return Comparison(b.requests, a.requests, confidence, resamples, seed, min_effect_ms, stages, usage)
