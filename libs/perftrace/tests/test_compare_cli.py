@@ -83,3 +83,5 @@ def test_snapshots_whose_model_pace_differs_flag_the_first_token_and_not_the_sta
     assert main(["compare", *map(str, paths), "--format", "markdown"]) == 0
     table = capsys.readouterr().out
     assert "| `first token` | 100 → 100 |" in table and "| input tokens | 100 → 100 |" in table
+    assert main(["compare", *map(str, paths), "--fail-if-slower", "10"]) == 1  # the first token is gated too
+    assert "Slower by more than 10%: request, first token, openai_api_call" in capsys.readouterr().err
