@@ -65,6 +65,7 @@ def running_variant(name: str, env: dict[str, str], workdir: Path) -> Iterator[t
         service_env = {
             "HA_AGENT_DATA_DIR": "data",
             "HA_AGENT_LLM_LATENCY_MS": "0",
+            "HA_AGENT_LLM_STREAM_CHUNK_MS": "0",
             "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000000",
             "HA_URL": home_url,
             "HA_TOKEN": DEMO_TOKEN,

@@ -25,6 +25,7 @@ from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DataSou
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from ha_ai_agent.semconv import (
     CHAT_SERVER_SPAN,
+    CHAT_SERVER_SPANS,
     METRIC_ATTR_PROMPT_PART,
     METRIC_COST,
     METRIC_LLM_ROUNDS,
@@ -47,7 +48,7 @@ def prom(name: str) -> str:
 
 SERVICE = f'service_name="{SERVICE_NAME}"'
 STAGE_SELECTOR = f'{SERVICE}, span_name=~"{"|".join(STAGES)}"'
-CHAT_SELECTOR = f'{SERVICE}, span_name="{CHAT_SERVER_SPAN}"'
+CHAT_SELECTOR = f'{SERVICE}, span_name=~"{"|".join(CHAT_SERVER_SPANS)}"'
 SPAN_BUCKETS = "traces_span_metrics_duration_milliseconds_bucket"
 SPAN_CALLS = "traces_span_metrics_calls_total"
 CHATS_IN_RANGE = f"sum(increase({SPAN_CALLS}{{{CHAT_SELECTOR}}}[$__range]))"
@@ -193,7 +194,7 @@ def llm_panels() -> list[Any]:
         number(
             "LLM tokens per chat request",
             "gen_ai.client.token.usage (GenAI semantic-convention histogram recorded by the OpenAI instrumentation) "
-            f"divided by the number of {CHAT_SERVER_SPAN} spans, over the dashboard range.",
+            f"divided by the number of {' and '.join(CHAT_SERVER_SPANS)} spans, over the dashboard range.",
             "none",
             0,
         )
@@ -275,7 +276,7 @@ def llm_panels() -> list[Any]:
 
 def trace_panels() -> list[Any]:
     """The slowest recent chats in Tempo and Jaeger, each a link to its trace."""
-    traceql = f'{{resource.service.name="{SERVICE_NAME}" && name="{CHAT_SERVER_SPAN}"}}'
+    traceql = f'{{resource.service.name="{SERVICE_NAME}" && name=~"{"|".join(CHAT_SERVER_SPANS)}"}}'
     return [
         table.Panel()
         .title("Slowest recent chat traces (Tempo, TraceQL)")

@@ -21,7 +21,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         monkeypatch.delenv(name, raising=False)
     for name in [n for n in os.environ if n.startswith("HA_AGENT_")]:
         monkeypatch.delenv(name, raising=False)
-    return Settings(data_dir=tmp_path / "data", llm_latency_ms=0, _env_file=None)
+    return Settings(data_dir=tmp_path / "data", llm_latency_ms=0, llm_stream_chunk_ms=0, _env_file=None)
 
 
 @pytest.fixture

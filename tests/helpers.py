@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN, OPENAI_API_CALL, STAGES
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from perftrace import RecentTracesProcessor, TraceRecord
 
 #: The stage spans of a chat whose model calls one tool: the LLM runs twice, around the tool.
@@ -27,6 +28,20 @@ def wait_for_trace(
         if time.monotonic() > deadline:
             raise AssertionError(f"trace {trace_id} with {root_name!r} not kept within {timeout}s")
         time.sleep(0.01)
+
+
+def metric_points(reader: InMemoryMetricReader, name: str) -> list[Any]:
+    """Every data point the reader holds of the metric ``name``."""
+    data = reader.get_metrics_data()
+    assert data is not None
+    return [
+        point
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    ]
 
 
 def stage_names(record: TraceRecord) -> list[str]:

@@ -23,7 +23,7 @@ def run_cli(
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "HA_AGENT_", "OPENAI_", "HA_"))}
-    return {**env, "HA_AGENT_LLM_LATENCY_MS": "0"}
+    return {**env, "HA_AGENT_LLM_LATENCY_MS": "0", "HA_AGENT_LLM_STREAM_CHUNK_MS": "0"}
 
 
 def test_ask_prints_answer_and_stage_table_with_relative_data_dir(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def test_with_the_sdk_disabled_the_service_installs_no_tracing_at_all(
 ) -> None:
     disable_log_correlation()  # other tests' services leave it installed in this process
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
-    settings = Settings(data_dir=tmp_path / "data", llm_latency_ms=0, _env_file=None)
+    settings = Settings(data_dir=tmp_path / "data", llm_latency_ms=0, llm_stream_chunk_ms=0, _env_file=None)
     app = create_app(settings)
     with TestClient(app) as client:
         _chat(client)

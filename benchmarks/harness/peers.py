@@ -116,6 +116,7 @@ def peer_env(name: str, peer: Peer, backends: Backends) -> dict[str, str]:
     env = {
         "HA_AGENT_DATA_DIR": "data",  # in the peer's own folder, its working directory
         "HA_AGENT_LLM_LATENCY_MS": "0",
+        "HA_AGENT_LLM_STREAM_CHUNK_MS": "0",
         "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000000",
         "HA_URL": backends.home_url,
         "HA_TOKEN": DEMO_TOKEN,

@@ -51,7 +51,13 @@ async def measure(freeze: bool, collections: int) -> dict[str, Any]:
 
     logging.disable(logging.INFO)  # the per-request report lines are not what is measured here
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings(data_dir=Path(data_dir), llm_latency_ms=0, rate_limit_per_minute=10**8, _env_file=None)
+        settings = Settings(
+            data_dir=Path(data_dir),
+            llm_latency_ms=0,
+            llm_stream_chunk_ms=0,
+            rate_limit_per_minute=10**8,
+            _env_file=None,
+        )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             if freeze:

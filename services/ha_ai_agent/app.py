@@ -16,6 +16,7 @@ from perftrace.fastapi.contract import (
     SERVER_ERROR,
     complete_openapi,
     document_limits,
+    document_models,
     error_response,
     install_contract,
 )
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_contract(app)
     document_limits(app, chat.settings_limits(settings))
+    document_models(app, *chat.STREAM_EVENT_MODELS)
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(Exception, _unexpected_error)
     # /performance, its JSON, the browser endpoint, and server spans for every other route.

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(60.0, gt=0)
     llm_max_retries: int = Field(2, ge=0, le=10)
     llm_latency_ms: int = Field(400, ge=0, description="simulated latency of the embedded LLM per call")
+    llm_stream_chunk_ms: int = Field(
+        25,
+        ge=0,
+        description="pace of the embedded LLM's answers: milliseconds between chunks (words), streamed or not",
+    )
 
     ha_url: str | None = Field(None, validation_alias=AliasChoices("HA_URL"))
     ha_token: SecretStr | None = Field(None, validation_alias=AliasChoices("HA_TOKEN"))

@@ -156,6 +156,7 @@ async def open_runtime(settings: Settings, performance: PerformanceTracing) -> A
             timeout_seconds=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,
             embedded_latency_ms=settings.llm_latency_ms,
+            embedded_stream_chunk_ms=settings.llm_stream_chunk_ms,
         )
         stack.push_async_callback(llm.close)
         context = HomeContext(

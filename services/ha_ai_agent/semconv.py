@@ -43,6 +43,11 @@ API_PREFIX: Final = "/api/v1"
 CHAT_PATH: Final = f"{API_PREFIX}/chat"
 #: The server span of one chat request (the FastAPI instrumentation names it "<method> <route>").
 CHAT_SERVER_SPAN: Final = f"POST {CHAT_PATH}"
+#: The streamed answer's route and its server span (first_token/last_token events when the words went out).
+CHAT_STREAM_PATH: Final = f"{CHAT_PATH}/stream"
+CHAT_STREAM_SERVER_SPAN: Final = f"POST {CHAT_STREAM_PATH}"
+#: A chat request's server span on either route (the dashboards and alert rules read both).
+CHAT_SERVER_SPANS: Final = (CHAT_SERVER_SPAN, CHAT_STREAM_SERVER_SPAN)
 RATE_LIMIT_CHECK: Final = "rate_limit_check"
 CONVERSATION_MANAGEMENT: Final = "conversation_management"
 PENDING_PREVIEW_CHECK: Final = "pending_preview_check"

@@ -29,9 +29,9 @@ from tests.helpers import missing_dependency
 
 SEED = 319921411420750843847508919799730964944
 EXAMPLES_PER_OPERATION = 40
-#: The service's (chat, four on conversations, health, the chat page) and the library's (five JSON reads, the
-#: compare route, the page, the browser endpoint).
-OPERATIONS = 15
+#: The service's (chat and its stream, four on conversations, health, the chat page) and the library's (five JSON
+#: reads, the compare route, the page, the browser endpoint).
+OPERATIONS = 16
 
 
 def require_fuzz_dependencies() -> None:
@@ -59,6 +59,7 @@ def test_every_operation_declares_its_errors_with_the_error_body(client: TestCli
         for method, operation in operations.items()
     }
     assert declared[("POST", "/api/v1/chat")] == {"200", "400", "404", "422", "429", "500", "503"}
+    assert declared[("POST", "/api/v1/chat/stream")] == declared[("POST", "/api/v1/chat")]
     assert declared[("GET", "/api/v1/conversations")] == {"200", "422", "500"}
     assert declared[("GET", "/api/v1/conversations/{conversation_id}")] == {"200", "404", "422", "500"}
     assert declared[("DELETE", "/api/v1/conversations/{conversation_id}")] == {"204", "404", "422", "500"}
@@ -74,10 +75,12 @@ def test_every_operation_declares_its_errors_with_the_error_body(client: TestCli
         for code, response in operation["responses"].items()
         if code[0] in "45" and (method, path, code) not in own_bodies
     }
-    assert len(error_schemas) == 47  # 46, and the compare route's 413 (issue 24)
+    assert len(error_schemas) == 53  # 46, the compare route's 413 (issue 24), the chat stream's 6
     assert set(map(str, error_schemas.values())) == {str({"$ref": "#/components/schemas/ErrorBody"})}
     assert "HTTPValidationError" not in client.get("/openapi.json").json()["components"]["schemas"]
     assert "Retry-After" in paths["/api/v1/chat"]["post"]["responses"]["429"]["headers"]
+    assert "Retry-After" in paths["/api/v1/chat/stream"]["post"]["responses"]["429"]["headers"]
+    assert set(paths["/api/v1/chat/stream"]["post"]["responses"]["200"]["content"]) == {"text/event-stream"}
     exports = paths["/otlp/v1/traces"]["post"]["requestBody"]["content"]
     assert set(exports) == {"application/json", "application/x-protobuf"}
 

@@ -6,6 +6,7 @@ known usage per call (cached input tokens included).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from ha_ai_agent.semconv import (
     CHAT_INPUT_TOKENS_ESTIMATE,
     CHAT_ITERATIONS,
     CHAT_SERVER_SPAN,
+    CHAT_STREAM_PATH,
+    CHAT_STREAM_SERVER_SPAN,
     CHAT_TOOL_CALLS,
     GEN_AI_CONVERSATION_ID,
     GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
@@ -40,12 +43,14 @@ from ha_ai_agent.semconv import (
 from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
+from opentelemetry.semconv._incubating.metrics.gen_ai_metrics import GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
 from opentelemetry.test.globals_test import reset_metrics_globals
 from perftrace import TraceRecord
 from testsupport.openai_server import MODEL, create_openai_app
 from testsupport.servers import serve_in_thread
 
-from tests.helpers import wait_for_trace
+from tests.helpers import metric_points, wait_for_trace
 
 PRICE = ModelPrice(input=3.0, cached_input=1.0, output=5.0)
 QUESTIONS = ("What devices are in the kitchen?", "And the bedroom?", "Turn on the kitchen light")
@@ -122,6 +127,35 @@ def test_request_totals_equal_the_reported_usage_and_cost_follows_the_table(
     assert inputs == sorted(inputs) and inputs[0] < inputs[-1]
 
 
+def streamed_chat(client: TestClient, message: str) -> dict[str, Any]:
+    """A chat on the stream route, read whole (in-process: the events come at once); its ``done`` event's data."""
+    response = client.post(CHAT_STREAM_PATH, json={"message": message})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    done = response.text.split("event: done\ndata: ", 1)[1].split("\n", 1)[0]
+    body: dict[str, Any] = json.loads(done)
+    return body
+
+
+def test_a_streamed_chat_reports_the_same_exact_usage_and_the_time_to_first_chunk(
+    settings: Settings, model: Model, metric_reader: InMemoryMetricReader
+) -> None:
+    with start(settings, model, {MODEL: PRICE}) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        body = streamed_chat(client, QUESTIONS[0])
+        record = wait_for_trace(runtime.tracing.recent, body["metadata"]["trace_id"], root_name=CHAT_STREAM_SERVER_SPAN)
+    usages = model.served
+    server = record.find(CHAT_STREAM_SERVER_SPAN)[0]
+    assert server.attribute(CHAT_ITERATIONS) == len(usages) == 2
+    assert server.attribute(GEN_AI_USAGE_INPUT_TOKENS) == sum(u["prompt_tokens"] for u in usages)
+    assert server.attribute(GEN_AI_USAGE_OUTPUT_TOKENS) == sum(u["completion_tokens"] for u in usages)
+    assert server.attribute(CHAT_COST_USD) == pytest.approx(expected_cost(usages), rel=1e-12)
+    assert body["metadata"]["tokens_used"] == sum(u["total_tokens"] for u in usages)
+    llm_calls = [s for s in record.spans if s.name.startswith(LLM_CHAT_SPAN_PREFIX)]
+    assert len(llm_calls) == 2 and all(s.attribute(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK) > 0 for s in llm_calls)
+    first_chunks = metric_points(metric_reader, GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
+    assert sum(point.count for point in first_chunks) == 2
+
+
 def test_every_span_from_message_assembly_on_names_the_conversation(settings: Settings, model: Model) -> None:
     with start(settings, model, {MODEL: PRICE}) as client:
         turns = converse(client, model)
@@ -177,6 +211,8 @@ def test_metrics_carry_tokens_cost_and_rounds_but_no_conversation_or_trace(
                 points.setdefault(metric.name, []).extend(metric.data.data_points)
     assert {METRIC_PROMPT_TOKENS, METRIC_COST, METRIC_LLM_ROUNDS, "gen_ai.client.token.usage"} <= set(points)
     assert "gen_ai.client.operation.duration" in points
+    # Not streamed (POST /api/v1/chat): no time to a first chunk.
+    assert GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK not in points
     assert {p.attributes[METRIC_ATTR_PROMPT_PART] for p in points[METRIC_PROMPT_TOKENS]} == set(PROMPT_PARTS)
     assert sum(p.value for p in points[METRIC_COST]) == pytest.approx(sum(expected_cost(usages) for _, usages in turns))
     assert sum(p.count for p in points[METRIC_LLM_ROUNDS]) == len(QUESTIONS)

@@ -14,6 +14,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 from perftrace.ratelimit import SlidingWindowRateLimiter
 
+from tests.helpers import metric_points
+
 
 def test_each_refusal_is_counted_with_its_reason_and_a_pass_is_not() -> None:
     reader = InMemoryMetricReader()
@@ -37,16 +39,6 @@ def test_each_refusal_is_counted_with_its_reason_and_a_pass_is_not() -> None:
     statuses = [asyncio.run(attempt(t)) for t in (None, "wrong", "wrong", "wrong", token)]
 
     assert statuses == [401, 401, 401, 429, 200]
-    data = reader.get_metrics_data()
-    assert data is not None
-    points = [
-        point
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-        if metric.name == AUTH_FAILURES_METRIC
-        for point in metric.data.data_points
-        if isinstance(point, NumberDataPoint)
-    ]
+    points = [p for p in metric_points(reader, AUTH_FAILURES_METRIC) if isinstance(p, NumberDataPoint)]
     counts = {str((p.attributes or {})[AUTH_FAILURE_REASON]): p.value for p in points}
     assert counts == {"missing": 1, "invalid": 2, "rate_limited": 1}

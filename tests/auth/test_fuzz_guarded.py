@@ -14,11 +14,12 @@ from ha_ai_agent.auth.credentials import new_token
 from testsupport.api_fuzz import FUZZED_SERVICE_ENV, run_schemathesis
 from testsupport.processes import running_agent
 
+from tests.api.test_contract import OPERATIONS as UNGUARDED_OPERATIONS
 from tests.api.test_contract import SEED, require_fuzz_dependencies
 
 EXAMPLES_PER_OPERATION = 20
-#: The unguarded service's 15 and signing in and out.
-OPERATIONS = 17
+#: The unguarded service's, and signing in and out.
+OPERATIONS = UNGUARDED_OPERATIONS + 2
 
 
 @pytest.mark.parametrize("signed_in", [False, True], ids=["without-credential", "with-credential"])

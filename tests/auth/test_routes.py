@@ -19,6 +19,7 @@ OPEN = {("GET", "/health"), ("POST", "/api/v1/session"), ("DELETE", "/api/v1/ses
 #: A request per guarded operation and the status it answers with a credential.
 EXAMPLES: dict[tuple[str, str], tuple[dict[str, Any], int]] = {
     ("POST", "/api/v1/chat"): ({"json": {"message": "What is in the kitchen?"}}, 200),
+    ("POST", "/api/v1/chat/stream"): ({"json": {"message": "What is in the kitchen?"}}, 200),
     ("GET", "/api/v1/conversations"): ({}, 200),
     ("POST", "/api/v1/conversations"): ({"json": {}}, 201),
     ("GET", "/api/v1/conversations/{conversation_id}"): ({}, 404),

@@ -53,6 +53,7 @@ def test_every_worker_exports_its_spans(reliability_stack: Stack, tmp_path: Path
         **{k: v for k, v in os.environ.items() if not k.startswith(ISOLATED_PREFIXES)},
         "HA_AGENT_DATA_DIR": str(tmp_path / "data"),
         "HA_AGENT_LLM_LATENCY_MS": "0",
+        "HA_AGENT_LLM_STREAM_CHUNK_MS": "0",
         "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000",
         "OTEL_SERVICE_NAME": SERVICE_NAME,
         "OTEL_BSP_SCHEDULE_DELAY": "500",

@@ -12,6 +12,7 @@ import pytest
 from ha_ai_agent.semconv import (
     BROWSER_SERVICE_NAME,
     CHAT_SERVER_SPAN,
+    CHAT_SERVER_SPANS,
     CONTEXT_SPAN_PREFIX,
     LLM_CHAT_SPAN_PREFIX,
     METRIC_COST,
@@ -24,7 +25,7 @@ from ha_ai_agent.semconv import (
 from testsupport.backend_queries import PanelQuery, alert_rule_queries, dashboard_queries
 
 SERVICES = {SERVICE_NAME, BROWSER_SERVICE_NAME}
-SPAN_NAMES = {CHAT_SERVER_SPAN, *STAGES}
+SPAN_NAMES = {*CHAT_SERVER_SPANS, *STAGES}
 #: Span names made of a prefix and a value (the model, the context section), as a regex may match them.
 PREFIXED_SPAN_NAMES = {LLM_CHAT_SPAN_PREFIX + "gpt-4o-mini", CONTEXT_SPAN_PREFIX + "devices"}
 #: Labels the span-metrics connector adds itself; any other label of its series is a span attribute.
@@ -94,5 +95,5 @@ def test_the_check_reads_every_stage_from_the_dashboards() -> None:
     # Guards the parsing above: were it to find nothing, every query would pass.
     queried = " ".join(str(q.target.get("expr", "")) for q in all_queries())
     found = {value for _, _, value in PROMQL_MATCHER.findall(queried)}
-    assert {SERVICE_NAME, CHAT_SERVER_SPAN} <= found
+    assert {SERVICE_NAME, *CHAT_SERVER_SPANS} <= {name for value in found for name in value.split("|")}
     assert any(set(STAGES) <= set(value.split("|")) for value in found)

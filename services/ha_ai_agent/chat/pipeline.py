@@ -42,6 +42,7 @@ from ha_ai_agent.chat.confirmations import (
     resolve,
 )
 from ha_ai_agent.chat.context import HomeContext
+from ha_ai_agent.chat.events import ChatListener, TextDelta, ToolFinished, ToolStarted, ignore_events
 from ha_ai_agent.chat.prompt import (
     TokenBreakdown,
     TokenBudgetExceeded,
@@ -54,6 +55,7 @@ from ha_ai_agent.chat.usage import ChatMetrics, UsageTotals
 from ha_ai_agent.home.client import HomeAssistantError
 from ha_ai_agent.llm.client import UNAVAILABLE_ERRORS
 from ha_ai_agent.llm.pricing import PriceTable
+from ha_ai_agent.llm.streaming import STREAM_ERRORS, complete
 from ha_ai_agent.llm.tokens import estimate_message_tokens, estimate_messages_tokens
 from ha_ai_agent.semconv import (
     ACTION_CONFIRMATION,
@@ -168,6 +170,8 @@ class _Turn:
     """Mutable state of one request between stages."""
 
     request: ChatRequest
+    #: Told the answer's text as it comes and each tool call (the stream route's; no one's otherwise).
+    listener: ChatListener = ignore_events
     conversation_id: str = ""
     is_new_conversation: bool = False
     user_message: str = ""
@@ -189,6 +193,12 @@ class _Turn:
 
     def llm_messages(self) -> list[dict[str, Any]]:
         return [{"role": "system", "content": self.system_prompt}, *self.history, *self.new_messages]
+
+    def say(self, answer: str) -> None:
+        """Answer with words of the agent's own (not the model's), told to the listener in one piece."""
+        self.answer = answer
+        self.new_messages.append({"role": "assistant", "content": answer})
+        self.listener(TextDelta(answer, self.iterations))
 
 
 def _parse_arguments(raw: str | None) -> dict[str, Any]:
@@ -242,13 +252,16 @@ class ChatAgent:
         """A stage span, current while the stage runs; an exception is recorded and marks it ERROR."""
         return self._tracer.start_as_current_span(name, attributes=attributes)
 
-    async def chat(self, request: ChatRequest, client: str) -> ChatResult:
-        """Run every stage of one request; raises ``ChatError`` subclasses for the caller to map."""
+    async def chat(self, request: ChatRequest, client: str, listener: ChatListener = ignore_events) -> ChatResult:
+        """Run every stage of one request; raises ``ChatError`` subclasses for the caller to map.
+
+        ``listener`` is told the answer's text as the model produces it and each tool call (see ``events``).
+        """
         started = time.perf_counter()
         request_span = trace.get_current_span()
         if self._annotates_request:
             mark_operation("chat_request")
-        turn = _Turn(request, user_message=request.message)
+        turn = _Turn(request, listener, user_message=request.message)
 
         with self.stage(RATE_LIMIT_CHECK) as span:
             self._check_rate_limit(client, span)
@@ -306,12 +319,10 @@ class ChatAgent:
             # Concurrent tool calls are sibling spans; results go back in the order of the calls.
             turn.new_messages.extend(await asyncio.gather(*(self._run_tool(turn, call) for call in calls)))
             if turn.held is not None:  # the agent asks instead of acting, whatever the model would say next
-                turn.answer = turn.held.question(self.confirm_seconds)
-                turn.new_messages.append({"role": "assistant", "content": turn.answer})
+                turn.say(turn.held.question(self.confirm_seconds))
                 break
         else:
-            turn.answer = f"I stopped after {self.max_iterations} steps without a final answer."
-            turn.new_messages.append({"role": "assistant", "content": turn.answer})
+            turn.say(f"I stopped after {self.max_iterations} steps without a final answer.")
 
     async def _carry_out(self, turn: _Turn, action: PendingAction, outcome: str) -> None:
         """Answer a yes or no about the pending action; on a timely yes make the held call (no model asked)."""
@@ -326,6 +337,7 @@ class ChatAgent:
                 ACTION_CONFIRMATION: CONFIRMED,
                 **self._conversation(turn),
             }
+            turn.listener(ToolStarted(call_id, "call_service", arguments))
             with self.stage(TOOL_EXECUTION, attributes) as span:
                 try:
                     result = await self.tools.call_service(action.domain, action.service, action.entity_id, action.data)
@@ -333,13 +345,13 @@ class ChatAgent:
                     result = {"error": str(error)}
                 if "error" in result:
                     span.set_status(Status(StatusCode.ERROR, str(result["error"])[:200]))
+            turn.listener(ToolFinished(call_id, "call_service", "error" not in result))
             turn.tool_calls.append(ToolCallRecord(call_id, "call_service", arguments))
             function = {"name": "call_service", "arguments": json.dumps({**arguments, "data": action.data})}
             tool_call = {"id": call_id, "type": "function", "function": function}
             turn.new_messages.append({"role": "assistant", "content": None, "tool_calls": [tool_call]})
             turn.new_messages.append({"role": "tool", "tool_call_id": call_id, "content": json.dumps(result)})
-        turn.answer = outcome_answer(action, outcome, result)
-        turn.new_messages.append({"role": "assistant", "content": turn.answer})
+        turn.say(outcome_answer(action, outcome, result))
 
     @staticmethod
     def _conversation(turn: _Turn) -> dict[str, AttributeValue]:
@@ -435,14 +447,19 @@ class ChatAgent:
         )
 
     async def _call_llm(self, turn: _Turn, span: Span) -> list[ChatCompletionMessageFunctionToolCall]:
+        iteration = turn.iterations
+        # Streamed only for a listener: reading the answer as chunks costs the client CPU (llm/streaming.py).
+        on_text = None if turn.listener is ignore_events else lambda text: turn.listener(TextDelta(text, iteration))
         try:
-            response = await self.llm.chat.completions.create(
+            response = await complete(
+                self.llm,
+                on_text,
                 model=self.model,
                 messages=cast(Any, turn.llm_messages()),
                 tools=cast(Any, TOOL_DEFINITIONS),
                 tool_choice="auto",
             )
-        except UNAVAILABLE_ERRORS as error:
+        except (*UNAVAILABLE_ERRORS, *STREAM_ERRORS) as error:
             raise DependencyUnavailable("The language model is unavailable; try again shortly") from error
         except openai.APIError as error:
             raise DependencyUnavailable("The language model could not answer this request") from error
@@ -487,6 +504,7 @@ class ChatAgent:
             GEN_AI_TOOL_CALL_ID: call.id,
             GEN_AI_CONVERSATION_ID: turn.conversation_id,
         }
+        turn.listener(ToolStarted(call.id, name, arguments))
         with self.stage(TOOL_EXECUTION, attributes) as span:
             try:
                 result = await self.tools.execute(name, arguments)
@@ -498,6 +516,7 @@ class ChatAgent:
                 result = {"needs_confirmation": True, "message": turn.held.question(self.confirm_seconds)}
             if "error" in result:
                 span.set_status(Status(StatusCode.ERROR, str(result["error"])[:200]))
+        turn.listener(ToolFinished(call.id, name, "error" not in result))
         return {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
 
     def _count_tokens(self, turn: _Turn, span: Span) -> TokenBreakdown:

@@ -9,7 +9,7 @@ import httpx2
 import openai
 from openai import AsyncOpenAI
 
-from ha_ai_agent.llm.mock import create_mock_llm_app
+from ha_ai_agent.llm.mock import create_embedded_transport
 
 EMBEDDED_BASE_URL = "http://embedded-llm/v1"
 
@@ -31,11 +31,12 @@ def create_llm_client(
     timeout_seconds: float,
     max_retries: int,
     embedded_latency_ms: int,
+    embedded_stream_chunk_ms: int,
 ) -> AsyncOpenAI:
     """The OpenAI client; with neither a key nor a base URL, one bound to the embedded responder."""
     if api_key is None and base_url is None:
         # openai talks through httpx2, so the in-process transport is httpx2's.
-        transport = httpx2.ASGITransport(app=create_mock_llm_app(embedded_latency_ms))
+        transport = create_embedded_transport(embedded_latency_ms, embedded_stream_chunk_ms)
         http = httpx2.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL, timeout=timeout_seconds)
         return AsyncOpenAI(api_key="embedded", base_url=EMBEDDED_BASE_URL, http_client=http, max_retries=max_retries)
     # A local OpenAI-compatible server (Ollama, vLLM) usually needs no key, but the client wants one.

@@ -8,11 +8,14 @@ message choose what the "model" does, so one load can mix the chats that tail sa
 * ``#length``          the answer stops with ``finish_reason: "length"`` (truncated)
 * ``#content_filter``  the answer stops with ``finish_reason: "content_filter"``
 * ``#echo``            the answer (after the tool call) repeats the user's message
+* ``#cut``             streamed: the answer (after the tool call) stops after its first words with an error event,
+                       as OpenAI reports a failure mid-stream
 * anything else        a ``get_entities`` tool call first, then a normal answer (``finish_reason: "stop"``)
 
 Each answer reports usage that depends on the request (``usage_for``), with cached input tokens as OpenAI
 reports them; ``create_openai_app(served)`` appends every usage it reported to ``served``, so a test knows the
-exact usage of each call.
+exact usage of each call. ``stream=True`` gets the answer as ``chat.completion.chunk`` events (the usage in the
+last one when ``stream_options.include_usage`` asks for it), as OpenAI sends them.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import json
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+from ha_ai_agent.llm.chunks import DONE_EVENT, completion_chunks, sse_event, wants_usage
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 MODEL = "test-model"
@@ -77,10 +82,17 @@ def _answer(messages: list[dict[str, Any]], text: str) -> tuple[dict[str, Any], 
     return {"role": "assistant", "content": content}, "stop"
 
 
+async def _events(chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield sse_event(chunk)
+        await asyncio.sleep(0)  # each event its own write, as a model's tokens come
+    yield DONE_EVENT
+
+
 def create_openai_app(served: list[dict[str, Any]] | None = None) -> Starlette:
     """The ASGI app; serve it with ``testsupport.servers.serve_in_thread``. ``served`` collects each usage sent."""
 
-    async def chat_completions(request: Request) -> JSONResponse:
+    async def chat_completions(request: Request) -> Response:
         """POST /v1/chat/completions."""
         body = await request.json()
         messages: list[dict[str, Any]] = body.get("messages", [])
@@ -94,6 +106,15 @@ def create_openai_app(served: list[dict[str, Any]] | None = None) -> Starlette:
         usage = usage_for(messages, answer)
         if served is not None:
             served.append(usage)
-        return JSONResponse(_completion(answer, finish_reason, usage))
+        completion = _completion(answer, finish_reason, usage)
+        if not body.get("stream"):
+            return JSONResponse(completion)
+        chunks = list(completion_chunks(completion, wants_usage(body)))
+        if "#cut" in text and answer.get("content"):
+            chunks = [
+                *chunks[:3],
+                {"error": {"message": "The model failed mid-stream (test server)", "type": "server_error"}},
+            ]
+        return StreamingResponse(_events(chunks), media_type="text/event-stream")
 
     return Starlette(routes=[Route("/v1/chat/completions", chat_completions, methods=["POST"])])

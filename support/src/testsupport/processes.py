@@ -119,5 +119,10 @@ def running_agent(
     work_dir: Path, env: dict[str, str] | None = None, log_path: Path | None = None
 ) -> AbstractContextManager[tuple[str, ManagedProcess]]:
     """Start the service with embedded defaults (plus ``env``), wait for /health, stop it at the end."""
-    full_env = {"HA_AGENT_DATA_DIR": str(work_dir / "data"), "HA_AGENT_LLM_LATENCY_MS": "0", **(env or {})}
+    full_env = {
+        "HA_AGENT_DATA_DIR": str(work_dir / "data"),
+        "HA_AGENT_LLM_LATENCY_MS": "0",
+        "HA_AGENT_LLM_STREAM_CHUNK_MS": "0",
+        **(env or {}),
+    }
     return running_service("ha-ai-agent", agent_command, work_dir, full_env, log_path)

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from perftrace.fastapi import BrowserEndpointConfig
-from perftrace.fastapi.browser_endpoint.checks import JSON, PROTOBUF, Export, prepare_export
+from perftrace.fastapi.browser_endpoint.checks import JSON, PROTOBUF, Export, prepare_export, span_records
 from perftrace.fastapi.browser_endpoint.otlp_json import validate_export
+from perftrace.tracing.records import SpanEvent
 
 BROWSER = "kitchen-ui"
 CONFIG = BrowserEndpointConfig(service_names={BROWSER}, max_attributes_per_span=16, max_attribute_chars=32)
@@ -72,3 +73,21 @@ def test_json_and_protobuf_of_one_export_forward_the_same_request() -> None:
 def test_a_schema_problem_names_the_field_and_a_list_is_called_a_list() -> None:
     with pytest.raises(ValueError, match="resourceSpans: Input should be a valid list"):
         validate_export(b'{"resourceSpans": "nope"}')
+
+
+def test_the_recorded_spans_keep_their_events() -> None:
+    body = json.loads(export_with([]))
+    span = body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    span["events"] = [
+        {"timeUnixNano": "1700000000000000001", "name": "first_token"},
+        {
+            "timeUnixNano": "1700000000500000000",
+            "name": "last_token",
+            "attributes": [{"key": "n", "value": {"intValue": 3}}],
+        },
+    ]
+    [record] = span_records(prepared(json.dumps(body).encode()).request)
+    assert record.events == (
+        SpanEvent("first_token", 1700000000000000001, {}),
+        SpanEvent("last_token", 1700000000500000000, {"n": 3}),
+    )

@@ -2,11 +2,16 @@
  * The chat page: one send is one trace, `send_message` with the original UI's stages as
  * children. Contexts are passed explicitly rather than read from the active zone, because
  * zone.js cannot follow native `async`/`await` (the bundle targets ES2020).
+ * The answer is streamed (its words shown as they come; `first_token` and `last_token` events on
+ * `send_message` when the first and last words were put on the page), with the plain route as the
+ * fallback when the stream does not open.
  */
 import { ROOT_CONTEXT, SpanStatusCode, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
 import { sendChatMessage } from './chatApi';
 import type { ChatOutcome, ToolCall } from './chatApi';
+import { FIRST_TOKEN_EVENT, LAST_TOKEN_EVENT, streamChatMessage } from './chatStream';
+import type { StreamListener } from './chatStream';
 import type { PageConfig } from './config';
 import { TRACER_NAME } from './performanceTracker';
 import type { PerformanceTracker } from './performanceTracker';
@@ -95,11 +100,20 @@ async function sendMessage(
     uiUpdate('add_user_message', () => appendMessage(elements, 'user', text));
     elements.message.value = '';
     const loading = uiUpdate('add_loading_message', () => appendMessage(elements, 'loading', 'Thinking…'));
-    const sent = await sendChatMessage(tracker, root, { message: text, conversation_id: conversationId });
-    stageIds.push(sent.metricId);
-    outcome = sent.outcome;
+    const request = { message: text, conversation_id: conversationId };
+    const words = new StreamedWords(elements, loading, rootSpan);
+    const streamed = await streamChatMessage(tracker, root, request, words);
+    stageIds.push(streamed.metricId);
+    if (streamed.outcome === null) {
+      const sent = await sendChatMessage(tracker, root, request);
+      stageIds.push(sent.metricId);
+      outcome = sent.outcome;
+    } else {
+      outcome = streamed.outcome;
+    }
     uiUpdate(outcome.ok ? 'add_assistant_response' : 'add_error_message', () => {
       loading.remove();
+      words.finish(outcome);
       showOutcome(elements, outcome, traceId);
       showTraceLinks(elements, config, traceId);
     });
@@ -107,6 +121,56 @@ async function sendMessage(
   } finally {
     tracker.createReport(operation, stageIds, { success: outcome.ok, trace_id: traceId });
     endRootSpan(rootSpan, outcome);
+  }
+}
+
+/** The answer's words on the page as they come, and the moments the first and the last were put there. */
+class StreamedWords implements StreamListener {
+  private item: HTMLElement | null = null;
+  private iteration = -1;
+  private lastWordsAt: number | null = null;
+  private readonly calls: ToolCall[] = [];
+
+  constructor(
+    private readonly elements: ChatElements,
+    private readonly loading: HTMLElement,
+    private readonly span: Span,
+  ) {}
+
+  text(text: string, iteration: number): void {
+    if (this.item === null) {
+      this.loading.remove();
+      this.item = appendMessage(this.elements, 'assistant', '');
+      this.item.dataset['streaming'] = 'true';
+      this.span.addEvent(FIRST_TOKEN_EVENT);
+    }
+    if (iteration !== this.iteration) {
+      this.item.textContent = ''; // a later round's text replaces the model's note before its tool calls
+      this.iteration = iteration;
+    }
+    this.item.textContent += text;
+    this.lastWordsAt = Date.now();
+  }
+
+  toolCall(call: ToolCall): void {
+    this.calls.push(call);
+    renderToolCalls(this.elements.toolCalls, this.calls);
+  }
+
+  /** Takes the streamed words off the page (the outcome is shown whole) and marks when the last came. */
+  finish(outcome: ChatOutcome): void {
+    if (this.item === null) {
+      if (outcome.ok) {
+        // No words were streamed (the plain route answered): they all appear now.
+        this.span.addEvent(FIRST_TOKEN_EVENT);
+        this.span.addEvent(LAST_TOKEN_EVENT);
+      }
+      return;
+    }
+    this.item.remove();
+    if (this.lastWordsAt !== null) {
+      this.span.addEvent(LAST_TOKEN_EVENT, this.lastWordsAt);
+    }
   }
 }
 

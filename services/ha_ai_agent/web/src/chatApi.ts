@@ -34,14 +34,7 @@ export async function sendChatMessage(
   parent: Context,
   request: ChatRequest,
 ): Promise<{ outcome: ChatOutcome; metricId: string }> {
-  const url = new URL(CHAT_PATH, window.location.href).href;
-  const metricId = tracker.start(
-    'api_call',
-    { 'api.operation': 'sendChatMessage', 'http.request.method': 'POST', 'url.full': url },
-    { parent, kind: SpanKind.CLIENT },
-  );
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
-  propagation.inject(tracker.getContext(metricId) ?? parent, headers);
+  const { url, metricId, headers } = startApiCall(tracker, parent, 'sendChatMessage', CHAT_PATH, 'application/json');
   let status: number | undefined;
   try {
     const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(request) });
@@ -67,6 +60,28 @@ export async function sendChatMessage(
   }
 }
 
+/**
+ * Opens the `api_call` span of a chat request to `path` and the request's headers, with that span as
+ * traceparent (so the server span is its child).
+ */
+export function startApiCall(
+  tracker: PerformanceTracker,
+  parent: Context,
+  operation: string,
+  path: string,
+  accept: string,
+): { url: string; metricId: string; headers: Record<string, string> } {
+  const url = new URL(path, window.location.href).href;
+  const metricId = tracker.start(
+    'api_call',
+    { 'api.operation': operation, 'http.request.method': 'POST', 'url.full': url },
+    { parent, kind: SpanKind.CLIENT },
+  );
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: accept };
+  propagation.inject(tracker.getContext(metricId) ?? parent, headers);
+  return { url, metricId, headers };
+}
+
 /** The attributes the original UI recorded when its API call ended. */
 export function responseMetrics(response: ChatResponse): Record<string, unknown> {
   return {
@@ -77,7 +92,7 @@ export function responseMetrics(response: ChatResponse): Record<string, unknown>
   };
 }
 
-async function readJson(response: Response): Promise<unknown> {
+export async function readJson(response: Response): Promise<unknown> {
   const text = await response.text();
   if (text === '') {
     return null;
@@ -98,12 +113,20 @@ export function parseChatResponse(body: unknown): ChatResponse {
   return {
     message: body['message'],
     conversation_id: body['conversation_id'],
-    tool_calls: toolCalls.filter(isRecord).map((call) => ({
-      id: String(call['id'] ?? ''),
-      name: String(call['name'] ?? ''),
-      arguments: isRecord(call['arguments']) ? call['arguments'] : {},
-    })),
+    tool_calls: toolCalls.map(parseToolCall).filter((call) => call !== null),
     metadata: isRecord(body['metadata']) ? body['metadata'] : {},
+  };
+}
+
+/** A tool call as the API describes it, or null when `call` is not an object. */
+export function parseToolCall(call: unknown): ToolCall | null {
+  if (!isRecord(call)) {
+    return null;
+  }
+  return {
+    id: String(call['id'] ?? ''),
+    name: String(call['name'] ?? ''),
+    arguments: isRecord(call['arguments']) ? call['arguments'] : {},
   };
 }
 

@@ -3,6 +3,7 @@
  * Tracing is optional for the page: if it fails to start, spans become no-ops and the chat still works.
  */
 import { CHAT_PATH } from './chatApi';
+import { CHAT_STREAM_PATH } from './chatStream';
 import { mountChat } from './chat';
 import { readPageConfig } from './config';
 import { performanceTracker, type PerformanceTracker } from './performanceTracker';
@@ -19,8 +20,8 @@ declare global {
 const config = readPageConfig(document);
 let flushTraces = (): Promise<void> => Promise.resolve();
 try {
-  // The chat call makes its own api_call span and injects traceparent itself (see chatApi.ts).
-  flushTraces = initTracing({ otlpPath: config.otlpPath, untracedPaths: [CHAT_PATH] }).flush;
+  // The chat calls make their own api_call spans and inject traceparent themselves (see chatApi.ts).
+  flushTraces = initTracing({ otlpPath: config.otlpPath, untracedPaths: [CHAT_PATH, CHAT_STREAM_PATH] }).flush;
 } catch (err) {
   console.warn('Tracing is off: could not start it', err);
 }

@@ -24,7 +24,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from perftrace.fastapi.browser_endpoint.config import BrowserEndpointConfig
 from perftrace.fastapi.browser_endpoint.otlp_json import MalformedExport, read_export
-from perftrace.tracing.records import SpanRecord
+from perftrace.tracing.records import SpanEvent, SpanRecord
 from perftrace.tracing.semconv import FORWARDED_BY_ATTRIBUTE
 
 PROTOBUF = "application/x-protobuf"
@@ -283,6 +283,11 @@ def span_records(request: ExportTraceServiceRequest) -> list[SpanRecord]:
                         status=_STATUS_NAMES.get(span.status.code, "UNSET"),
                         status_message=span.status.message or None,
                         attributes={kv.key: _plain_value(kv.value) for kv in span.attributes},
+                        # A page's moments (the first words painted) are events: /performance reads them too.
+                        events=tuple(
+                            SpanEvent(e.name, e.time_unix_nano, {kv.key: _plain_value(kv.value) for kv in e.attributes})
+                            for e in span.events
+                        ),
                     )
                 )
     return records
