@@ -1,4 +1,4 @@
-"""End to end: the service run twice with different model latencies, a snapshot of each, compared."""
+"""End to end: the service run twice with different model latencies (or paces), a snapshot of each, compared."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ha_ai_agent.semconv import OPENAI_API_CALL
-from perftrace.analysis.compare import REQUEST
+from ha_ai_agent.semconv import CHAT_PATH, CHAT_STREAM_PATH, OPENAI_API_CALL
+from perftrace.analysis.compare import FIRST_TOKEN, REQUEST
 from testsupport.processes import running_agent
 
 from tests.test_cli import run_cli
@@ -19,6 +19,31 @@ from tests.test_cli import run_cli
 BIN = Path(sys.executable).parent
 KITCHEN = "What devices are in the kitchen?"
 REQUESTS_PER_RUN = 100
+
+
+def snapshot_pair(
+    work: Path, envs: tuple[dict[str, str], dict[str, str]], requests: int, path: str = CHAT_PATH
+) -> tuple[Path, Path]:
+    """Snapshots of two services run at once with ``envs``, after ``requests`` chats each sent to ``path``.
+
+    The turns go A B B A (see ``snapshots``); every answer is read to its end, as a client reads it.
+    """
+    files = (work / "before.json", work / "after.json")
+    with ExitStack() as stack:
+        urls = []
+        for name, env in zip(("before", "after"), envs, strict=True):
+            (work / name).mkdir()
+            env = {"HA_AGENT_RATE_LIMIT_PER_MINUTE": "10000", "HA_AGENT_RECENT_TRACES": str(2 * requests), **env}
+            urls.append(stack.enter_context(running_agent(work / name, env=env))[0])
+        for turn in range(requests):
+            for url in urls if turn % 2 == 0 else urls[::-1]:
+                with httpx.stream("POST", f"{url}{path}", json={"message": KITCHEN}, timeout=30) as response:
+                    response.read()
+                    assert response.status_code == 200, response.text
+        for url, file in zip(urls, files, strict=True):
+            result = run_cli([str(BIN / "ha-ai-agent"), "snapshot", "--url", url, "-o", str(file)], timeout=60)
+            assert result.returncode == 0, result.stderr
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -30,32 +55,8 @@ def snapshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     A B turns one service's SQLite commit always came right after the other's and was measurably
     slower; in A B B A each service follows itself and the other equally often.
     """
-    work = tmp_path_factory.mktemp("compare-runs")
-    files = (work / "before.json", work / "after.json")
-    for name in ("before", "after"):
-        (work / name).mkdir()
-    with ExitStack() as stack:
-        urls = [
-            stack.enter_context(
-                running_agent(
-                    work / name,
-                    env={
-                        "HA_AGENT_LLM_LATENCY_MS": latency,
-                        "HA_AGENT_RATE_LIMIT_PER_MINUTE": "10000",
-                        "HA_AGENT_RECENT_TRACES": str(2 * REQUESTS_PER_RUN),
-                    },
-                )
-            )[0]
-            for name, latency in (("before", "20"), ("after", "60"))
-        ]
-        for turn in range(REQUESTS_PER_RUN):
-            for url in urls if turn % 2 == 0 else urls[::-1]:
-                response = httpx.post(f"{url}/api/v1/chat", json={"message": KITCHEN}, timeout=30)
-                assert response.status_code == 200, response.text
-        for url, path in zip(urls, files, strict=True):
-            result = run_cli([str(BIN / "ha-ai-agent"), "snapshot", "--url", url, "-o", str(path)], timeout=60)
-            assert result.returncode == 0, result.stderr
-    yield files
+    envs = ({"HA_AGENT_LLM_LATENCY_MS": "20"}, {"HA_AGENT_LLM_LATENCY_MS": "60"})
+    yield snapshot_pair(tmp_path_factory.mktemp("compare-runs"), envs, REQUESTS_PER_RUN)
 
 
 def test_compare_flags_the_model_call_and_the_request_as_slower_and_nothing_else(snapshots: tuple[Path, Path]) -> None:
@@ -68,10 +69,15 @@ def test_compare_flags_the_model_call_and_the_request_as_slower_and_nothing_else
     assert comparison["requests_before"] == comparison["requests_after"] == REQUESTS_PER_RUN
     verdicts = {s["name"]: s["verdict"] for s in comparison["stages"]}
     slower = {name for name, verdict in verdicts.items() if verdict == "slower"}
-    assert slower == {OPENAI_API_CALL, REQUEST}, table
+    assert slower == {OPENAI_API_CALL, REQUEST, FIRST_TOKEN}, table  # the plain route's first words come at its end
     assert set(verdicts.values()) == {"slower", "no clear change"}, table
     llm = next(s for s in comparison["stages"] if s["name"] == OPENAI_API_CALL)
     assert llm["path_share_after"] > llm["path_share_before"]
+    # The same question and model on both sides: the tokens and cost per request, compared alike, did not change.
+    usage = {u["name"]: (u["calls_before"], u["calls_after"], u["verdict"]) for u in comparison["usage"]}
+    assert usage == dict.fromkeys(
+        ("input tokens", "output tokens", "cost USD"), (REQUESTS_PER_RUN, REQUESTS_PER_RUN, "no clear change")
+    ), table
 
 
 def test_fail_if_slower_exits_1_above_the_threshold_0_below_it_and_2_for_unreadable_input(
@@ -86,3 +92,25 @@ def test_fail_if_slower_exits_1_above_the_threshold_0_below_it_and_2_for_unreada
     assert run_cli([*command, "1000"], timeout=120).returncode == 0
     unreadable = run_cli([str(BIN / "ha-ai-agent"), "compare", str(snapshots[0]), str(truncated)], timeout=60)
     assert unreadable.returncode == 2 and "truncated.json: not JSON" in unreadable.stderr
+
+
+def test_a_slower_streaming_pace_flags_the_first_token_and_not_the_stages_that_did_not_change(
+    tmp_path: Path,
+) -> None:
+    """Streamed answers, the embedded model writing a word every 5 vs 20 ms: the tool round's chunks come
+    before the first words, so the first token is later; the model calls take longer, and nothing else."""
+    paced = {"HA_AGENT_LLM_LATENCY_MS": "20", "HA_AGENT_LLM_STREAM_CHUNK_MS": "5"}
+    snapshots = snapshot_pair(tmp_path, (paced, {**paced, "HA_AGENT_LLM_STREAM_CHUNK_MS": "20"}), 60, CHAT_STREAM_PATH)
+    command = [str(BIN / "ha-ai-agent"), "compare", *map(str, snapshots), "--confidence", "0.99"]
+
+    result = run_cli([*command, "--format", "json"], timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    comparison = json.loads(result.stdout)
+    table = run_cli(command, timeout=120).stdout
+    verdicts = {s["name"]: s["verdict"] for s in comparison["stages"]}
+    assert verdicts.pop(FIRST_TOKEN) == verdicts.pop(REQUEST) == "slower", table
+    # Two model calls a request, a short tool round and the paced answer: their p50 sits between the two
+    # kinds, so its interval is wide and the call's row may or may not say "slower"; it is never faster.
+    assert verdicts.pop(OPENAI_API_CALL) in {"slower", "no clear change"}, table
+    assert set(verdicts.values()) == {"no clear change"}, table

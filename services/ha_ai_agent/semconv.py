@@ -41,7 +41,13 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_USAGE_OUTPUT_TOKENS as GEN_AI_USAGE_OUTPUT_TOKENS,
 )
-from perftrace import COST_USD_ATTRIBUTE, EVALUATION_RESULT_EVENT, THUMBS_DOWN_LABEL, THUMBS_UP_LABEL
+from perftrace import (
+    COST_USD_ATTRIBUTE,
+    EFFECT_ATTRIBUTE,
+    EVALUATION_RESULT_EVENT,
+    THUMBS_DOWN_LABEL,
+    THUMBS_UP_LABEL,
+)
 
 #: ``service.name`` of the backend, unless ``OTEL_SERVICE_NAME`` says otherwise.
 SERVICE_NAME: Final = "ha-ai-agent"
@@ -135,6 +141,9 @@ HA_ENTITY_ID: Final = "ha.entity_id"
 HA_DOMAIN: Final = "ha.domain"
 HA_SERVICE: Final = "ha.service"
 HA_EFFECT_TARGET: Final = "ha.effect.target"
+#: On ``home_effect`` that timed its effect (reached or timed out): the domain again, under the library's name for
+#: the group an effect's time is reported under (``/performance`` and ``report`` show time to effect per group).
+HA_EFFECT_GROUP: Final = EFFECT_ATTRIBUTE
 #: How the effect ended: one of ``EFFECT_OUTCOMES``; and the last state Home Assistant reported.
 HA_EFFECT_OUTCOME: Final = "ha.effect.outcome"
 HA_EFFECT_FINAL_STATE: Final = "ha.effect.final_state"
@@ -199,6 +208,7 @@ SPAN_ATTRIBUTES: Final = frozenset(
         HA_DOMAIN,
         HA_SERVICE,
         HA_EFFECT_TARGET,
+        HA_EFFECT_GROUP,
         HA_EFFECT_OUTCOME,
         HA_EFFECT_FINAL_STATE,
         HA_STATE,

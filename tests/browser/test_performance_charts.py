@@ -51,18 +51,22 @@ def test_the_stage_charts_draw_every_stage_and_every_request(browser: Any, agent
     page.close()
 
 
-def snapshot_files(folder: Path, requests: int, **slower: float) -> tuple[Path, Path]:
-    """Two snapshot files of synthetic traces, the second with the given stages slower by those factors."""
+def snapshot_files(
+    folder: Path, requests: int, figures: dict[str, float] | None = None, **slower: float
+) -> tuple[Path, Path]:
+    """Two snapshot files of synthetic traces, the second with the given stages (or figures) slower by those factors."""
     before, after = folder / "before.json", folder / "after.json"
-    write_snapshot(snapshot_to_json(synthetic_traces(requests, seed=1), service_name=SERVICE), before)
-    write_snapshot(snapshot_to_json(synthetic_traces(requests, seed=2, slower=slower), service_name=SERVICE), after)
+    sides = (synthetic_traces(requests, 1, figures=figures), synthetic_traces(requests, 2, slower, figures=figures))
+    for path, traces in zip((before, after), sides, strict=True):
+        write_snapshot(snapshot_to_json(traces, service_name=SERVICE), path)
     return before, after
 
 
 def test_the_compare_view_shows_the_slower_stage_of_two_dropped_snapshots(
     browser: Any, agent_url: str, tmp_path: Path
 ) -> None:
-    before, after = snapshot_files(tmp_path, 100, openai_api_call=1.3)
+    figures = {"first token": 120.0, "input tokens": 1500, "output tokens": 60, "cost USD": 0.0003}
+    before, after = snapshot_files(tmp_path, 100, figures, openai_api_call=1.3, **{"input tokens": 1.4})
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     page.goto(f"{agent_url}/performance")
 
@@ -74,8 +78,9 @@ def test_the_compare_view_shows_the_slower_stage_of_two_dropped_snapshots(
     verdicts = {
         rows.nth(i).get_attribute("data-stage"): rows.nth(i).get_attribute("data-verdict") for i in range(rows.count())
     }
-    assert set(verdicts) == {"request"} | {name for name, _ in STAGES}
+    assert set(verdicts) == {"request", "first token", *figures} | {name for name, _ in STAGES}
     assert {name for name, verdict in verdicts.items() if verdict == "slower"} == {"request", "openai_api_call"}
+    assert {name for name, verdict in verdicts.items() if verdict == "more"} == {"input tokens"}
     assert "before.json → after.json: 100 → 100 requests" in page.inner_text("#compare-status")
     ARTIFACTS.mkdir(exist_ok=True)
     # From the header to the compare view: the picture in the README (docs/performance-page.png).

@@ -75,6 +75,11 @@ def test_compare_of_two_versions_in_jaeger_flags_the_model_call(stack: Stack, ex
     assert comparison["requests_before"] == comparison["requests_after"] == REQUESTS_PER_VERSION
     slower = {s["name"] for s in comparison["stages"] if s["verdict"] == "slower"}
     assert {OPENAI_API_CALL, REQUEST} <= slower, comparison["stages"]
+    # Tokens and cost per request, read from Jaeger's tags: the same question both times, so the same usage.
+    usage = {u["name"]: (u["calls_after"], u["verdict"]) for u in comparison["usage"]}
+    assert usage == dict.fromkeys(
+        ("input tokens", "output tokens", "cost USD"), (REQUESTS_PER_VERSION, "no clear change")
+    )
 
 
 def test_a_jaeger_window_snapshot_holds_every_chat(stack: Stack, exported: float, tmp_path: Path) -> None:
@@ -106,3 +111,6 @@ def test_the_report_reads_the_same_jaeger_window(stack: Stack, exported: float) 
     requests = int(result.stdout.split(" requests", 1)[0])
     assert requests >= 2 * REQUESTS_PER_VERSION
     assert OPENAI_API_CALL in result.stdout and "critical path:" in result.stdout
+    # Every kitchen question takes two LLM rounds (the device list, then the answer): one row, all requests.
+    rounds = result.stdout.split("LLM rounds", 1)[1].splitlines()[1].split()
+    assert rounds[0] == "2" and int(rounds[1]) == requests and rounds[2] == "100%", result.stdout

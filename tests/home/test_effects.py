@@ -24,6 +24,7 @@ from ha_ai_agent.semconv import (
     EFFECT_UNOBSERVED,
     HA_DOMAIN,
     HA_EFFECT_FINAL_STATE,
+    HA_EFFECT_GROUP,
     HA_EFFECT_TARGET,
     HA_SERVICE,
     HOME_EFFECT,
@@ -67,7 +68,8 @@ def test_opening_blinds_answers_at_once_and_the_effect_span_ends_when_they_are_o
     assert states_reported(effect) == ["opening", "open"]
     attributes = effect.attributes or {}
     assert attributes[HA_EFFECT_TARGET] == "open" and attributes[HA_EFFECT_FINAL_STATE] == "open"
-    assert attributes[HA_DOMAIN] == "cover" and attributes[HA_SERVICE] == "cover.open_cover"
+    assert attributes[HA_DOMAIN] == attributes[HA_EFFECT_GROUP] == "cover"
+    assert attributes[HA_SERVICE] == "cover.open_cover"
     assert effect.start_time is not None and effect.end_time is not None
     assert (effect.end_time - effect.start_time) / 1e9 >= BLINDS_TRAVEL_S * 0.9
     assert effect.events[-1].timestamp == effect.end_time  # it ends when the demo home reports "open"
@@ -88,6 +90,8 @@ def test_the_late_effect_span_reaches_the_kept_trace_and_the_performance_routes(
     assert [s.name for s in kept.spans].count(HOME_EFFECT) == 1
     served = client.get(f"/api/v1/performance/traces/{trace_id}").json()
     assert HOME_EFFECT in [s["name"] for s in served["spans"]]
+    effects = client.get("/performance").text.split('id="effects"')[1]
+    assert '<tr><td>cover</td><td class="num">1</td><td class="num">0</td>' in effects  # time to effect per domain
 
 
 def test_each_light_a_call_changes_gets_its_own_effect_span(client: TestClient, exporter: InMemorySpanExporter) -> None:
@@ -115,6 +119,7 @@ def test_a_device_slower_than_the_bound_gets_a_span_ended_at_the_bound_marked_ti
     assert effect.end_time - effect.start_time == int(bound_s * 1e9)
     assert states_reported(effect) == ["opening"]
     assert (effect.attributes or {})[HA_EFFECT_FINAL_STATE] == "opening"
+    assert (effect.attributes or {})[HA_EFFECT_GROUP] == "cover"  # reported as the domain's timeout
 
 
 def test_without_state_changes_the_span_ends_with_the_answer_marked_unobserved(
@@ -126,6 +131,7 @@ def test_without_state_changes_the_span_ends_with_the_answer_marked_unobserved(
     effect = wait_for_effect(exporter, body["metadata"]["trace_id"], BLINDS, timeout_s=1.0)
     assert outcome(effect) == EFFECT_UNOBSERVED
     assert (effect.attributes or {})[HA_EFFECT_FINAL_STATE] == "opening"
+    assert HA_EFFECT_GROUP not in (effect.attributes or {})  # its time is the call's, not the effect's
 
 
 def test_stopping_the_service_ends_and_exports_an_open_effect_span(settings: Settings) -> None:

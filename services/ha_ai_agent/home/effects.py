@@ -27,6 +27,7 @@ from ha_ai_agent.semconv import (
     EFFECT_UNOBSERVED,
     HA_DOMAIN,
     HA_EFFECT_FINAL_STATE,
+    HA_EFFECT_GROUP,
     HA_EFFECT_OUTCOME,
     HA_EFFECT_TARGET,
     HA_ENTITY_ID,
@@ -221,6 +222,8 @@ class EffectWatcher:
             return
         self._open.discard(effect)
         span.set_attribute(HA_EFFECT_OUTCOME, outcome)
+        if outcome in (EFFECT_REACHED, EFFECT_TIMEOUT):  # the others' time measures no effect
+            span.set_attribute(HA_EFFECT_GROUP, effect.entity_id.split(".", 1)[0])
         if effect.final_state is not None:
             span.set_attribute(HA_EFFECT_FINAL_STATE, effect.final_state)
         if outcome == EFFECT_TIMEOUT:

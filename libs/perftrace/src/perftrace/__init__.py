@@ -11,6 +11,7 @@ from perftrace.tracing.recent import RecentTracesProcessor
 from perftrace.tracing.records import SpanRecord, TraceRecord
 from perftrace.tracing.semconv import (
     COST_USD_ATTRIBUTE,
+    EFFECT_ATTRIBUTE,
     EVALUATION_RESULT_EVENT,
     FIRST_TOKEN_EVENT,
     LAST_TOKEN_EVENT,
@@ -31,6 +32,7 @@ from perftrace.tracker import (
 
 __all__ = [
     "COST_USD_ATTRIBUTE",
+    "EFFECT_ATTRIBUTE",
     "EVALUATION_RESULT_EVENT",
     "FIRST_TOKEN_EVENT",
     "LAST_TOKEN_EVENT",

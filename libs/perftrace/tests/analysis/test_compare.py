@@ -1,6 +1,16 @@
 from __future__ import annotations
 
-from perftrace.analysis.compare import FASTER, NO_CLEAR_CHANGE, REQUEST, SLOWER, TOO_FEW, compare
+from perftrace.analysis.compare import (
+    FASTER,
+    FIRST_TOKEN,
+    LESS,
+    MORE,
+    NO_CLEAR_CHANGE,
+    REQUEST,
+    SLOWER,
+    TOO_FEW,
+    compare,
+)
 from perftrace.testing.synthetic import SERVICE, STAGES, synthetic_traces
 
 
@@ -58,3 +68,35 @@ def test_a_sure_change_of_a_few_microseconds_gets_no_verdict_unless_the_floor_is
 
     assert verdict(0.1) == NO_CLEAR_CHANGE  # the default floor
     assert verdict(0.0) == FASTER
+
+
+def test_tokens_and_cost_per_request_get_the_same_intervals_and_say_more_or_less() -> None:
+    usage = {"input tokens": 2000, "output tokens": 80, "cost USD": 0.0004}
+    before = synthetic_traces(100, seed=12, figures=usage)
+    after = synthetic_traces(
+        100, seed=13, slower={"input tokens": 1.4, "cost USD": 1.3, "output tokens": 0.7}, figures=usage
+    )
+
+    result = compare(before, after, SERVICE)
+
+    rows = {u.name: u for u in result.usage}
+    assert {name: u.verdict for name, u in rows.items()} == {
+        "input tokens": MORE,
+        "cost USD": MORE,
+        "output tokens": LESS,
+    }
+    assert (rows["input tokens"].unit, rows["cost USD"].unit, rows["input tokens"].calls_after) == (
+        "tokens",
+        "USD",
+        100,
+    )
+    p50 = rows["input tokens"].changes["p50"]
+    assert p50.low is not None and p50.high is not None and p50.low < 0.4 < p50.high
+    assert {s.verdict for s in result.stages} == {NO_CLEAR_CHANGE}  # usage rows are not stages: the gate ignores them
+    assert result.slower_than(0.0) == []
+
+
+def test_requests_without_usage_or_first_token_get_no_such_rows() -> None:
+    result = compare(synthetic_traces(20, seed=14), synthetic_traces(20, seed=15))
+
+    assert result.usage == [] and FIRST_TOKEN not in {s.name for s in result.stages}

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry import trace
-from perftrace import get_tracker, traced
+from perftrace import EFFECT_ATTRIBUTE, FIRST_TOKEN_EVENT, FollowingTracer, get_tracker, traced
 from perftrace.fastapi import BrowserEndpointConfig, PerformanceTracing
 from perftrace.formats.spans import traces_from_json
 from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
@@ -111,3 +111,33 @@ def test_browser_endpoint_keeps_named_browser_services_only() -> None:
 def test_a_service_name_or_a_config_is_required() -> None:
     with pytest.raises(ValueError, match="service_name"):
         PerformanceTracing()
+
+
+def test_the_page_shows_the_first_token_the_llm_rounds_and_the_time_to_effect_beside_the_stages() -> None:
+    tracing = PerformanceTracing(service_name=SERVICE)
+    app = FastAPI(lifespan=tracing.lifespan)
+    tracing.mount(app)
+    tracer = FollowingTracer("kitchen")
+
+    @app.get("/ask")
+    def ask(rounds: int) -> dict[str, int]:
+        server = trace.get_current_span()
+        server.set_attribute(OPERATION_ATTRIBUTE, f"ask_{rounds}")
+        server.set_attributes({"gen_ai.usage.input_tokens": 900 * rounds, "gen_ai.usage.output_tokens": 100 * rounds})
+        for _ in range(rounds):
+            with tracer.start_as_current_span("chat kitchen-model", attributes={"gen_ai.operation.name": "chat"}):
+                pass
+        server.add_event(FIRST_TOKEN_EVENT)
+        with tracer.start_as_current_span("oven_on", attributes={EFFECT_ATTRIBUTE: "oven"}):
+            pass
+        return {"rounds": rounds}
+
+    with TestClient(app) as client:
+        for rounds in (1, 1, 2):
+            assert client.get("/ask", params={"rounds": rounds}).status_code == 200
+        page = client.get("/performance").text
+
+    assert '<tr class="felt"><td>first token</td><td class="num">3</td>' in page
+    rounds_table = page[page.index('id="llm-rounds"') : page.index('id="effects"')]
+    assert '<td>1</td><td class="num">2</td>' in rounds_table and "+1000" in rounds_table  # the extra round's tokens
+    assert '<td>oven</td><td class="num">3</td><td class="num">0</td>' in page

@@ -1,9 +1,11 @@
 """Did a change make it faster? Two sets of traces compared stage by stage, with confidence intervals.
 
-For each stage (the operation span's direct children, as in the report) and for the whole request: the
-calls, p50 and p95 before and after, and the relative change of each with a bootstrap confidence
-interval. The intervals are simultaneous: with ``confidence=0.95`` all of a comparison's intervals
-cover their true changes together 95 % of the time (Bonferroni over every stage and statistic), so
+For each stage (the operation span's direct children, as in the report), for the whole request and for
+its first token (``first_token`` events, when either side has them): the calls, p50 and p95 before and
+after, and the relative change of each with a bootstrap confidence interval. The tokens and the cost per
+request (``RequestFigures``) get the same rows in ``usage``, with *more* / *less* for verdicts and no floor.
+The intervals are simultaneous: with ``confidence=0.95`` all of a comparison's intervals
+cover their true changes together 95 % of the time (Bonferroni over every row and statistic), so
 comparing two runs of the same code flags no stage in at least 95 % of comparisons, however many
 stages there are. A stage is *slower* when an interval lies wholly above zero by at least
 ``min_effect_ms`` (default 0.1 ms), *faster* when one lies wholly below by as much, and otherwise shows
@@ -22,49 +24,57 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
+from perftrace.analysis.report import FIRST_TOKEN as FIRST_TOKEN
+from perftrace.analysis.report import REQUEST as REQUEST
 from perftrace.analysis.report import critical_path, percentile
-from perftrace.analysis.stages import find_operation, stage_durations_ms
+from perftrace.analysis.stages import RequestFigures, find_operation, request_figures, stage_durations_ms
 from perftrace.tracing.records import TraceRecord
 
-#: The row for the operation as a whole (its span's duration), beside the stage rows.
-REQUEST = "request"
 FASTER, SLOWER, NO_CLEAR_CHANGE, TOO_FEW = "faster", "slower", "no clear change", "too few calls"
+MORE, LESS = "more", "less"
+#: The usage rows: name, unit and how a request's figures give it (None: the request does not say).
+USAGE: tuple[tuple[str, str, Callable[[RequestFigures], float | None]], ...] = (
+    ("input tokens", "tokens", lambda f: f.input_tokens),
+    ("output tokens", "tokens", lambda f: f.output_tokens),
+    ("cost USD", "USD", lambda f: f.cost_usd),
+)
 STATISTICS = (("p50", 50.0), ("p95", 95.0))
 
 
 @dataclass(frozen=True)
 class Change:
-    """One statistic before and after, and its relative change (0.3 is 30 % slower) with an interval."""
+    """One statistic before and after, in its row's unit, and its relative change (0.3 is +30 %) with an interval."""
 
-    before_ms: float
-    after_ms: float
+    before: float
+    after: float
     change: float | None
     low: float | None
     high: float | None
 
     def surely_slower(self, fraction: float, min_effect_ms: float) -> bool:
         """Whether the whole interval is above ``fraction`` and its low end at least ``min_effect_ms`` slower."""
-        return self.low is not None and self.low > fraction and self.low * self.before_ms >= min_effect_ms
+        return self.low is not None and self.low > fraction and self.low * self.before >= min_effect_ms
 
     def surely_faster(self, min_effect_ms: float) -> bool:
         """Whether the whole interval is below zero by at least ``min_effect_ms``."""
-        return self.high is not None and self.high < 0 and -self.high * self.before_ms >= min_effect_ms
+        return self.high is not None and self.high < 0 and -self.high * self.before >= min_effect_ms
 
 
 @dataclass(frozen=True)
 class StageComparison:
-    """One stage (or the whole request) before and after."""
+    """One stage (or the whole request, its first token, a usage figure) before and after."""
 
     name: str
     calls_before: int
     calls_after: int
     changes: dict[str, Change]
     verdict: str
-    path_share_before: float
-    path_share_after: float
+    path_share_before: float = 0.0
+    path_share_after: float = 0.0
+    unit: str = "ms"
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class Comparison:
     seed: int
     min_effect_ms: float
     stages: list[StageComparison] = field(default_factory=list)
+    usage: list[StageComparison] = field(default_factory=list)
 
     def slower_than(self, fraction: float) -> list[str]:
         """Stages whose p50 or p95 got slower by more than ``fraction`` with the whole interval above it."""
@@ -90,10 +101,11 @@ class Comparison:
 
 @dataclass
 class _Side:
-    """Durations (ms) per stage and critical-path time (ms) per stage over one set of traces."""
+    """Durations (ms) and usage per row, and critical-path time (ms) per stage over one set of traces."""
 
     requests: int = 0
     durations: dict[str, list[float]] = field(default_factory=dict)
+    usage: dict[str, list[float]] = field(default_factory=dict)
     path_ms: dict[str, float] = field(default_factory=dict)
     path_total_ms: float = 0.0
 
@@ -102,7 +114,13 @@ def _collect(traces: Sequence[TraceRecord], service_name: str | None) -> _Side:
     operations = [op for trace in traces if (op := find_operation(trace, service_name)) is not None]
     side = _Side(requests=len(operations))
     side.durations[REQUEST] = [op.duration_ms for op in operations]
+    figures = [request_figures(op) for op in operations]
+    first_tokens = [f.first_token_ms for f in figures if f.first_token_ms is not None]
+    if first_tokens:
+        side.durations[FIRST_TOKEN] = first_tokens
     side.durations.update(stage_durations_ms(operations))
+    for name, _, read in USAGE:
+        side.usage[name] = [value for f in figures if (value := read(f)) is not None]
     for operation in operations:
         _add_path_shares(operation.trace, {stage.name for stage in operation.stages}, side)
     return side
@@ -154,13 +172,13 @@ def _change(before: list[float], after: list[float], q: float, alpha: float, res
     )
 
 
-def _verdict(changes: dict[str, Change], min_effect_ms: float) -> str:
+def _verdict(changes: dict[str, Change], min_effect: float, words: tuple[str, str] = (SLOWER, FASTER)) -> str:
     if any(c.low is None for c in changes.values()):
         return TOO_FEW
-    if any(c.surely_slower(0.0, min_effect_ms) for c in changes.values()):
-        return SLOWER
-    if any(c.surely_faster(min_effect_ms) for c in changes.values()):
-        return FASTER
+    if any(c.surely_slower(0.0, min_effect) for c in changes.values()):
+        return words[0]
+    if any(c.surely_faster(min_effect) for c in changes.values()):
+        return words[1]
     return NO_CLEAR_CHANGE
 
 
@@ -188,31 +206,38 @@ def compare(
         min_effect_ms: a change whose interval reaches closer to zero than this many ms gets no verdict.
     """
     b, a = _collect(before, service_name), _collect(after, service_name)
-    names = [REQUEST] + [n for n in dict.fromkeys([*b.durations, *a.durations]) if n != REQUEST]
-    comparable = [n for n in names if min(len(b.durations.get(n, [])), len(a.durations.get(n, []))) >= min_calls]
-    alpha = (1 - confidence) / max(1, len(comparable) * len(STATISTICS))
-    stages = []
-    for name in names:
-        before_ms, after_ms = b.durations.get(name, []), a.durations.get(name, [])
-        if name in comparable:
+    names = [
+        n
+        for n in dict.fromkeys([REQUEST, FIRST_TOKEN, *b.durations, *a.durations])
+        if n in {*b.durations, *a.durations}
+    ]
+    used = [(name, unit) for name, unit, _ in USAGE if b.usage[name] or a.usage[name]]
+    sizes = [(b.durations.get(n, []), a.durations.get(n, [])) for n in names] + [
+        (b.usage[n], a.usage[n]) for n, _ in used
+    ]
+    alpha = (1 - confidence) / max(1, sum(min(map(len, pair)) >= min_calls for pair in sizes) * len(STATISTICS))
+
+    def row(name: str, before_values: list[float], after_values: list[float], unit: str = "ms") -> StageComparison:
+        if min(len(before_values), len(after_values)) >= min_calls:
             changes = {
-                label: _change(before_ms, after_ms, q, alpha, resamples, f"{seed}:{name}:{label}")
+                label: _change(before_values, after_values, q, alpha, resamples, f"{seed}:{name}:{label}")
                 for label, q in STATISTICS
             }
         else:
             changes = {
-                label: Change(percentile(sorted(before_ms), q), percentile(sorted(after_ms), q), None, None, None)
+                label: Change(percentile(before_values, q), percentile(after_values, q), None, None, None)
                 for label, q in STATISTICS
             }
-        stages.append(
-            StageComparison(
-                name=name,
-                calls_before=len(before_ms),
-                calls_after=len(after_ms),
-                changes=changes,
-                verdict=_verdict(changes, min_effect_ms),
-                path_share_before=b.path_ms.get(name, 0.0) / b.path_total_ms if b.path_total_ms else 0.0,
-                path_share_after=a.path_ms.get(name, 0.0) / a.path_total_ms if a.path_total_ms else 0.0,
-            )
+        verdict = _verdict(changes, min_effect_ms) if unit == "ms" else _verdict(changes, 0.0, (MORE, LESS))
+        return StageComparison(name, len(before_values), len(after_values), changes, verdict, unit=unit)
+
+    stages = [
+        replace(
+            row(name, b.durations.get(name, []), a.durations.get(name, [])),
+            path_share_before=b.path_ms.get(name, 0.0) / b.path_total_ms if b.path_total_ms else 0.0,
+            path_share_after=a.path_ms.get(name, 0.0) / a.path_total_ms if a.path_total_ms else 0.0,
         )
-    return Comparison(b.requests, a.requests, confidence, resamples, seed, min_effect_ms, stages)
+        for name in names
+    ]
+    usage = [row(name, b.usage[name], a.usage[name], unit) for name, unit in used]
+    return Comparison(b.requests, a.requests, confidence, resamples, seed, min_effect_ms, stages, usage)

@@ -5,9 +5,19 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from perftrace.analysis.compare import SLOWER, STATISTICS, Change, Comparison
+from perftrace.analysis.compare import (
+    FASTER,
+    FIRST_TOKEN,
+    LESS,
+    MORE,
+    SLOWER,
+    STATISTICS,
+    Change,
+    Comparison,
+    StageComparison,
+)
 
-_MARKS = {SLOWER: "🔴", "faster": "🟢"}
+_MARKS = {SLOWER: "🔴", FASTER: "🟢", MORE: "🔺", LESS: "🔻"}
 
 
 def comparison_to_json(comparison: Comparison) -> dict[str, Any]:
@@ -34,22 +44,39 @@ def _heading(comparison: Comparison) -> str:
     )
 
 
-def format_text(comparison: Comparison) -> str:
-    """A fixed-width table: one line per stage and statistic, then the critical path's shares."""
-    lines = [
-        _heading(comparison),
-        "",
-        f"{'stage':<26}{'calls':>11}{'stat':>6}{'before ms':>11}{'after ms':>10}{'change':>9}  {'interval':<20}verdict",
-    ]
-    for stage in comparison.stages:
+def _value(value: float, unit: str) -> str:
+    return f"{value:.1f}" if unit == "ms" else f"{value:.0f}" if unit == "tokens" else f"{value:.6f}"
+
+
+def _text_rows(stages: list[StageComparison]) -> list[str]:
+    lines = []
+    for stage in stages:
         calls = f"{stage.calls_before}→{stage.calls_after}"
         for i, (label, _) in enumerate(STATISTICS):
             change = stage.changes[label]
             lines.append(
                 f"{stage.name if i == 0 else '':<26}{calls if i == 0 else '':>11}{label:>6}"
-                f"{change.before_ms:>11.1f}{change.after_ms:>10.1f}{_percent(change.change):>9}  "
-                f"{_interval(change):<20}{stage.verdict if i == 0 else ''}"
+                f"{_value(change.before, stage.unit):>11}{_value(change.after, stage.unit):>10}"
+                f"{_percent(change.change):>9}  {_interval(change):<20}{stage.verdict if i == 0 else ''}"
             )
+    return lines
+
+
+def format_text(comparison: Comparison) -> str:
+    """Fixed-width tables: one line per row and statistic (times, then usage per request), then path shares."""
+    lines = [
+        _heading(comparison),
+        "",
+        f"{'stage':<26}{'calls':>11}{'stat':>6}{'before ms':>11}{'after ms':>10}{'change':>9}  {'interval':<20}verdict",
+        *_text_rows(comparison.stages),
+    ]
+    if comparison.usage:
+        lines += [
+            "",
+            f"{'per request':<26}{'requests':>11}{'stat':>6}{'before':>11}{'after':>10}{'change':>9}  "
+            f"{'interval':<20}verdict",
+            *_text_rows(comparison.usage),
+        ]
     lines += ["", "Share of the critical path", f"{'stage':<26}{'before':>8}{'after':>8}"]
     lines += [
         f"{s.name:<26}{s.path_share_before * 100:>7.0f}%{s.path_share_after * 100:>7.0f}%"
@@ -70,13 +97,26 @@ def format_markdown(comparison: Comparison, fail_if_slower: float | None = None)
         "| Stage | Calls | p50 ms | p50 change | p95 ms | p95 change | Verdict | Critical path |",
         "|---|--:|--:|--:|--:|--:|---|--:|",
     ]
-    for s in comparison.stages:
-        p50, p95 = s.changes["p50"], s.changes["p95"]
-        lines.append(
-            f"| `{s.name}` | {s.calls_before} → {s.calls_after} "
-            f"| {p50.before_ms:.1f} → {p50.after_ms:.1f} | {_percent(p50.change)} {_interval(p50)} "
-            f"| {p95.before_ms:.1f} → {p95.after_ms:.1f} | {_percent(p95.change)} {_interval(p95)} "
-            f"| {_MARKS.get(s.verdict, '')} {s.verdict} "
-            f"| {s.path_share_before * 100:.0f}% → {s.path_share_after * 100:.0f}% |"
-        )
+    lines += [
+        _markdown_row(s, "—" if s.name == FIRST_TOKEN else f"{s.path_share_before:.0%} → {s.path_share_after:.0%}")
+        for s in comparison.stages
+    ]
+    if comparison.usage:
+        lines += [
+            "",
+            "| Per request | Requests | p50 | p50 change | p95 | p95 change | Verdict |",
+            "|---|--:|--:|--:|--:|--:|---|",
+        ]
+        lines += [_markdown_row(u, None) for u in comparison.usage]
     return "\n".join(lines)
+
+
+def _markdown_row(s: StageComparison, path: str | None) -> str:
+    p50, p95 = s.changes["p50"], s.changes["p95"]
+    name = f"`{s.name}`" if s.unit == "ms" else s.name
+    return (
+        f"| {name} | {s.calls_before} → {s.calls_after} "
+        f"| {_value(p50.before, s.unit)} → {_value(p50.after, s.unit)} | {_percent(p50.change)} {_interval(p50)} "
+        f"| {_value(p95.before, s.unit)} → {_value(p95.after, s.unit)} | {_percent(p95.change)} {_interval(p95)} "
+        f"| {_MARKS.get(s.verdict, '')} {s.verdict} |" + (f" {path} |" if path is not None else "")
+    )

@@ -1,16 +1,25 @@
 """What the traces say: per-stage percentiles and shares, critical paths, and the bottleneck report.
 
-One implementation of each, used by the ``/performance`` page, the report command and the benchmarks.
+One implementation of each, used by the ``/performance`` page, the report command and the benchmarks. Beside
+the stages, the report shows what a request felt and caused (``RequestFigures`` and effect spans): the whole
+request and its first token as rows of their own, the requests by LLM rounds, and the time to effect per group.
+The first token has no critical-path share: it is a moment, not a span, and the time before it is spent in
+stages that have their own.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from perftrace.analysis.stages import Operation, find_operations, stage_durations_ms
+from perftrace.analysis.stages import Operation, RequestFigures, find_operations, request_figures, stage_durations_ms
 from perftrace.tracing.records import SpanRecord, TraceRecord
+from perftrace.tracing.semconv import EFFECT_ATTRIBUTE
+
+#: The rows for the operation as a whole (its span's duration) and for its first words (the ``first_token``
+#: event on its span, from the span's start), beside the stage rows of the report and the compare.
+REQUEST, FIRST_TOKEN = "request", "first token"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,20 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def _statistics(name: str, values: Sequence[float], errors: int, total_ms: float) -> StageStatistics:
+    ordered = sorted(values)
+    return StageStatistics(
+        name=name,
+        count=len(ordered),
+        errors=errors,
+        p50_ms=percentile(ordered, 50),
+        p95_ms=percentile(ordered, 95),
+        p99_ms=percentile(ordered, 99),
+        mean_ms=sum(ordered) / len(ordered),
+        share=sum(ordered) / total_ms if total_ms else 0.0,
+    )
+
+
 def stage_statistics(operations: Sequence[Operation]) -> list[StageStatistics]:
     """Statistics per stage name, in the order stages first appear; a stage whose span failed is an error."""
     errors: dict[str, int] = {}
@@ -53,23 +76,108 @@ def stage_statistics(operations: Sequence[Operation]) -> list[StageStatistics]:
             errors[stage.name] = errors.get(stage.name, 0) + (stage.status == "ERROR")
         for name in {stage.name for stage in operation.stages}:
             request_time[name] = request_time.get(name, 0.0) + operation.duration_ms
-    stats = []
-    for name, values in stage_durations_ms(operations).items():
-        ordered = sorted(values)
-        total = request_time.get(name, 0.0)
-        stats.append(
-            StageStatistics(
-                name=name,
-                count=len(ordered),
-                errors=errors.get(name, 0),
-                p50_ms=percentile(ordered, 50),
-                p95_ms=percentile(ordered, 95),
-                p99_ms=percentile(ordered, 99),
-                mean_ms=sum(ordered) / len(ordered),
-                share=sum(ordered) / total if total else 0.0,
+    return [
+        _statistics(name, values, errors.get(name, 0), request_time.get(name, 0.0))
+        for name, values in stage_durations_ms(operations).items()
+    ]
+
+
+def felt_statistics(operations: Sequence[Operation], figures: Sequence[RequestFigures]) -> list[StageStatistics]:
+    """The whole request's row, and the first token's (its share: of those requests' time, the part before it)."""
+    if not operations:
+        return []
+    durations = [op.duration_ms for op in operations]
+    failed = sum(op.span.status == "ERROR" for op in operations)
+    rows = [_statistics(REQUEST, durations, failed, sum(durations))]
+    first = [(f.first_token_ms, ms) for f, ms in zip(figures, durations, strict=True) if f.first_token_ms is not None]
+    if first:
+        rows.append(_statistics(FIRST_TOKEN, [ms for ms, _ in first], 0, sum(total for _, total in first)))
+    return rows
+
+
+@dataclass(frozen=True)
+class RoundsStatistics:
+    """The requests that made ``rounds`` LLM calls: their share and medians, and what the extra round cost.
+
+    ``extra_ms`` and ``extra_tokens`` are this row's median time and tokens (input + output) minus those of the
+    requests with one round fewer; None without such requests, or where the spans carry no usage.
+    """
+
+    rounds: int
+    requests: int
+    share: float
+    p50_ms: float
+    p50_tokens: float | None
+    extra_ms: float | None
+    extra_tokens: float | None
+
+
+def rounds_statistics(operations: Sequence[Operation], figures: Sequence[RequestFigures]) -> list[RoundsStatistics]:
+    """One row per number of LLM rounds, fewest first; none when no request called a model."""
+    if not any(f.llm_rounds for f in figures):
+        return []
+    by_rounds: dict[int, list[tuple[float, int | None]]] = {}
+    for operation, f in zip(operations, figures, strict=True):
+        tokens = (
+            f.input_tokens + f.output_tokens if f.input_tokens is not None and f.output_tokens is not None else None
+        )
+        by_rounds.setdefault(f.llm_rounds, []).append((operation.duration_ms, tokens))
+    rows: dict[int, RoundsStatistics] = {}
+    for rounds in sorted(by_rounds):
+        requests = by_rounds[rounds]
+        known = [t for _, t in requests if t is not None]
+        ms, median = percentile([d for d, _ in requests], 50), percentile(known, 50) if known else None
+        fewer = rows.get(rounds - 1)
+        rows[rounds] = RoundsStatistics(
+            rounds=rounds,
+            requests=len(requests),
+            share=len(requests) / len(figures),
+            p50_ms=ms,
+            p50_tokens=median,
+            extra_ms=ms - fewer.p50_ms if fewer else None,
+            extra_tokens=median - fewer.p50_tokens
+            if fewer and median is not None and fewer.p50_tokens is not None
+            else None,
+        )
+    return list(rows.values())
+
+
+@dataclass(frozen=True)
+class EffectStatistics:
+    """The time to effect of one group (``EFFECT_ATTRIBUTE``'s value, e.g. ``light``), in milliseconds.
+
+    ``timeouts`` are the effects not seen within their bound (status ERROR); the percentiles are of the others
+    (None when there are none).
+    """
+
+    group: str
+    count: int
+    timeouts: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+def effect_statistics(operations: Sequence[Operation]) -> list[EffectStatistics]:
+    """Per group, by name: the effect spans the operations' service recorded in their traces."""
+    seen: dict[str, list[SpanRecord]] = {}
+    for operation in operations:
+        for span in operation.trace.spans:
+            group = span.attributes.get(EFFECT_ATTRIBUTE)
+            if group is not None and span.service_name == operation.span.service_name:
+                seen.setdefault(str(group), []).append(span)
+    rows = []
+    for group, spans in sorted(seen.items()):
+        reached = sorted(s.duration_seconds * 1000 for s in spans if s.status != "ERROR")
+        rows.append(
+            EffectStatistics(
+                group=group,
+                count=len(spans),
+                timeouts=len(spans) - len(reached),
+                p50_ms=percentile(reached, 50) if reached else None,
+                p95_ms=percentile(reached, 95) if reached else None,
             )
         )
-    return stats
+    return rows
 
 
 @dataclass(frozen=True)
@@ -129,20 +237,27 @@ class SlowTrace:
 
 @dataclass(frozen=True)
 class BottleneckReport:
-    """What the report shows."""
+    """What the report shows: the requests' stages, the slowest paths, and what the requests felt and caused."""
 
     requests: int
     stages: list[StageStatistics]
     slowest: list[SlowTrace]
+    felt: list[StageStatistics] = field(default_factory=list)
+    rounds: list[RoundsStatistics] = field(default_factory=list)
+    effects: list[EffectStatistics] = field(default_factory=list)
 
 
 def build_report(traces: Sequence[TraceRecord], service_name: str | None, slowest: int = 3) -> BottleneckReport:
     """Reports of the operations among ``traces``, their stage statistics and the slowest ones' paths."""
     operations = sorted(find_operations(traces, service_name), key=lambda op: op.duration_ms, reverse=True)
+    figures = [request_figures(op) for op in operations]
     return BottleneckReport(
         requests=len(operations),
         stages=stage_statistics(operations),
         slowest=[SlowTrace(op, critical_path(op.trace)) for op in operations[:slowest]],
+        felt=felt_statistics(operations, figures),
+        rounds=rounds_statistics(operations, figures),
+        effects=effect_statistics(operations),
     )
 
 
@@ -155,11 +270,24 @@ def format_report(report: BottleneckReport) -> str:
         "",
         f"{'stage':<26}{'calls':>7}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'share':>8}",
     ]
-    for s in report.stages:
+    for s in [*report.felt, *report.stages]:
         lines.append(
             f"{s.name:<26}{s.count:>7}{s.errors:>8}{s.p50_ms:>10.1f}{s.p95_ms:>10.1f}{s.p99_ms:>10.1f}"
             f"{s.share * 100:>7.0f}%"
         )
+    if report.rounds:
+        lines += ["", f"{'LLM rounds':<12}{'requests':>9}{'share':>7}{'p50 ms':>10}{'p50 tokens':>11}  extra round"]
+        lines += [
+            f"{r.rounds:<12}{r.requests:>9}{r.share * 100:>6.0f}%{r.p50_ms:>10.1f}{_number(r.p50_tokens, '.0f'):>11}  "
+            + (f"{r.extra_ms:+.1f} ms, {_number(r.extra_tokens, '+.0f')} tokens" if r.extra_ms is not None else "")
+            for r in report.rounds
+        ]
+    if report.effects:
+        lines += ["", f"{'effect':<26}{'count':>7}{'timeouts':>10}{'p50 ms':>10}{'p95 ms':>10}"]
+        lines += [
+            f"{e.group:<26}{e.count:>7}{e.timeouts:>10}{_number(e.p50_ms, '.1f'):>10}{_number(e.p95_ms, '.1f'):>10}"
+            for e in report.effects
+        ]
     for slow in report.slowest:
         lines += [
             "",
@@ -172,3 +300,7 @@ def format_report(report: BottleneckReport) -> str:
             if step.self_ms >= 0.05
         ]
     return "\n".join(lines)
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)

@@ -23,3 +23,8 @@ THUMBS_DOWN_LABEL: Final = "thumbs_down"
 #: The GenAI conventions' event of a judgement on an answer (a user's thumbs up or down), and its attributes
 #: (``gen_ai.evaluation.name``, ``.score.label``, ``.score.value``, ``.explanation``) from the semconv package.
 EVALUATION_RESULT_EVENT: Final = "gen_ai.evaluation.result"
+#: On a span that stands for an operation's effect outside the service, from the call that asked for it until
+#: the effect was seen (a light on, a cover open): the group its time is reported under (e.g. ``light``). The
+#: span ends when the effect is seen, or with status ERROR at the bound it was waited for (a timeout); an
+#: effect whose time measures nothing else (never watched, cancelled) does not carry it.
+EFFECT_ATTRIBUTE: Final = "performance.effect"

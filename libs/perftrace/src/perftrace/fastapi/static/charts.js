@@ -119,16 +119,18 @@
   }
 
   function comparison(container, result) {
-    const row = 34, left = 190, right = 580, height = result.stages.length * row + 40;
-    const bounds = result.stages.flatMap((s) => Object.values(s.changes).flatMap((c) => [c.low, c.high, c.change])).filter((v) => v !== null);
+    // Time rows, then tokens and cost per request (verdicts more/less): the same intervals, the same drawing.
+    const rows = [...result.stages, ...(result.usage || [])];
+    const row = 34, left = 190, right = 580, height = rows.length * row + 40;
+    const bounds = rows.flatMap((s) => Object.values(s.changes).flatMap((c) => [c.low, c.high, c.change])).filter((v) => v !== null);
     const span = Math.max(0.1, ...bounds.map(Math.abs));
     const x = (f) => left + ((f + span) / (2 * span)) * (right - left);
     const root = svg(container, 900, height);
     el("line", { x1: x(0), x2: x(0), y1: 0, y2: height - 24, stroke: "#1d2433" }, root);
     for (const f of [-span, 0, span]) el("text", { x: x(f), y: height - 8, "text-anchor": "middle", class: "axis" }, root, pct(f));
-    result.stages.forEach((s, i) => {
+    rows.forEach((s, i) => {
       const g = el("g", { class: "stage", "data-stage": s.name, "data-verdict": s.verdict }, root);
-      const y = i * row + 16, tone = s.verdict === "slower" ? "#d9534f" : s.verdict === "faster" ? "#2e9e6b" : "#667";
+      const y = i * row + 16, tone = { slower: "#d9534f", more: "#d9534f", faster: "#2e9e6b", less: "#2e9e6b" }[s.verdict] || "#667";
       el("text", { x: left - 8, y: y + 4, "text-anchor": "end" }, g, s.name);
       ["p50", "p95"].forEach((label, k) => {
         const c = s.changes[label], cy = y - 5 + k * 10;
