@@ -11,8 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from perftrace.tracing.records import SpanRecord, TraceRecord
 
@@ -66,10 +65,7 @@ class RecentTracesProcessor(SpanProcessor):
         self._evicted_traces = 0
         self._failed_spans = 0
 
-    # SpanProcessor interface -------------------------------------------------------------------------
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        """Nothing to do when a span starts: only finished spans are kept."""
+    # SpanProcessor interface: on_start and force_flush are the base class's no-ops (ended spans only) -------
 
     def on_end(self, span: ReadableSpan) -> None:
         """Record a finished span; never raises."""
@@ -98,10 +94,6 @@ class RecentTracesProcessor(SpanProcessor):
         """Drop listeners; the stored traces stay readable."""
         with self._lock:
             self._listeners.clear()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Nothing is buffered for export, so there is nothing to flush."""
-        return True
 
     # Public API --------------------------------------------------------------------------------------
 
