@@ -342,15 +342,15 @@ def test_nested_traced_calls_form_a_tree(exported: InMemorySpanExporter) -> None
     assert all(c.parent is not None and c.parent.span_id == root.context.span_id for c in children)
 
 
-def test_current_span_block_matches_start_as_current_span(exported: InMemorySpanExporter) -> None:
+def test_following_tracer_start_as_current_span_block(exported: InMemorySpanExporter) -> None:
     tracer = FollowingTracer("t")
     outside = trace.get_current_span()
-    with tracer.current_span("ok", {"a": 1}) as span:
+    with tracer.start_as_current_span("ok", attributes={"a": 1}) as span:
         assert trace.get_current_span() is span
     assert trace.get_current_span() is outside
-    with pytest.raises(Boom), tracer.current_span("fails"):
+    with pytest.raises(Boom), tracer.start_as_current_span("fails"):
         raise Boom("inside")
-    with pytest.raises(asyncio.CancelledError), tracer.current_span("cancelled"):
+    with pytest.raises(asyncio.CancelledError), tracer.start_as_current_span("cancelled"):
         raise asyncio.CancelledError
     assert trace.get_current_span() is outside
     ok, fails, cancelled = exported.get_finished_spans()

@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
 
 P = ParamSpec("P")
@@ -56,19 +56,6 @@ class FollowingTracer(Tracer):
         """See ``Tracer.start_as_current_span``."""
         return self.get().start_as_current_span(*args, **kwargs)
 
-    def current_span(
-        self,
-        name: str,
-        attributes: Mapping[str, AttributeValue] | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-    ) -> AbstractContextManager[Span]:
-        """``start_as_current_span(name, kind=kind, attributes=attributes)``: a ``with`` block's span.
-
-        An ``Exception`` leaving the block is recorded and sets the status to ERROR; a ``BaseException``
-        such as cancellation is not an error (the SDK's rules).
-        """
-        return self.get().start_as_current_span(name, kind=kind, attributes=attributes)
-
 
 def _record_error(span: Span, exc: BaseException) -> None:
     span.record_exception(exc)
@@ -85,6 +72,8 @@ def _code_attributes(func: Callable[..., Any]) -> dict[str, AttributeValue]:
 
 
 def _wrap(func: Callable[P, R], name: str | None, attributes: Mapping[str, AttributeValue] | None) -> Callable[P, R]:
+    if isinstance(func, classmethod | staticmethod):  # wrap the function inside, keep the descriptor's kind
+        return cast(Callable[P, R], type(func)(_wrap(func.__func__, name, attributes)))
     span_name = name or func.__qualname__
     span_attributes = {**_code_attributes(func), **(attributes or {})}
     slot = FollowingTracer()
@@ -222,17 +211,5 @@ def traced(
     Put it under ``@classmethod``/``@staticmethod``; above them works too.
     """
     if callable(func_or_name):
-        return cast(Callable[P, R], _decorate(func_or_name, None, attributes))
-
-    def decorator(func: Callable[P, R]) -> Callable[P, R]:
-        return cast(Callable[P, R], _decorate(func, func_or_name, attributes))
-
-    return decorator
-
-
-def _decorate(func: Any, name: str | None, attributes: Mapping[str, AttributeValue] | None) -> Any:
-    if isinstance(func, classmethod):
-        return classmethod(_wrap(func.__func__, name, attributes))
-    if isinstance(func, staticmethod):
-        return staticmethod(_wrap(func.__func__, name, attributes))
-    return _wrap(func, name, attributes)
+        return _wrap(func_or_name, None, attributes)
+    return functools.partial(_wrap, name=func_or_name, attributes=attributes)
