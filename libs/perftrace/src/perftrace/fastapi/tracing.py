@@ -121,8 +121,18 @@ class PerformanceTracing:
             reports = max(1, self.config.recent_traces_max)
             tracker = install_tracker(handle.recent, service_name, max_reports=reports)
             async with AsyncExitStack() as stack:
-                if self.browser_endpoint is not None:
-                    self._endpoint = await self._open_endpoint(stack, self.browser_endpoint, handle, service_name)
+                if (endpoint := self.browser_endpoint) is not None:
+                    # Not instrumented: forwarding the browser's spans must not make spans of its own.
+                    http = httpx.AsyncClient(timeout=endpoint.forward_timeout_seconds)
+                    stack.push_async_callback(http.aclose)
+                    self._endpoint = BrowserEndpoint(
+                        config=endpoint,
+                        forwarded_by=service_name,
+                        forward_url=endpoint.forward_url or otlp_http_traces_endpoint(),
+                        http=http,
+                        limiter=SlidingWindowRateLimiter(endpoint.rate_limit_per_minute, 60.0),
+                        recent=handle.recent,
+                    )
                 self._running = RunningTracing(
                     handle, tracker, service_name, self.jaeger_url, self.links, self.input_token_budget
                 )
@@ -132,22 +142,6 @@ class PerformanceTracing:
                     self._running = self._endpoint = None
         finally:
             handle.shutdown()
-
-    @staticmethod
-    async def _open_endpoint(
-        stack: AsyncExitStack, config: BrowserEndpointConfig, handle: TracingHandle, service_name: str
-    ) -> BrowserEndpoint:
-        # Not instrumented: forwarding the browser's spans must not make spans of its own.
-        http = httpx.AsyncClient(timeout=config.forward_timeout_seconds)
-        stack.push_async_callback(http.aclose)
-        return BrowserEndpoint(
-            config=config,
-            forwarded_by=service_name,
-            forward_url=config.forward_url or otlp_http_traces_endpoint(),
-            http=http,
-            limiter=SlidingWindowRateLimiter(config.rate_limit_per_minute, 60.0),
-            recent=handle.recent,
-        )
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:

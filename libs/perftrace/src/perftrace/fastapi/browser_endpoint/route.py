@@ -7,7 +7,6 @@ backend spans together) and forwards them to the collector when one is configure
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +61,7 @@ async def _forward(endpoint: BrowserEndpoint, url: str, body: bytes, content_typ
     return _accepted(content_type)
 
 
-async def receive_export(request: Request, endpoint: BrowserEndpoint) -> Response:
-    """Check, keep and forward one export (the route's work once the endpoint is known)."""
+async def _receive(request: Request, endpoint: BrowserEndpoint) -> Response:
     client = request.client.host if request.client else "unknown"
     wait = endpoint.limiter.acquire(client)
     if wait > 0:
@@ -81,12 +79,6 @@ async def receive_export(request: Request, endpoint: BrowserEndpoint) -> Respons
     if endpoint.forward_url is None:
         return _accepted(export.response_content_type)
     return await _forward(endpoint, endpoint.forward_url, export.body, export.response_content_type)
-
-
-def running_endpoint(request: Request) -> BrowserEndpoint | None:
-    """The app's running endpoint (None before the lifespan starts it)."""
-    source: Callable[[], BrowserEndpoint | None] | None = getattr(request.app.state, STATE_KEY, None)
-    return source() if source is not None else None
 
 
 EXPORT_ERRORS = error_responses(
@@ -150,10 +142,10 @@ async def receive_traces(request: Request) -> Response:
 
     Only paths of this endpoint exist under ``/otlp``: anything else is a 404, another method a 405.
     """
-    endpoint = running_endpoint(request)
+    endpoint: BrowserEndpoint | None = getattr(request.app.state, STATE_KEY, lambda: None)()
     if endpoint is None:
         return error_response(503, "tracing is not running")
-    return await receive_export(request, endpoint)
+    return await _receive(request, endpoint)
 
 
 def document_endpoint(document: dict[str, Any], config: BrowserEndpointConfig) -> None:
