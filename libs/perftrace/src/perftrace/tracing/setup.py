@@ -150,8 +150,10 @@ def _otlp_protocol(signal_variable: str) -> str:
     return protocol if protocol == "grpc" else "http/protobuf"
 
 
-def _endpoint_configured(signal_variable: str) -> bool:
-    return bool(os.environ.get(signal_variable) or os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT))
+def _exported(exporter_variable: str, endpoint_variable: str) -> bool:
+    if os.environ.get(exporter_variable, "otlp").strip().lower() == "none":
+        return False
+    return bool(os.environ.get(endpoint_variable) or os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT))
 
 
 def otlp_http_traces_endpoint() -> str | None:
@@ -175,9 +177,7 @@ def build_meter_provider(resource: Resource) -> MeterProvider | None:
     The exporter and the reader read their own variables (``OTEL_EXPORTER_OTLP_METRICS_*``,
     ``OTEL_METRIC_EXPORT_INTERVAL``).
     """
-    if os.environ.get(OTEL_METRICS_EXPORTER, "otlp").strip().lower() == "none":
-        return None
-    if not _endpoint_configured(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT):
+    if not _exported(OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT):
         return None
     exporter: MetricExporter
     if _otlp_protocol(OTEL_EXPORTER_OTLP_METRICS_PROTOCOL) == "grpc":
@@ -200,9 +200,7 @@ def build_exporter(meter_provider: MeterProvider | None = None) -> SpanExporter 
     ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`` picks ``http/protobuf`` (default) or ``grpc``; the exporter
     itself reads endpoint, headers, compression and timeout from the environment.
     """
-    if os.environ.get(OTEL_TRACES_EXPORTER, "otlp").strip().lower() == "none":
-        return None
-    if not _endpoint_configured(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT):
+    if not _exported(OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT):
         return None
     if _otlp_protocol(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
