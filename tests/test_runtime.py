@@ -17,7 +17,6 @@ from opentelemetry.instrumentation.logging import LoggingInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from perftrace.tracing.logs import disable_log_correlation
 
 
 async def test_start_up_failing_half_way_undoes_what_it_did(settings: Settings, tmp_path: Path) -> None:
@@ -48,7 +47,7 @@ def _chat(client: TestClient) -> None:
 def test_with_the_sdk_disabled_the_service_installs_no_tracing_at_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    disable_log_correlation()  # other tests' services leave it installed in this process
+    LoggingInstrumentor().uninstrument()  # other tests' services leave it installed in this process
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     settings = Settings(data_dir=tmp_path / "data", llm_latency_ms=0, llm_stream_chunk_ms=0, _env_file=None)
     app = create_app(settings)

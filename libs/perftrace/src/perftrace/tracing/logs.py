@@ -23,11 +23,6 @@ def enable_log_correlation(provider: TracerProvider | None = None) -> None:
     instrumentor.instrument(tracer_provider=provider, inject_trace_context=True, enable_log_auto_instrumentation=False)
 
 
-def disable_log_correlation() -> None:
-    """Restore the record factory that was there before."""
-    LoggingInstrumentor().uninstrument()
-
-
 def configure_logging(level: str = "INFO", trace_ids: bool = True) -> None:
     """Log to stderr (for the CLI and the server), with trace ids in every line unless ``trace_ids`` is False."""
     if trace_ids:
