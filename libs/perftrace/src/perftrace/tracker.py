@@ -178,8 +178,7 @@ class PerformanceTracker:
     ) -> PerformanceReport:
         """Report the given ended metrics; a still-open one is ended first. Logs the report line."""
         for metric_id in metric_ids:
-            if metric_id in self._active:
-                self.end(metric_id)
+            self.end(metric_id)  # None, and nothing done, for one already ended
         with self._lock:
             metrics = [m for m in (self._ended.pop(i, None) for i in metric_ids) if m is not None]
         if additional_metadata:

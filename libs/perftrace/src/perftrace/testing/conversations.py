@@ -37,14 +37,14 @@ def conversation_traces(
         spans = []
         for span in trace.spans:
             if span.attribute(OPERATION_ATTRIBUTE) is not None:
-                usage = {
+                usage: dict[str, object] = {
                     GEN_AI_CONVERSATION_ID: conversation_id,
                     GEN_AI_USAGE_INPUT_TOKENS: TURN_INPUT_TOKENS + i * TURN_INPUT_GROWTH,
                     GEN_AI_USAGE_OUTPUT_TOKENS: TURN_OUTPUT_TOKENS,
                 }
-                span = span._replace(attributes={**span.attributes, **usage})
                 if cost_usd is not None:
-                    span = span._replace(attributes={**span.attributes, COST_USD_ATTRIBUTE: cost_usd})
+                    usage[COST_USD_ATTRIBUTE] = cost_usd
+                span = span._replace(attributes={**span.attributes, **usage})
             elif span.name == "openai_api_call":
                 call = {
                     GEN_AI_OPERATION_NAME: "chat",
