@@ -179,27 +179,19 @@ class OtlpExportTraceServiceRequest(_Otlp):
     resourceSpans: list[OtlpResourceSpans] = Field(default_factory=list)
 
 
-class MalformedExport(ValueError):
-    """A JSON export that is not JSON (``syntax``) or does not match ``OtlpExportTraceServiceRequest``."""
-
-    def __init__(self, message: str, *, syntax: bool) -> None:
-        super().__init__(message)
-        self.syntax = syntax
-
-
 def validate_export(data: bytes) -> OtlpExportTraceServiceRequest:
-    """Parse and check a JSON export in one pass (pydantic-core's parser); ``MalformedExport`` names what is wrong."""
+    """Parse and check a JSON export in one pass (pydantic-core's parser); the ``ValueError`` is the 400's message."""
     try:
         return OtlpExportTraceServiceRequest.model_validate_json(data)
     except ValidationError as error:
         problems = error.errors(include_url=False)
     if problems[0]["type"] == "json_invalid":
-        raise MalformedExport(str(problems[0].get("ctx", {}).get("error", "invalid JSON")), syntax=True)
+        raise ValueError("malformed JSON: " + str(problems[0].get("ctx", {}).get("error", "invalid JSON"))[:300])
     for problem in problems:
         if problem["type"] == "list_type":
             # JSON mode says "array"; the API's other 4xx (decoded bodies, FastAPI) say "list": both, then.
             problem["msg"] = "Input should be a valid list (a JSON array)"
-    raise MalformedExport(f"does not match the schema: {describe_problems(problems)}", syntax=False)
+    raise ValueError("malformed OTLP JSON: " + f"does not match the schema: {describe_problems(problems)}"[:300])
 
 
 # The protobuf request is built from plain dicts: upb fills nested messages from them in C, which is several
@@ -298,5 +290,9 @@ def to_protobuf(export: OtlpExportTraceServiceRequest) -> ExportTraceServiceRequ
 
 
 def read_export(data: bytes) -> ExportTraceServiceRequest:
-    """A JSON export's bytes, checked against the schema, as the protobuf request."""
-    return to_protobuf(validate_export(data))
+    """A JSON export's bytes, checked against the schema, as the protobuf request; a ``ValueError`` says why not."""
+    export = validate_export(data)
+    try:
+        return to_protobuf(export)
+    except ValueError as error:  # a string protobuf cannot hold (a lone surrogate)
+        raise ValueError(f"malformed OTLP JSON: {str(error)[:300]}") from None
