@@ -27,8 +27,5 @@ def configure_logging(level: str = "INFO", trace_ids: bool = True) -> None:
     """Log to stderr (for the CLI and the server), with trace ids in every line unless ``trace_ids`` is False."""
     if trace_ids:
         enable_log_correlation()
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT if trace_ids else PLAIN_LOG_FORMAT))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    # force: the root logger's handlers so far are replaced, so a second call does not log every line twice.
+    logging.basicConfig(format=LOG_FORMAT if trace_ids else PLAIN_LOG_FORMAT, level=level.upper(), force=True)
