@@ -50,10 +50,6 @@ class Export:
     truncated_values: int = 0
 
 
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
 def _decode_body(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
     if len(body) > max_bytes:
         raise ExportRejected(413, f"body of {len(body)} bytes is over the {max_bytes}-byte limit")
@@ -206,7 +202,7 @@ def prepare_export(
     """
     caps = _Caps(config)
     try:
-        media_type = _media_type(content_type)
+        media_type = (content_type or "").split(";", 1)[0].strip().lower()  # without parameters (charset)
         if media_type not in (PROTOBUF, JSON):
             supported = f"use {PROTOBUF} or {JSON}"
             raise ExportRejected(415, f"content type {media_type or 'none'!r} is not supported; {supported}")
