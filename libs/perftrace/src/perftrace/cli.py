@@ -27,6 +27,7 @@ from perftrace.analysis.compare import compare
 from perftrace.analysis.compare_report import comparison_to_json, format_markdown, format_text
 from perftrace.analysis.conversations import find_conversation, format_conversation
 from perftrace.analysis.report import build_report, format_report
+from perftrace.analysis.stages import Operation, find_operations
 from perftrace.formats.jaeger import traces_from_jaeger
 from perftrace.formats.snapshot import (
     SnapshotError,
@@ -161,9 +162,10 @@ def run_report(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
         print(f"Could not read traces from {source}: {error}", file=sys.stderr)
         return 1
+    operations = find_operations(traces, args.service)
     if args.conversation:
-        return print_conversation(traces, args)
-    print(format_report(build_report(traces, args.service, args.slowest)))
+        return print_conversation(operations, args)
+    print(format_report(build_report(operations, args.slowest)))
     return 0
 
 
@@ -171,9 +173,9 @@ def _conversation_tag(args: argparse.Namespace) -> dict[str, str] | None:
     return {GEN_AI_CONVERSATION_ID: args.conversation} if args.conversation else None
 
 
-def print_conversation(traces: Sequence[TraceRecord], args: argparse.Namespace) -> int:
-    """Print ``--conversation``'s turns among ``traces``; 1 when none of them names it."""
-    found = find_conversation(traces, args.service, args.conversation)
+def print_conversation(operations: Sequence[Operation], args: argparse.Namespace) -> int:
+    """Print ``--conversation``'s turns among ``operations``; 1 when none of them names it."""
+    found = find_conversation(operations, args.conversation)
     if found is None:
         print(f"No trace read names conversation {args.conversation!r}.", file=sys.stderr)
         return 1

@@ -47,7 +47,7 @@ def test_a_stage_whose_span_failed_counts_as_an_error_from_its_status_alone() ->
     failed = [s._replace(status="ERROR") if s.name == "save_response" else s for s in traces[0].spans]
     traces[0] = TraceRecord(traces[0].trace_id, tuple(failed))
 
-    stats = {s.name: s for s in build_report(traces, SERVICE).stages}
+    stats = {s.name: s for s in build_report(find_operations(traces, SERVICE)).stages}
 
     assert stats["save_response"].errors == 1 and stats["message_assembly"].errors == 0
 
@@ -56,9 +56,9 @@ def test_report_compare_and_charts_see_the_same_stage_durations() -> None:
     traces = synthetic_traces(20, seed=6)
     durations = stage_durations_ms(find_operations(traces, SERVICE))
 
-    report = {s.name: s.count for s in build_report(traces, SERVICE).stages}
+    report = {s.name: s.count for s in build_report(find_operations(traces, SERVICE)).stages}
     compared = {s.name: s.calls_before for s in compare(traces, traces, SERVICE, resamples=10).stages}
-    charted = {s["name"]: s["values"] for s in chart_data(traces, SERVICE)["stages"]}
+    charted = {s["name"]: s["values"] for s in chart_data(find_operations(traces, SERVICE))["stages"]}
 
     assert report == {name: len(values) for name, values in durations.items()}
     assert compared == {"request": 20, **report}

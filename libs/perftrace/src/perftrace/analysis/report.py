@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from perftrace.analysis.stages import Operation, RequestFigures, find_operations, request_figures, stage_durations_ms
+from perftrace.analysis.stages import Operation, stage_durations_ms
 from perftrace.tracing.records import SpanRecord, TraceRecord
 from perftrace.tracing.semconv import EFFECT_ATTRIBUTE
 
@@ -82,14 +82,14 @@ def stage_statistics(operations: Sequence[Operation]) -> list[StageStatistics]:
     ]
 
 
-def felt_statistics(operations: Sequence[Operation], figures: Sequence[RequestFigures]) -> list[StageStatistics]:
+def felt_statistics(operations: Sequence[Operation]) -> list[StageStatistics]:
     """The whole request's row, and the first token's (its share: of those requests' time, the part before it)."""
     if not operations:
         return []
     durations = [op.duration_ms for op in operations]
     failed = sum(op.span.status == "ERROR" for op in operations)
     rows = [_statistics(REQUEST, durations, failed, sum(durations))]
-    first = [(f.first_token_ms, ms) for f, ms in zip(figures, durations, strict=True) if f.first_token_ms is not None]
+    first = [(op.figures.first_token_ms, op.duration_ms) for op in operations if op.figures.first_token_ms is not None]
     if first:
         rows.append(_statistics(FIRST_TOKEN, [ms for ms, _ in first], 0, sum(total for _, total in first)))
     return rows
@@ -112,12 +112,13 @@ class RoundsStatistics:
     extra_tokens: float | None
 
 
-def rounds_statistics(operations: Sequence[Operation], figures: Sequence[RequestFigures]) -> list[RoundsStatistics]:
+def rounds_statistics(operations: Sequence[Operation]) -> list[RoundsStatistics]:
     """One row per number of LLM rounds, fewest first; none when no request called a model."""
-    if not any(f.llm_rounds for f in figures):
+    if not any(op.figures.llm_rounds for op in operations):
         return []
     by_rounds: dict[int, list[tuple[float, int | None]]] = {}
-    for operation, f in zip(operations, figures, strict=True):
+    for operation in operations:
+        f = operation.figures
         tokens = (
             f.input_tokens + f.output_tokens if f.input_tokens is not None and f.output_tokens is not None else None
         )
@@ -131,7 +132,7 @@ def rounds_statistics(operations: Sequence[Operation], figures: Sequence[Request
         rows[rounds] = RoundsStatistics(
             rounds=rounds,
             requests=len(requests),
-            share=len(requests) / len(figures),
+            share=len(requests) / len(operations),
             p50_ms=ms,
             p50_tokens=median,
             extra_ms=ms - fewer.p50_ms if fewer else None,
@@ -247,16 +248,15 @@ class BottleneckReport:
     effects: list[EffectStatistics] = field(default_factory=list)
 
 
-def build_report(traces: Sequence[TraceRecord], service_name: str | None, slowest: int = 3) -> BottleneckReport:
-    """Reports of the operations among ``traces``, their stage statistics and the slowest ones' paths."""
-    operations = sorted(find_operations(traces, service_name), key=lambda op: op.duration_ms, reverse=True)
-    figures = [request_figures(op) for op in operations]
+def build_report(operations: Sequence[Operation], slowest: int = 3) -> BottleneckReport:
+    """The report of ``operations`` (``find_operations``'): stage statistics and the slowest ones' paths."""
+    operations = sorted(operations, key=lambda op: op.duration_ms, reverse=True)
     return BottleneckReport(
         requests=len(operations),
         stages=stage_statistics(operations),
         slowest=[SlowTrace(op, critical_path(op.trace)) for op in operations[:slowest]],
-        felt=felt_statistics(operations, figures),
-        rounds=rounds_statistics(operations, figures),
+        felt=felt_statistics(operations),
+        rounds=rounds_statistics(operations),
         effects=effect_statistics(operations),
     )
 

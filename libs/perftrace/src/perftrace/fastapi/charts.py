@@ -11,21 +11,20 @@ from typing import Any
 
 from perftrace.analysis.conversations import ConversationTurns
 from perftrace.analysis.report import percentile
-from perftrace.analysis.stages import find_operations, stage_durations_ms
-from perftrace.tracing.records import TraceRecord
+from perftrace.analysis.stages import Operation, stage_durations_ms
 
 #: How many of the newest requests the pictures show.
 CHART_REQUESTS = 100
 _BOX = (("p5", 5.0), ("p25", 25.0), ("p50", 50.0), ("p75", 75.0), ("p95", 95.0))
 
 
-def chart_data(traces: Sequence[TraceRecord], service_name: str | None, last: int = CHART_REQUESTS) -> dict[str, Any]:
-    """Per-stage latency of the newest ``last`` requests, and each request's time split by stage.
+def chart_data(operations: Sequence[Operation], last: int = CHART_REQUESTS) -> dict[str, Any]:
+    """Per-stage latency of the newest ``last`` of ``operations`` (oldest first), and each one's time by stage.
 
     Returns ``{"stages": [{"name", "values", "p5", ..., "p95"}], "requests": [{"t", "trace_id",
     "total", "parts"}]}``: ms throughout, ``t`` in epoch ms, ``parts`` in the order of ``stages``.
     """
-    operations = find_operations(traces, service_name)[-last:]
+    operations = operations[-last:]
     # Microseconds are plenty for a picture, and halve the page's data.
     values = {name: [round(ms, 3) for ms in durations] for name, durations in stage_durations_ms(operations).items()}
     stages = [

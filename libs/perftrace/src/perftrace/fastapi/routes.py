@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from perftrace.analysis.report import StageStatistics, build_report
+from perftrace.analysis.stages import find_operations
 from perftrace.fastapi.contract import SERVER_ERROR, VALIDATION_ERROR, error_responses
 from perftrace.fastapi.page import render_performance_page
 from perftrace.formats.spans import TraceJson
@@ -88,8 +89,7 @@ async def stages(state: Running) -> list[StageStatistics]:
 
     Reports made by hand with ``create_report`` are in the reports route only.
     """
-    report = build_report(state.handle.recent.traces(), state.service_name)
-    return report.stages
+    return build_report(find_operations(state.handle.recent.traces(), state.service_name)).stages
 
 
 @router.get(TRACES_PATH, responses=VALIDATION_ERROR)
@@ -116,10 +116,8 @@ async def performance_page(state: Running, request: Request) -> HTMLResponse:
 
     Its links and its script's calls are under the app's root path, so the page works behind a path prefix.
     """
-    kept = state.handle.recent.traces()[::-1]
     page = render_performance_page(
-        kept,
-        build_report(kept, state.service_name),
+        state.handle.recent.traces()[::-1],
         service_name=state.service_name,
         urls=page_urls(request.scope.get("root_path", "")),
         jaeger_url=state.jaeger_url,
