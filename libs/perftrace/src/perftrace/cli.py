@@ -18,13 +18,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_CONVERSATION_ID
 
 from perftrace.analysis.compare import compare
-from perftrace.analysis.compare_report import comparison_to_json, format_markdown, format_text
+from perftrace.analysis.compare_report import format_markdown, format_text
 from perftrace.analysis.conversations import find_conversation, format_conversation
 from perftrace.analysis.report import build_report, format_report
 from perftrace.analysis.stages import Operation, find_operations
@@ -218,13 +219,13 @@ def run_compare(args: argparse.Namespace) -> int:
         min_effect_ms=args.min_effect_ms,
     )
     gate = args.fail_if_slower / 100 if args.fail_if_slower is not None else None
-    if args.format == "json":
-        print(json.dumps({**comparison_to_json(result), "slower_than_gate": result.slower_than(gate) if gate else []}))
+    failing = result.slower_than(gate) if gate is not None else []
+    if args.format == "json":  # changes and interval bounds as fractions, 0.3 = +30 %
+        print(json.dumps({**asdict(result), "slower_than_gate": failing if gate else []}))
     elif args.format == "markdown":
         print(format_markdown(result, gate))
     else:
         print(format_text(result))
-    failing = result.slower_than(gate) if gate is not None else []
     if failing:
         print(f"Slower by more than {args.fail_if_slower:g}%: {', '.join(failing)}", file=sys.stderr)
         return EXIT_SLOWER
