@@ -150,28 +150,22 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         if args.jaeger:
             window = (time.time() - args.lookback, time.time())
-            traces = jaeger_traces(args.jaeger, args.service, window, args.limit, tags=_conversation_tag(args))
+            tags = {GEN_AI_CONVERSATION_ID: args.conversation} if args.conversation else None
+            traces = jaeger_traces(args.jaeger, args.service, window, args.limit, tags=tags)
         else:
             payload = _get_json(f"{args.url.rstrip('/')}{TRACES_PATH}", {"limit": args.limit}, signed=True)
             traces = traces_from_json(payload)
-    except urllib.error.URLError as error:
-        if isinstance(error, urllib.error.HTTPError) or not isinstance(error.reason, ConnectionRefusedError):
-            print(f"Could not read traces from {source}: {error}", file=sys.stderr)
-        else:
-            print(f"Nothing answers at {source}. {args.unreachable_hint}", file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
-        print(f"Could not read traces from {source}: {error}", file=sys.stderr)
+    except (OSError, ValueError) as error:  # URLError is an OSError, pydantic's ValidationError a ValueError
+        # An HTTPError's reason is its message: only a refused connection means nothing answers.
+        refused = isinstance(error, urllib.error.URLError) and isinstance(error.reason, ConnectionRefusedError)
+        hint = f"Nothing answers at {source}. {args.unreachable_hint}"
+        print(hint if refused else f"Could not read traces from {source}: {error}", file=sys.stderr)
         return 1
     operations = find_operations(traces, args.service)
     if args.conversation:
         return print_conversation(operations, args)
     print(format_report(build_report(operations, args.slowest)))
     return 0
-
-
-def _conversation_tag(args: argparse.Namespace) -> dict[str, str] | None:
-    return {GEN_AI_CONVERSATION_ID: args.conversation} if args.conversation else None
 
 
 def print_conversation(operations: Sequence[Operation], args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -42,24 +43,16 @@ class ReportModel(BaseModel):
     metrics: list[MetricModel]
 
 
+@dataclass(eq=False)
 class RunningTracing:
     """What the routes read: the running tracing, and how the page presents it."""
 
-    def __init__(
-        self,
-        handle: TracingHandle,
-        tracker: PerformanceTracker,
-        service_name: str,
-        jaeger_url: str | None,
-        links: tuple[tuple[str, str], ...],
-        input_token_budget: int | None = None,
-    ) -> None:
-        self.handle = handle
-        self.tracker = tracker
-        self.service_name = service_name
-        self.jaeger_url = jaeger_url
-        self.links = links
-        self.input_token_budget = input_token_budget
+    handle: TracingHandle
+    tracker: PerformanceTracker
+    service_name: str
+    jaeger_url: str | None
+    links: tuple[tuple[str, str], ...]
+    input_token_budget: int | None = None
 
 
 def running_tracing(request: Request) -> RunningTracing:
