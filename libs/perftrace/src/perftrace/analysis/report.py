@@ -10,6 +10,7 @@ stages that have their own.
 from __future__ import annotations
 
 import math
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -69,15 +70,13 @@ def _statistics(name: str, values: Sequence[float], errors: int, total_ms: float
 
 def stage_statistics(operations: Sequence[Operation]) -> list[StageStatistics]:
     """Statistics per stage name, in the order stages first appear; a stage whose span failed is an error."""
-    errors: dict[str, int] = {}
-    request_time: dict[str, float] = {}
+    errors = Counter(stage.name for op in operations for stage in op.stages if stage.status == "ERROR")
+    request_time: defaultdict[str, float] = defaultdict(float)
     for operation in operations:
-        for stage in operation.stages:
-            errors[stage.name] = errors.get(stage.name, 0) + (stage.status == "ERROR")
         for name in {stage.name for stage in operation.stages}:
-            request_time[name] = request_time.get(name, 0.0) + operation.duration_ms
+            request_time[name] += operation.duration_ms
     return [
-        _statistics(name, values, errors.get(name, 0), request_time.get(name, 0.0))
+        _statistics(name, values, errors[name], request_time[name])
         for name, values in stage_durations_ms(operations).items()
     ]
 
