@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from perftrace.analysis.report import or_dash
 from perftrace.analysis.stages import Operation
 from perftrace.tracing.semconv import THUMBS_DOWN_LABEL
 
@@ -174,7 +175,7 @@ def format_conversation(conversation: ConversationTurns) -> str:
     lines = [
         f"conversation {s.conversation_id}: {s.turns} turns, {s.first_started:%Y-%m-%d %H:%M:%S} – "
         f"{s.last_ended:%H:%M:%S} UTC, {s.total_duration_ms:.1f} ms in requests",
-        f"tokens in {_text(s.input_tokens)}, out {_text(s.output_tokens)}; cost {cost}; "
+        f"tokens in {or_dash(s.input_tokens)}, out {or_dash(s.output_tokens)}; cost {cost}; "
         f"{s.errors} failed; {s.disliked} disliked",
         "",
         f"{'#':>3}  {'started':<9}{'ms':>10}{'rounds':>8}{'tools':>7}{'in tok':>9}{'out tok':>9}{'cost $':>11}"
@@ -185,12 +186,8 @@ def format_conversation(conversation: ConversationTurns) -> str:
         where = f"{slowest.name} {slowest.share * 100:.0f}%" if slowest else ""
         lines.append(
             f"{i:>3}  {t.started:%H:%M:%S} {t.duration_ms:>10.1f}{t.llm_rounds:>8}{t.tool_calls:>7}"
-            f"{_text(t.input_tokens):>9}{_text(t.output_tokens):>9}"
-            f"{f'{t.cost_usd:.6f}' if t.cost_usd is not None else '—':>11}  {(t.feedback or ''):<12}"
+            f"{or_dash(t.input_tokens):>9}{or_dash(t.output_tokens):>9}"
+            f"{or_dash(t.cost_usd, '.6f'):>11}  {(t.feedback or ''):<12}"
             f"{t.trace_id:<34}{where}{'  FAILED' if t.failed else ''}"
         )
     return "\n".join(lines)
-
-
-def _text(value: int | None) -> str:
-    return str(value) if value is not None else "—"

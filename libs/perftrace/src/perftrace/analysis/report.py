@@ -54,6 +54,11 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def or_dash(value: float | None, spec: str = "") -> str:
+    """``value`` in the format ``spec``, or a dash where it is unknown: how the plain-text tables show a None."""
+    return "—" if value is None else format(value, spec)
+
+
 def _statistics(name: str, values: Sequence[float], errors: int, total_ms: float) -> StageStatistics:
     ordered = sorted(values)
     return StageStatistics(
@@ -277,14 +282,14 @@ def format_report(report: BottleneckReport) -> str:
     if report.rounds:
         lines += ["", f"{'LLM rounds':<12}{'requests':>9}{'share':>7}{'p50 ms':>10}{'p50 tokens':>11}  extra round"]
         lines += [
-            f"{r.rounds:<12}{r.requests:>9}{r.share * 100:>6.0f}%{r.p50_ms:>10.1f}{_number(r.p50_tokens, '.0f'):>11}  "
-            + (f"{r.extra_ms:+.1f} ms, {_number(r.extra_tokens, '+.0f')} tokens" if r.extra_ms is not None else "")
+            f"{r.rounds:<12}{r.requests:>9}{r.share * 100:>6.0f}%{r.p50_ms:>10.1f}{or_dash(r.p50_tokens, '.0f'):>11}  "
+            + (f"{r.extra_ms:+.1f} ms, {or_dash(r.extra_tokens, '+.0f')} tokens" if r.extra_ms is not None else "")
             for r in report.rounds
         ]
     if report.effects:
         lines += ["", f"{'effect':<26}{'count':>7}{'timeouts':>10}{'p50 ms':>10}{'p95 ms':>10}"]
         lines += [
-            f"{e.group:<26}{e.count:>7}{e.timeouts:>10}{_number(e.p50_ms, '.1f'):>10}{_number(e.p95_ms, '.1f'):>10}"
+            f"{e.group:<26}{e.count:>7}{e.timeouts:>10}{or_dash(e.p50_ms, '.1f'):>10}{or_dash(e.p95_ms, '.1f'):>10}"
             for e in report.effects
         ]
     for slow in report.slowest:
@@ -299,7 +304,3 @@ def format_report(report: BottleneckReport) -> str:
             if step.self_ms >= 0.05
         ]
     return "\n".join(lines)
-
-
-def _number(value: float | None, spec: str) -> str:
-    return "—" if value is None else format(value, spec)
