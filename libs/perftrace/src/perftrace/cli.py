@@ -18,15 +18,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_CONVERSATION_ID
 
 from perftrace.analysis.compare import compare
-from perftrace.analysis.compare_report import comparison_to_json, format_markdown, format_text
+from perftrace.analysis.compare_report import format_markdown, format_text
 from perftrace.analysis.conversations import find_conversation, format_conversation
 from perftrace.analysis.report import build_report, format_report
+from perftrace.analysis.stages import Operation, find_operations
 from perftrace.formats.jaeger import traces_from_jaeger
 from perftrace.formats.snapshot import (
     SnapshotError,
@@ -148,32 +150,27 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         if args.jaeger:
             window = (time.time() - args.lookback, time.time())
-            traces = jaeger_traces(args.jaeger, args.service, window, args.limit, tags=_conversation_tag(args))
+            tags = {GEN_AI_CONVERSATION_ID: args.conversation} if args.conversation else None
+            traces = jaeger_traces(args.jaeger, args.service, window, args.limit, tags=tags)
         else:
             payload = _get_json(f"{args.url.rstrip('/')}{TRACES_PATH}", {"limit": args.limit}, signed=True)
             traces = traces_from_json(payload)
-    except urllib.error.URLError as error:
-        if isinstance(error, urllib.error.HTTPError) or not isinstance(error.reason, ConnectionRefusedError):
-            print(f"Could not read traces from {source}: {error}", file=sys.stderr)
-        else:
-            print(f"Nothing answers at {source}. {args.unreachable_hint}", file=sys.stderr)
+    except (OSError, ValueError) as error:  # URLError is an OSError, pydantic's ValidationError a ValueError
+        # An HTTPError's reason is its message: only a refused connection means nothing answers.
+        refused = isinstance(error, urllib.error.URLError) and isinstance(error.reason, ConnectionRefusedError)
+        hint = f"Nothing answers at {source}. {args.unreachable_hint}"
+        print(hint if refused else f"Could not read traces from {source}: {error}", file=sys.stderr)
         return 1
-    except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
-        print(f"Could not read traces from {source}: {error}", file=sys.stderr)
-        return 1
+    operations = find_operations(traces, args.service)
     if args.conversation:
-        return print_conversation(traces, args)
-    print(format_report(build_report(traces, args.service, args.slowest)))
+        return print_conversation(operations, args)
+    print(format_report(build_report(operations, args.slowest)))
     return 0
 
 
-def _conversation_tag(args: argparse.Namespace) -> dict[str, str] | None:
-    return {GEN_AI_CONVERSATION_ID: args.conversation} if args.conversation else None
-
-
-def print_conversation(traces: Sequence[TraceRecord], args: argparse.Namespace) -> int:
-    """Print ``--conversation``'s turns among ``traces``; 1 when none of them names it."""
-    found = find_conversation(traces, args.service, args.conversation)
+def print_conversation(operations: Sequence[Operation], args: argparse.Namespace) -> int:
+    """Print ``--conversation``'s turns among ``operations``; 1 when none of them names it."""
+    found = find_conversation(operations, args.conversation)
     if found is None:
         print(f"No trace read names conversation {args.conversation!r}.", file=sys.stderr)
         return 1
@@ -216,13 +213,13 @@ def run_compare(args: argparse.Namespace) -> int:
         min_effect_ms=args.min_effect_ms,
     )
     gate = args.fail_if_slower / 100 if args.fail_if_slower is not None else None
-    if args.format == "json":
-        print(json.dumps({**comparison_to_json(result), "slower_than_gate": result.slower_than(gate) if gate else []}))
+    failing = result.slower_than(gate) if gate is not None else []
+    if args.format == "json":  # changes and interval bounds as fractions, 0.3 = +30 %
+        print(json.dumps({**asdict(result), "slower_than_gate": failing if gate else []}))
     elif args.format == "markdown":
         print(format_markdown(result, gate))
     else:
         print(format_text(result))
-    failing = result.slower_than(gate) if gate is not None else []
     if failing:
         print(f"Slower by more than {args.fail_if_slower:g}%: {', '.join(failing)}", file=sys.stderr)
         return EXIT_SLOWER

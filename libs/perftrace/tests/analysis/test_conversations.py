@@ -9,6 +9,7 @@ from perftrace.analysis.conversations import (
     format_conversation,
     recent_conversations,
 )
+from perftrace.analysis.stages import find_operations
 from perftrace.testing.conversations import (
     TURN_INPUT_GROWTH,
     TURN_INPUT_TOKENS,
@@ -30,7 +31,7 @@ def later(trace: TraceRecord, seconds: int) -> TraceRecord:
 def test_turns_come_in_order_with_their_usage_cost_rounds_and_stage_shares() -> None:
     traces = conversation_traces("kitchen", 4, seed=1)[::-1]  # the buffer's order does not matter
 
-    conversation = find_conversation(traces, SERVICE, "kitchen")
+    conversation = find_conversation(find_operations(traces, SERVICE), "kitchen")
 
     assert conversation is not None
     turns = conversation.turns
@@ -52,7 +53,7 @@ def test_totals_are_the_sums_of_the_turns_and_the_last_active_conversation_comes
     newer = conversation_traces("newer", 5, seed=3)
     shifted = [later(trace, seconds=100) for trace in newer]
 
-    summaries = recent_conversations([*shifted, *older, *synthetic_traces(2, seed=4)], SERVICE)
+    summaries = recent_conversations(find_operations([*shifted, *older, *synthetic_traces(2, seed=4)], SERVICE))
 
     assert [s.conversation_id for s in summaries] == ["newer", "older"]  # requests without an id are in none
     newest = summaries[0]
@@ -60,24 +61,24 @@ def test_totals_are_the_sums_of_the_turns_and_the_last_active_conversation_comes
     assert newest.input_tokens == sum(TURN_INPUT_TOKENS + i * TURN_INPUT_GROWTH for i in range(5))
     assert newest.output_tokens == 5 * TURN_OUTPUT_TOKENS
     assert newest.cost_usd == pytest.approx(0.005)
-    conversation = find_conversation(shifted, SERVICE, "newer")
+    conversation = find_conversation(find_operations(shifted, SERVICE), "newer")
     assert conversation is not None
     assert newest.total_duration_ms == pytest.approx(sum(t.duration_ms for t in conversation.turns))
     assert newest.first_started == conversation.turns[0].started < newest.last_ended
-    assert recent_conversations([*shifted, *older], SERVICE, limit=1) == summaries[:1]
-    assert recent_conversations(older, "another-service") == []
+    assert recent_conversations(find_operations([*shifted, *older], SERVICE), limit=1) == summaries[:1]
+    assert recent_conversations(find_operations(older, "another-service")) == []
 
 
 def test_one_unpriced_turn_makes_the_total_cost_unknown_not_smaller() -> None:
     priced = conversation_traces("mixed", 3, seed=5)
     unpriced = conversation_traces("mixed", 1, seed=6, cost_usd=None)
 
-    (summary,) = recent_conversations([*priced, *unpriced], SERVICE)
+    (summary,) = recent_conversations(find_operations([*priced, *unpriced], SERVICE))
 
     assert summary.turns == 4 and summary.cost_usd is None and summary.unpriced_turns == 1
     assert summary.input_tokens is not None and summary.input_tokens > 0
     assert "unknown (1 turns without a price)" in format_conversation(
-        find_conversation([*priced, *unpriced], SERVICE, "mixed")  # type: ignore[arg-type]
+        find_conversation(find_operations([*priced, *unpriced], SERVICE), "mixed")  # type: ignore[arg-type]
     )
 
 
@@ -86,29 +87,30 @@ def test_a_failed_stage_counts_as_an_error_of_its_turn_and_conversation() -> Non
     failed = tuple(s._replace(status="ERROR") if s.name == "save_response" else s for s in traces[1].spans)
     traces[1] = TraceRecord(traces[1].trace_id, failed)
 
-    conversation = find_conversation(traces, SERVICE, "broken")
+    conversation = find_conversation(find_operations(traces, SERVICE), "broken")
 
     assert conversation is not None and [t.failed for t in conversation.turns] == [False, True]
     assert conversation.totals.errors == 1
-    assert find_conversation(traces, SERVICE, "no-such-conversation") is None
+    assert find_conversation(find_operations(traces, SERVICE), "no-such-conversation") is None
 
 
 def test_disliked_answers_are_the_turns_whose_latest_verdict_is_thumbs_down() -> None:
     traces = conversation_traces("judged", 4, seed=8, feedback={1: "thumbs_down", 2: "thumbs_up", 3: "thumbs_down"})
 
-    disliked = disliked_answers(traces, SERVICE)
+    disliked = disliked_answers(find_operations(traces, SERVICE))
 
     assert [d.turn.trace_id for d in disliked] == [traces[3].trace_id_hex, traces[1].trace_id_hex]
     assert {d.conversation_id for d in disliked} == {"judged"}
     assert [s.name for s in disliked[0].turn.stages] == [name for name, _ in STAGES]
-    (summary,) = recent_conversations(traces, SERVICE)
+    (summary,) = recent_conversations(find_operations(traces, SERVICE))
     assert summary.disliked == 2
-    assert disliked_answers(conversation_traces("liked", 2, seed=9, feedback={0: "thumbs_up"}), SERVICE) == []
+    liked = conversation_traces("liked", 2, seed=9, feedback={0: "thumbs_up"})
+    assert disliked_answers(find_operations(liked, SERVICE)) == []
 
 
 def test_the_text_form_has_the_totals_and_a_line_per_turn() -> None:
     traces = conversation_traces("printed", 3, seed=10, feedback={2: "thumbs_down"})
-    conversation = find_conversation(traces, SERVICE, "printed")
+    conversation = find_conversation(find_operations(traces, SERVICE), "printed")
     assert conversation is not None
 
     text = format_conversation(conversation)

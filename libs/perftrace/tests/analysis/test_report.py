@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from perftrace import EFFECT_ATTRIBUTE
 from perftrace.analysis.report import FIRST_TOKEN, REQUEST, build_report, critical_path, format_report, percentile
+from perftrace.analysis.stages import find_operations
 from perftrace.testing.synthetic import SERVICE, synthetic_traces
 from perftrace.tracing.records import SpanRecord, TraceRecord
 
@@ -79,28 +80,29 @@ def test_the_report_lists_the_requests_by_llm_rounds_and_what_the_extra_round_co
     traces += [operation_trace(i, 3000 + i, 2, 2500) for i in range(7, 10)]
     traces.append(operation_trace(10, 5, 0, None))  # refused before the model: no round, no usage
 
-    report = build_report(traces, "svc")
+    report = build_report(find_operations(traces, "svc"))
 
     rows = [(r.rounds, r.requests, r.share, r.p50_tokens, r.extra_tokens) for r in report.rounds]
     assert rows == [(0, 1, 0.1, None, None), (1, 6, 0.6, 1000, None), (2, 3, 0.3, 2500, 1500)]
     assert report.rounds[1].extra_ms is not None and report.rounds[2].extra_ms == 3008 - 1003.5
     text = format_report(report)
     assert "LLM rounds" in text and "+2004.5 ms, +1500 tokens" in text
-    assert build_report([operation_trace(1, 10, 0, None)], "svc").rounds == []  # no model call anywhere: no table
+    no_model = find_operations([operation_trace(1, 10, 0, None)], "svc")
+    assert build_report(no_model).rounds == []  # no model call anywhere: no table
 
 
 def test_the_first_token_is_a_row_of_its_own_beside_the_request_with_its_share_of_the_wait() -> None:
     traces = [synthetic_traces(1, seed=s, figures={"first token": 100.0})[0] for s in range(20)]
     traces += synthetic_traces(5, seed=99)  # requests without the event: in the request row only
 
-    felt = {row.name: row for row in build_report(traces, SERVICE).felt}
+    felt = {row.name: row for row in build_report(find_operations(traces, SERVICE)).felt}
 
     roots = [t.spans[-1] for t in traces[:20]]  # the operation's span: its event is the first token
     firsts = [(root.events[0].time_unix_nano - root.start_time_unix_nano) / 1e6 for root in roots]
     assert (felt[REQUEST].count, felt[FIRST_TOKEN].count) == (25, 20)
     assert felt[FIRST_TOKEN].p50_ms == percentile(firsts, 50)
     assert 0 < felt[FIRST_TOKEN].share < 1 and felt[REQUEST].share == 1
-    assert "first token" in format_report(build_report(traces, SERVICE))
+    assert "first token" in format_report(build_report(find_operations(traces, SERVICE)))
 
 
 def test_effects_are_reported_per_group_with_timeouts_apart_from_the_percentiles() -> None:
@@ -112,7 +114,7 @@ def test_effects_are_reported_per_group_with_timeouts_apart_from_the_percentiles
         )
     spans.append(span(30, 1, "home_effect", 100, 101))  # no group: an effect that measured nothing
 
-    report = build_report([TraceRecord(1, tuple(spans))], "svc")
+    report = build_report(find_operations([TraceRecord(1, tuple(spans))], "svc"))
 
     assert [(e.group, e.count, e.timeouts, e.p50_ms, e.p95_ms) for e in report.effects] == [
         ("cover", 2, 1, 12_000, 12_000),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from perftrace.analysis.compare import compare
 from perftrace.analysis.report import build_report
 from perftrace.analysis.stages import find_operation, find_operations, stage_durations_ms
@@ -47,7 +48,7 @@ def test_a_stage_whose_span_failed_counts_as_an_error_from_its_status_alone() ->
     failed = [s._replace(status="ERROR") if s.name == "save_response" else s for s in traces[0].spans]
     traces[0] = TraceRecord(traces[0].trace_id, tuple(failed))
 
-    stats = {s.name: s for s in build_report(traces, SERVICE).stages}
+    stats = {s.name: s for s in build_report(find_operations(traces, SERVICE)).stages}
 
     assert stats["save_response"].errors == 1 and stats["message_assembly"].errors == 0
 
@@ -56,9 +57,9 @@ def test_report_compare_and_charts_see_the_same_stage_durations() -> None:
     traces = synthetic_traces(20, seed=6)
     durations = stage_durations_ms(find_operations(traces, SERVICE))
 
-    report = {s.name: s.count for s in build_report(traces, SERVICE).stages}
+    report = {s.name: s.count for s in build_report(find_operations(traces, SERVICE)).stages}
     compared = {s.name: s.calls_before for s in compare(traces, traces, SERVICE, resamples=10).stages}
-    charted = {s["name"]: s["values"] for s in chart_data(traces, SERVICE)["stages"]}
+    charted = {s["name"]: s["values"] for s in chart_data(find_operations(traces, SERVICE))["stages"]}
 
     assert report == {name: len(values) for name, values in durations.items()}
     assert compared == {"request": 20, **report}
@@ -110,3 +111,25 @@ def test_request_figures_read_usage_cost_rounds_first_token_and_the_latest_verdi
     bare = request_figures(find_operation(synthetic_traces(1, seed=8)[0], SERVICE))  # type: ignore[arg-type]
     assert (bare.cost_usd, bare.first_token_ms, bare.feedback, bare.llm_rounds) == (None, None, None, 0)
     assert bare.largest_call_input_tokens is None
+
+
+def test_the_page_finds_the_operations_and_reads_each_ones_figures_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from perftrace.analysis import stages
+    from perftrace.fastapi.page import render_performance_page
+    from perftrace.paths import page_urls
+    from perftrace.testing.conversations import conversation_traces
+
+    traces = conversation_traces("kitchen", 5, seed=3, feedback={2: "thumbs_down"})
+    read: list[str] = []
+    real = stages.request_figures
+
+    def counted(operation: stages.Operation) -> stages.RequestFigures:
+        read.append(operation.trace_id)
+        return real(operation)
+
+    monkeypatch.setattr(stages, "request_figures", counted)
+    page = render_performance_page(traces, service_name=SERVICE, urls=page_urls(""))
+
+    # The report, the charts, the conversations and the disliked answers all read the same figures.
+    assert sorted(read) == sorted(t.trace_id_hex for t in traces)
+    assert 'data-conversation-id="kitchen"' in page and "Answers users disliked (1)" in page

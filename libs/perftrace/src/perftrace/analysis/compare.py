@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from perftrace.analysis.report import FIRST_TOKEN as FIRST_TOKEN
 from perftrace.analysis.report import REQUEST as REQUEST
 from perftrace.analysis.report import critical_path, percentile
-from perftrace.analysis.stages import RequestFigures, find_operation, request_figures, stage_durations_ms
+from perftrace.analysis.stages import RequestFigures, find_operation, stage_durations_ms
 from perftrace.tracing.records import TraceRecord
 
 FASTER, SLOWER, NO_CLEAR_CHANGE, TOO_FEW = "faster", "slower", "no clear change", "too few calls"
@@ -114,13 +114,12 @@ def _collect(traces: Sequence[TraceRecord], service_name: str | None) -> _Side:
     operations = [op for trace in traces if (op := find_operation(trace, service_name)) is not None]
     side = _Side(requests=len(operations))
     side.durations[REQUEST] = [op.duration_ms for op in operations]
-    figures = [request_figures(op) for op in operations]
-    first_tokens = [f.first_token_ms for f in figures if f.first_token_ms is not None]
+    first_tokens = [ms for op in operations if (ms := op.figures.first_token_ms) is not None]
     if first_tokens:
         side.durations[FIRST_TOKEN] = first_tokens
     side.durations.update(stage_durations_ms(operations))
     for name, _, read in USAGE:
-        side.usage[name] = [value for f in figures if (value := read(f)) is not None]
+        side.usage[name] = [value for op in operations if (value := read(op.figures)) is not None]
     for operation in operations:
         _add_path_shares(operation.trace, {stage.name for stage in operation.stages}, side)
     return side
@@ -155,10 +154,12 @@ def _percentile_resamples(ordered: Sequence[float], q: float, resamples: int, rn
     return out
 
 
-def _change(before: list[float], after: list[float], q: float, alpha: float, resamples: int, seed: str) -> Change:
+def _change(
+    before: list[float], after: list[float], q: float, alpha: float, resamples: int, seed: str, min_calls: int
+) -> Change:
     b, a = sorted(before), sorted(after)
     b_stat, a_stat = percentile(b, q), percentile(a, q)
-    if not b or not a or b_stat <= 0:
+    if min(len(b), len(a)) < max(1, min_calls) or b_stat <= 0:
         return Change(b_stat, a_stat, None, None, None)
     rng = random.Random(seed)
     pairs = zip(_percentile_resamples(b, q, resamples, rng), _percentile_resamples(a, q, resamples, rng), strict=True)
@@ -218,16 +219,10 @@ def compare(
     alpha = (1 - confidence) / max(1, sum(min(map(len, pair)) >= min_calls for pair in sizes) * len(STATISTICS))
 
     def row(name: str, before_values: list[float], after_values: list[float], unit: str = "ms") -> StageComparison:
-        if min(len(before_values), len(after_values)) >= min_calls:
-            changes = {
-                label: _change(before_values, after_values, q, alpha, resamples, f"{seed}:{name}:{label}")
-                for label, q in STATISTICS
-            }
-        else:
-            changes = {
-                label: Change(percentile(before_values, q), percentile(after_values, q), None, None, None)
-                for label, q in STATISTICS
-            }
+        changes = {
+            label: _change(before_values, after_values, q, alpha, resamples, f"{seed}:{name}:{label}", min_calls)
+            for label, q in STATISTICS
+        }
         verdict = _verdict(changes, min_effect_ms) if unit == "ms" else _verdict(changes, 0.0, (MORE, LESS))
         return StageComparison(name, len(before_values), len(after_values), changes, verdict, unit=unit)
 

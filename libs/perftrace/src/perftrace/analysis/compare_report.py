@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 from perftrace.analysis.compare import (
     FASTER,
     FIRST_TOKEN,
@@ -18,11 +15,6 @@ from perftrace.analysis.compare import (
 )
 
 _MARKS = {SLOWER: "🔴", FASTER: "🟢", MORE: "🔺", LESS: "🔻"}
-
-
-def comparison_to_json(comparison: Comparison) -> dict[str, Any]:
-    """The comparison as a JSON-ready dict (changes and interval bounds as fractions, 0.3 = +30 %)."""
-    return asdict(comparison)
 
 
 def _percent(value: float | None) -> str:
@@ -48,8 +40,11 @@ def _value(value: float, unit: str) -> str:
     return f"{value:.1f}" if unit == "ms" else f"{value:.0f}" if unit == "tokens" else f"{value:.6f}"
 
 
-def _text_rows(stages: list[StageComparison]) -> list[str]:
-    lines = []
+def _text_table(first: str, count: str, unit: str, stages: list[StageComparison]) -> list[str]:
+    lines = [
+        f"{first:<26}{count:>11}{'stat':>6}{'before' + unit:>11}{'after' + unit:>10}{'change':>9}  "
+        f"{'interval':<20}verdict"
+    ]
     for stage in stages:
         calls = f"{stage.calls_before}→{stage.calls_after}"
         for i, (label, _) in enumerate(STATISTICS):
@@ -64,19 +59,9 @@ def _text_rows(stages: list[StageComparison]) -> list[str]:
 
 def format_text(comparison: Comparison) -> str:
     """Fixed-width tables: one line per row and statistic (times, then usage per request), then path shares."""
-    lines = [
-        _heading(comparison),
-        "",
-        f"{'stage':<26}{'calls':>11}{'stat':>6}{'before ms':>11}{'after ms':>10}{'change':>9}  {'interval':<20}verdict",
-        *_text_rows(comparison.stages),
-    ]
+    lines = [_heading(comparison), "", *_text_table("stage", "calls", " ms", comparison.stages)]
     if comparison.usage:
-        lines += [
-            "",
-            f"{'per request':<26}{'requests':>11}{'stat':>6}{'before':>11}{'after':>10}{'change':>9}  "
-            f"{'interval':<20}verdict",
-            *_text_rows(comparison.usage),
-        ]
+        lines += ["", *_text_table("per request", "requests", "", comparison.usage)]
     lines += ["", "Share of the critical path", f"{'stage':<26}{'before':>8}{'after':>8}"]
     lines += [
         f"{s.name:<26}{s.path_share_before * 100:>7.0f}%{s.path_share_after * 100:>7.0f}%"

@@ -2,7 +2,8 @@
 
 Any service whose operation spans carry the GenAI conventions' conversation id gets this view; the figures of
 each turn are ``request_figures``' (the one reader of the usage, cost and feedback attributes). The same
-functions serve the JSON routes, the ``/performance`` pages and ``perftrace report --conversation``.
+functions, given ``find_operations``' result, serve the JSON routes, the ``/performance`` pages and
+``perftrace report --conversation``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from perftrace.analysis.stages import Operation, RequestFigures, find_operations, request_figures
-from perftrace.tracing.records import TraceRecord
+from perftrace.analysis.report import or_dash
+from perftrace.analysis.stages import Operation
 from perftrace.tracing.semconv import THUMBS_DOWN_LABEL
 
 
@@ -90,9 +91,9 @@ def _started(unix_nano: int) -> datetime:
     return datetime.fromtimestamp(unix_nano / 1e9, UTC)
 
 
-def turn_of(operation: Operation, figures: RequestFigures | None = None) -> ConversationTurn:
+def turn_of(operation: Operation) -> ConversationTurn:
     """One operation as a turn: its figures and the time and share of each of its stages."""
-    figures = figures or request_figures(operation)
+    figures = operation.figures
     durations: dict[str, float] = {}
     for stage in operation.stages:
         durations[stage.name] = durations.get(stage.name, 0.0) + stage.duration_seconds * 1000
@@ -113,16 +114,11 @@ def turn_of(operation: Operation, figures: RequestFigures | None = None) -> Conv
     )
 
 
-_Measured = tuple[Operation, RequestFigures]
-
-
-def _by_conversation(traces: Iterable[TraceRecord], service_name: str | None) -> dict[str, list[_Measured]]:
-    """The operations that name a conversation and their figures, grouped by it, each group oldest first."""
-    grouped: dict[str, list[_Measured]] = {}
-    for operation in find_operations(traces, service_name):
-        figures = request_figures(operation)
-        if figures.conversation_id:
-            grouped.setdefault(figures.conversation_id, []).append((operation, figures))
+def _by_conversation(operations: Iterable[Operation]) -> dict[str, list[Operation]]:
+    grouped: dict[str, list[Operation]] = {}
+    for operation in operations:
+        if operation.figures.conversation_id:
+            grouped.setdefault(operation.figures.conversation_id, []).append(operation)
     return grouped
 
 
@@ -131,15 +127,15 @@ def _sum(values: Sequence[int | None]) -> int | None:
     return sum(known) if known else None
 
 
-def _conversation(conversation_id: str, measured: Sequence[_Measured]) -> ConversationTurns:
-    turns = [turn_of(op, figures) for op, figures in measured]
+def _conversation(conversation_id: str, operations: Sequence[Operation]) -> ConversationTurns:
+    turns = [turn_of(op) for op in operations]
     costs = [t.cost_usd for t in turns]
     unpriced = sum(cost is None for cost in costs)
     totals = ConversationTotals(
         conversation_id=conversation_id,
         turns=len(turns),
         first_started=turns[0].started,
-        last_ended=_started(max(op.span.end_time_unix_nano for op, _ in measured)),
+        last_ended=_started(max(op.span.end_time_unix_nano for op in operations)),
         total_duration_ms=sum(t.duration_ms for t in turns),
         input_tokens=_sum([t.input_tokens for t in turns]),
         output_tokens=_sum([t.output_tokens for t in turns]),
@@ -151,30 +147,25 @@ def _conversation(conversation_id: str, measured: Sequence[_Measured]) -> Conver
     return ConversationTurns(totals, turns)
 
 
-def recent_conversations(
-    traces: Iterable[TraceRecord], service_name: str | None, limit: int = 50
-) -> list[ConversationTotals]:
-    """The conversations among ``traces``, the one active last first, at most ``limit``."""
-    summaries = [_conversation(cid, ops).totals for cid, ops in _by_conversation(traces, service_name).items()]
+def recent_conversations(operations: Iterable[Operation], limit: int = 50) -> list[ConversationTotals]:
+    """The conversations among ``operations`` (oldest first), the one active last first, at most ``limit``."""
+    summaries = [_conversation(cid, ops).totals for cid, ops in _by_conversation(operations).items()]
     return sorted(summaries, key=lambda s: s.last_ended, reverse=True)[:limit]
 
 
-def find_conversation(
-    traces: Iterable[TraceRecord], service_name: str | None, conversation_id: str
-) -> ConversationTurns | None:
-    """The turns among ``traces`` that name ``conversation_id``, in order; None when none does."""
-    measured = _by_conversation(traces, service_name).get(conversation_id)
-    return _conversation(conversation_id, measured) if measured else None
+def find_conversation(operations: Iterable[Operation], conversation_id: str) -> ConversationTurns | None:
+    """The turns among ``operations`` (oldest first) that name ``conversation_id``; None when none does."""
+    named = _by_conversation(operations).get(conversation_id)
+    return _conversation(conversation_id, named) if named else None
 
 
-def disliked_answers(traces: Iterable[TraceRecord], service_name: str | None) -> list[DislikedAnswer]:
-    """The turns whose latest feedback is a thumbs-down, newest first, with their stages."""
-    disliked = []
-    for operation in find_operations(traces, service_name):
-        figures = request_figures(operation)
-        if figures.feedback == THUMBS_DOWN_LABEL:
-            disliked.append(DislikedAnswer(figures.conversation_id, turn_of(operation, figures)))
-    return disliked[::-1]
+def disliked_answers(operations: Sequence[Operation]) -> list[DislikedAnswer]:
+    """The turns among ``operations`` (oldest first) whose latest feedback is a thumbs-down, newest first."""
+    return [
+        DislikedAnswer(op.figures.conversation_id, turn_of(op))
+        for op in reversed(operations)
+        if op.figures.feedback == THUMBS_DOWN_LABEL
+    ]
 
 
 def format_conversation(conversation: ConversationTurns) -> str:
@@ -184,7 +175,7 @@ def format_conversation(conversation: ConversationTurns) -> str:
     lines = [
         f"conversation {s.conversation_id}: {s.turns} turns, {s.first_started:%Y-%m-%d %H:%M:%S} – "
         f"{s.last_ended:%H:%M:%S} UTC, {s.total_duration_ms:.1f} ms in requests",
-        f"tokens in {_text(s.input_tokens)}, out {_text(s.output_tokens)}; cost {cost}; "
+        f"tokens in {or_dash(s.input_tokens)}, out {or_dash(s.output_tokens)}; cost {cost}; "
         f"{s.errors} failed; {s.disliked} disliked",
         "",
         f"{'#':>3}  {'started':<9}{'ms':>10}{'rounds':>8}{'tools':>7}{'in tok':>9}{'out tok':>9}{'cost $':>11}"
@@ -195,12 +186,8 @@ def format_conversation(conversation: ConversationTurns) -> str:
         where = f"{slowest.name} {slowest.share * 100:.0f}%" if slowest else ""
         lines.append(
             f"{i:>3}  {t.started:%H:%M:%S} {t.duration_ms:>10.1f}{t.llm_rounds:>8}{t.tool_calls:>7}"
-            f"{_text(t.input_tokens):>9}{_text(t.output_tokens):>9}"
-            f"{f'{t.cost_usd:.6f}' if t.cost_usd is not None else '—':>11}  {(t.feedback or ''):<12}"
+            f"{or_dash(t.input_tokens):>9}{or_dash(t.output_tokens):>9}"
+            f"{or_dash(t.cost_usd, '.6f'):>11}  {(t.feedback or ''):<12}"
             f"{t.trace_id:<34}{where}{'  FAILED' if t.failed else ''}"
         )
     return "\n".join(lines)
-
-
-def _text(value: int | None) -> str:
-    return str(value) if value is not None else "—"

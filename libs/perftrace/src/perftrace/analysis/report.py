@@ -10,10 +10,11 @@ stages that have their own.
 from __future__ import annotations
 
 import math
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from perftrace.analysis.stages import Operation, RequestFigures, find_operations, request_figures, stage_durations_ms
+from perftrace.analysis.stages import Operation, stage_durations_ms
 from perftrace.tracing.records import SpanRecord, TraceRecord
 from perftrace.tracing.semconv import EFFECT_ATTRIBUTE
 
@@ -53,6 +54,11 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def or_dash(value: float | None, spec: str = "") -> str:
+    """``value`` in the format ``spec``, or a dash where it is unknown: how the plain-text tables show a None."""
+    return "—" if value is None else format(value, spec)
+
+
 def _statistics(name: str, values: Sequence[float], errors: int, total_ms: float) -> StageStatistics:
     ordered = sorted(values)
     return StageStatistics(
@@ -69,27 +75,25 @@ def _statistics(name: str, values: Sequence[float], errors: int, total_ms: float
 
 def stage_statistics(operations: Sequence[Operation]) -> list[StageStatistics]:
     """Statistics per stage name, in the order stages first appear; a stage whose span failed is an error."""
-    errors: dict[str, int] = {}
-    request_time: dict[str, float] = {}
+    errors = Counter(stage.name for op in operations for stage in op.stages if stage.status == "ERROR")
+    request_time: defaultdict[str, float] = defaultdict(float)
     for operation in operations:
-        for stage in operation.stages:
-            errors[stage.name] = errors.get(stage.name, 0) + (stage.status == "ERROR")
         for name in {stage.name for stage in operation.stages}:
-            request_time[name] = request_time.get(name, 0.0) + operation.duration_ms
+            request_time[name] += operation.duration_ms
     return [
-        _statistics(name, values, errors.get(name, 0), request_time.get(name, 0.0))
+        _statistics(name, values, errors[name], request_time[name])
         for name, values in stage_durations_ms(operations).items()
     ]
 
 
-def felt_statistics(operations: Sequence[Operation], figures: Sequence[RequestFigures]) -> list[StageStatistics]:
+def felt_statistics(operations: Sequence[Operation]) -> list[StageStatistics]:
     """The whole request's row, and the first token's (its share: of those requests' time, the part before it)."""
     if not operations:
         return []
     durations = [op.duration_ms for op in operations]
     failed = sum(op.span.status == "ERROR" for op in operations)
     rows = [_statistics(REQUEST, durations, failed, sum(durations))]
-    first = [(f.first_token_ms, ms) for f, ms in zip(figures, durations, strict=True) if f.first_token_ms is not None]
+    first = [(op.figures.first_token_ms, op.duration_ms) for op in operations if op.figures.first_token_ms is not None]
     if first:
         rows.append(_statistics(FIRST_TOKEN, [ms for ms, _ in first], 0, sum(total for _, total in first)))
     return rows
@@ -112,12 +116,13 @@ class RoundsStatistics:
     extra_tokens: float | None
 
 
-def rounds_statistics(operations: Sequence[Operation], figures: Sequence[RequestFigures]) -> list[RoundsStatistics]:
+def rounds_statistics(operations: Sequence[Operation]) -> list[RoundsStatistics]:
     """One row per number of LLM rounds, fewest first; none when no request called a model."""
-    if not any(f.llm_rounds for f in figures):
+    if not any(op.figures.llm_rounds for op in operations):
         return []
     by_rounds: dict[int, list[tuple[float, int | None]]] = {}
-    for operation, f in zip(operations, figures, strict=True):
+    for operation in operations:
+        f = operation.figures
         tokens = (
             f.input_tokens + f.output_tokens if f.input_tokens is not None and f.output_tokens is not None else None
         )
@@ -131,7 +136,7 @@ def rounds_statistics(operations: Sequence[Operation], figures: Sequence[Request
         rows[rounds] = RoundsStatistics(
             rounds=rounds,
             requests=len(requests),
-            share=len(requests) / len(figures),
+            share=len(requests) / len(operations),
             p50_ms=ms,
             p50_tokens=median,
             extra_ms=ms - fewer.p50_ms if fewer else None,
@@ -247,16 +252,15 @@ class BottleneckReport:
     effects: list[EffectStatistics] = field(default_factory=list)
 
 
-def build_report(traces: Sequence[TraceRecord], service_name: str | None, slowest: int = 3) -> BottleneckReport:
-    """Reports of the operations among ``traces``, their stage statistics and the slowest ones' paths."""
-    operations = sorted(find_operations(traces, service_name), key=lambda op: op.duration_ms, reverse=True)
-    figures = [request_figures(op) for op in operations]
+def build_report(operations: Sequence[Operation], slowest: int = 3) -> BottleneckReport:
+    """The report of ``operations`` (``find_operations``'): stage statistics and the slowest ones' paths."""
+    operations = sorted(operations, key=lambda op: op.duration_ms, reverse=True)
     return BottleneckReport(
         requests=len(operations),
         stages=stage_statistics(operations),
         slowest=[SlowTrace(op, critical_path(op.trace)) for op in operations[:slowest]],
-        felt=felt_statistics(operations, figures),
-        rounds=rounds_statistics(operations, figures),
+        felt=felt_statistics(operations),
+        rounds=rounds_statistics(operations),
         effects=effect_statistics(operations),
     )
 
@@ -278,14 +282,14 @@ def format_report(report: BottleneckReport) -> str:
     if report.rounds:
         lines += ["", f"{'LLM rounds':<12}{'requests':>9}{'share':>7}{'p50 ms':>10}{'p50 tokens':>11}  extra round"]
         lines += [
-            f"{r.rounds:<12}{r.requests:>9}{r.share * 100:>6.0f}%{r.p50_ms:>10.1f}{_number(r.p50_tokens, '.0f'):>11}  "
-            + (f"{r.extra_ms:+.1f} ms, {_number(r.extra_tokens, '+.0f')} tokens" if r.extra_ms is not None else "")
+            f"{r.rounds:<12}{r.requests:>9}{r.share * 100:>6.0f}%{r.p50_ms:>10.1f}{or_dash(r.p50_tokens, '.0f'):>11}  "
+            + (f"{r.extra_ms:+.1f} ms, {or_dash(r.extra_tokens, '+.0f')} tokens" if r.extra_ms is not None else "")
             for r in report.rounds
         ]
     if report.effects:
         lines += ["", f"{'effect':<26}{'count':>7}{'timeouts':>10}{'p50 ms':>10}{'p95 ms':>10}"]
         lines += [
-            f"{e.group:<26}{e.count:>7}{e.timeouts:>10}{_number(e.p50_ms, '.1f'):>10}{_number(e.p95_ms, '.1f'):>10}"
+            f"{e.group:<26}{e.count:>7}{e.timeouts:>10}{or_dash(e.p50_ms, '.1f'):>10}{or_dash(e.p95_ms, '.1f'):>10}"
             for e in report.effects
         ]
     for slow in report.slowest:
@@ -300,7 +304,3 @@ def format_report(report: BottleneckReport) -> str:
             if step.self_ms >= 0.05
         ]
     return "\n".join(lines)
-
-
-def _number(value: float | None, spec: str) -> str:
-    return "—" if value is None else format(value, spec)

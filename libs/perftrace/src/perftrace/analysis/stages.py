@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_CONVERSATION_ID,
@@ -56,6 +57,11 @@ class Operation:
     def start_time_unix_nano(self) -> int:
         """When the operation's span started."""
         return self.span.start_time_unix_nano
+
+    @cached_property
+    def figures(self) -> RequestFigures:
+        """``request_figures(self)``, read from the trace once however many views of the operation ask."""
+        return request_figures(self)
 
 
 def find_operation(trace: TraceRecord, service_name: str | None = None) -> Operation | None:

@@ -16,6 +16,7 @@ from perftrace.analysis.conversations import (
     find_conversation,
     recent_conversations,
 )
+from perftrace.analysis.stages import find_operations
 from perftrace.fastapi.contract import SERVER_ERROR, VALIDATION_ERROR, error_responses
 from perftrace.fastapi.page import render_conversation_page
 from perftrace.fastapi.routes import MAX_TRACES_PER_READ, NOT_RUNNING, Running, RunningTracing
@@ -29,7 +30,7 @@ router = APIRouter(tags=["performance"], responses={**NOT_RUNNING, **SERVER_ERRO
 
 
 def _conversation(state: RunningTracing, conversation_id: str) -> ConversationTurns:
-    found = find_conversation(state.handle.recent.traces(), state.service_name, conversation_id)
+    found = find_conversation(find_operations(state.handle.recent.traces(), state.service_name), conversation_id)
     if found is None:
         raise HTTPException(404, f"no kept trace names conversation {conversation_id!r}")
     return found
@@ -43,7 +44,7 @@ async def conversations(
 
     ``cost_usd`` is null when a turn has no price (``unpriced_turns`` says how many), never a partial sum.
     """
-    return recent_conversations(state.handle.recent.traces(), state.service_name, limit)
+    return recent_conversations(find_operations(state.handle.recent.traces(), state.service_name), limit)
 
 
 @router.get(CONVERSATIONS_PATH + "/{conversation_id}", responses={**UNKNOWN, **VALIDATION_ERROR})

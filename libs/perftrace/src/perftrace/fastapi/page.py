@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from perftrace.analysis.conversations import ConversationTurns, disliked_answers, recent_conversations
-from perftrace.analysis.report import BottleneckReport
+from perftrace.analysis.report import build_report
+from perftrace.analysis.stages import find_operations
 from perftrace.fastapi.charts import chart_data, conversation_chart_data
 from perftrace.tracing.records import SpanRecord, TraceRecord
 from perftrace.tracing.semconv import OPERATION_ATTRIBUTE
@@ -101,7 +102,6 @@ def trace_view(trace: TraceRecord, local_service: str) -> TraceView:
 
 def render_performance_page(
     traces: list[TraceRecord],
-    report: BottleneckReport,
     *,
     service_name: str,
     urls: Mapping[str, str],
@@ -110,18 +110,20 @@ def render_performance_page(
 ) -> str:
     """The whole page: stage percentiles, the slowest requests' critical paths, one waterfall per trace.
 
-    ``urls`` (``perftrace.paths.page_urls``) are what the page links to and its script calls.
+    ``urls`` (``perftrace.paths.page_urls``) are what the page links to and its script calls. The operations
+    among ``traces`` (and their figures) are found once, and the report, the charts and the conversations read them.
     """
+    operations = find_operations(traces, service_name)
     return _templates.get_template("performance.html").render(
         service_name=service_name,
         urls=urls,
-        report=report,
+        report=build_report(operations),
         traces=[trace_view(t, service_name) for t in traces],
         jaeger_url=jaeger_url,
         links=links,
-        chart_data=chart_data(traces, service_name),
-        conversations=recent_conversations(traces, service_name),
-        disliked=disliked_answers(traces, service_name),
+        chart_data=chart_data(operations),
+        conversations=recent_conversations(operations),
+        disliked=disliked_answers(operations),
     )
 
 

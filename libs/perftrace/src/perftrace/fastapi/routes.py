@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from perftrace.analysis.report import StageStatistics, build_report
+from perftrace.analysis.stages import find_operations
 from perftrace.fastapi.contract import SERVER_ERROR, VALIDATION_ERROR, error_responses
 from perftrace.fastapi.page import render_performance_page
 from perftrace.formats.spans import TraceJson
@@ -41,24 +43,16 @@ class ReportModel(BaseModel):
     metrics: list[MetricModel]
 
 
+@dataclass(eq=False)
 class RunningTracing:
     """What the routes read: the running tracing, and how the page presents it."""
 
-    def __init__(
-        self,
-        handle: TracingHandle,
-        tracker: PerformanceTracker,
-        service_name: str,
-        jaeger_url: str | None,
-        links: tuple[tuple[str, str], ...],
-        input_token_budget: int | None = None,
-    ) -> None:
-        self.handle = handle
-        self.tracker = tracker
-        self.service_name = service_name
-        self.jaeger_url = jaeger_url
-        self.links = links
-        self.input_token_budget = input_token_budget
+    handle: TracingHandle
+    tracker: PerformanceTracker
+    service_name: str
+    jaeger_url: str | None
+    links: tuple[tuple[str, str], ...]
+    input_token_budget: int | None = None
 
 
 def running_tracing(request: Request) -> RunningTracing:
@@ -88,8 +82,7 @@ async def stages(state: Running) -> list[StageStatistics]:
 
     Reports made by hand with ``create_report`` are in the reports route only.
     """
-    report = build_report(state.handle.recent.traces(), state.service_name)
-    return report.stages
+    return build_report(find_operations(state.handle.recent.traces(), state.service_name)).stages
 
 
 @router.get(TRACES_PATH, responses=VALIDATION_ERROR)
@@ -116,10 +109,8 @@ async def performance_page(state: Running, request: Request) -> HTMLResponse:
 
     Its links and its script's calls are under the app's root path, so the page works behind a path prefix.
     """
-    kept = state.handle.recent.traces()[::-1]
     page = render_performance_page(
-        kept,
-        build_report(kept, state.service_name),
+        state.handle.recent.traces()[::-1],
         service_name=state.service_name,
         urls=page_urls(request.scope.get("root_path", "")),
         jaeger_url=state.jaeger_url,

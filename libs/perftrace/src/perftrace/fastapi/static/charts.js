@@ -51,71 +51,62 @@
     });
   }
 
-  function timeline(container, stages, requests) {
-    const left = 60, right = 880, top = 10, bottom = 200;
-    const max = Math.max(...requests.map((r) => Math.max(r.total, r.parts.reduce((a, b) => a + b, 0))));
-    const y = (v) => bottom - (v / max) * (bottom - top);
-    const step = (right - left) / requests.length, width = Math.max(1, step * 0.8);
-    const root = svg(container, 900, bottom + 36 + Math.ceil(stages.length / 4) * 14);
+  // What the timeline and a conversation's turns share: one bar per request (or turn), its time stacked by stage,
+  // `fill` of its slot wide (`centred` in the slot or at its left), over a time axis, the stages' legend below.
+  // `each(g, bar, i, centre, bottom)` adds to a bar's group; the geometry returned places what a chart adds.
+  function stackedBars(container, names, bars, { right, fill, centred, kind, each }) {
+    const left = 60, top = 10, bottom = 200;
+    const max = Math.max(...bars.map((b) => Math.max(b.total, b.parts.reduce((a, c) => a + c, 0))), 0.001);
+    const y = (ms) => bottom - (ms / max) * (bottom - top);
+    const step = (right - left) / bars.length, width = Math.max(1, step * fill);
+    const centre = (i) => left + (i + 0.5) * step;
+    const root = svg(container, 900, bottom + 36 + Math.ceil(names.length / 4) * 14);
     for (const f of [0, 0.5, 1]) {
       el("line", { x1: left, x2: right, y1: y(max * f), y2: y(max * f), stroke: "#e3e6ef" }, root);
       el("text", { x: left - 6, y: y(max * f) + 4, "text-anchor": "end", class: "axis" }, root, fmt(max * f));
     }
-    requests.forEach((r, i) => {
-      const g = el("g", { class: "request", "data-trace-id": r.trace_id }, root);
+    bars.forEach((b, i) => {
+      const g = el("g", { class: kind, "data-trace-id": b.trace_id }, root);
       let base = 0;
-      r.parts.forEach((ms, j) => {
+      b.parts.forEach((ms, j) => {
         if (ms <= 0) return;
-        el("rect", { x: left + i * step, y: y(base + ms), width, height: Math.max(0.5, y(base) - y(base + ms)), fill: color(j) }, g);
+        el("rect", { x: left + i * step + (centred ? (step - width) / 2 : 0), y: y(base + ms), width, height: Math.max(0.5, y(base) - y(base + ms)), fill: color(j) }, g);
         base += ms;
       });
-      el("title", {}, g, `${new Date(r.t).toLocaleTimeString()}: ${fmt(r.total)}`);
+      each(g, b, i, centre(i), bottom);
     });
-    const first = requests[0], last = requests[requests.length - 1];
-    el("text", { x: left, y: bottom + 16, class: "axis" }, root, new Date(first.t).toLocaleTimeString());
-    el("text", { x: right, y: bottom + 16, "text-anchor": "end", class: "axis" }, root, new Date(last.t).toLocaleTimeString());
-    stages.forEach((s, i) => {
+    names.forEach((name, i) => {
       const g = el("g", { class: "legend" }, root);
       const lx = left + (i % 4) * 205, ly = bottom + 30 + Math.floor(i / 4) * 14;
       el("rect", { x: lx, y: ly - 9, width: 10, height: 10, fill: color(i) }, g);
-      el("text", { x: lx + 14, y: ly, class: "axis" }, g, s.name);
+      el("text", { x: lx + 14, y: ly, class: "axis" }, g, name);
     });
+    return { root, left, right, top, bottom, centre };
+  }
+
+  function timeline(container, stages, requests) {
+    const time = (t) => new Date(t).toLocaleTimeString();
+    const each = (g, r) => el("title", {}, g, `${time(r.t)}: ${fmt(r.total)}`);
+    const chart = stackedBars(container, stages.map((s) => s.name), requests, { right: 880, fill: 0.8, centred: false, kind: "request", each });
+    el("text", { x: chart.left, y: chart.bottom + 16, class: "axis" }, chart.root, time(requests[0].t));
+    el("text", { x: chart.right, y: chart.bottom + 16, "text-anchor": "end", class: "axis" }, chart.root, time(requests[requests.length - 1].t));
   }
 
   // A conversation's turns: each turn's time stacked by stage (left axis), the input tokens the model read as a
   // line (right axis) and the input budget dashed, so the history growing toward it shows.
   function conversationTurns(container, data) {
-    const left = 60, right = 840, top = 10, bottom = 200, turns = data.turns;
-    const maxMs = Math.max(...turns.map((t) => Math.max(t.total, t.parts.reduce((a, b) => a + b, 0))), 0.001);
-    const tokens = turns.map((t) => t.input_tokens).filter((v) => v !== null);
-    const maxTokens = Math.max(1, data.budget || 0, ...tokens);
-    const y = (ms) => bottom - (ms / maxMs) * (bottom - top), yt = (n) => bottom - (n / maxTokens) * (bottom - top);
-    const step = (right - left) / turns.length, width = Math.max(1, step * 0.6);
-    const root = svg(container, 900, bottom + 36 + Math.ceil(data.stages.length / 4) * 14);
-    for (const f of [0, 0.5, 1]) {
-      el("line", { x1: left, x2: right, y1: y(maxMs * f), y2: y(maxMs * f), stroke: "#e3e6ef" }, root);
-      el("text", { x: left - 6, y: y(maxMs * f) + 4, "text-anchor": "end", class: "axis" }, root, fmt(maxMs * f));
-      el("text", { x: right + 6, y: yt(maxTokens * f) + 4, class: "axis" }, root, `${Math.round(maxTokens * f)} tok`);
-    }
-    turns.forEach((t, i) => {
-      const g = el("g", { class: "turn", "data-trace-id": t.trace_id }, root);
-      let base = 0;
-      t.parts.forEach((ms, j) => {
-        if (ms <= 0) return;
-        el("rect", { x: left + i * step + (step - width) / 2, y: y(base + ms), width, height: Math.max(0.5, y(base) - y(base + ms)), fill: color(j) }, g);
-        base += ms;
-      });
-      el("text", { x: left + (i + 0.5) * step, y: bottom + 16, "text-anchor": "middle", class: "axis" }, g, `${i + 1}`);
+    const each = (g, t, i, centre, bottom) => {
+      el("text", { x: centre, y: bottom + 16, "text-anchor": "middle", class: "axis" }, g, `${i + 1}`);
       el("title", {}, g, `turn ${i + 1}: ${fmt(t.total)}, ${t.input_tokens ?? "?"} input tokens`);
-    });
-    const points = turns.flatMap((t, i) => (t.input_tokens === null ? [] : [`${left + (i + 0.5) * step},${yt(t.input_tokens)}`]));
+    };
+    const { root, left, right, top, bottom, centre } = stackedBars(container, data.stages, data.turns, { right: 840, fill: 0.6, centred: true, kind: "turn", each });
+    const tokens = data.turns.map((t) => t.input_tokens).filter((v) => v !== null);
+    const maxTokens = Math.max(1, data.budget || 0, ...tokens);
+    const yt = (n) => bottom - (n / maxTokens) * (bottom - top);
+    for (const f of [0, 0.5, 1]) el("text", { x: right + 6, y: yt(maxTokens * f) + 4, class: "axis" }, root, `${Math.round(maxTokens * f)} tok`);
+    const points = data.turns.flatMap((t, i) => (t.input_tokens === null ? [] : [`${centre(i)},${yt(t.input_tokens)}`]));
     if (points.length) el("polyline", { class: "input-tokens", points: points.join(" "), fill: "none", stroke: "#1d2433", "stroke-width": 2 }, root);
     if (data.budget) el("line", { class: "budget", x1: left, x2: right, y1: yt(data.budget), y2: yt(data.budget), stroke: "#d9534f", "stroke-dasharray": "6 4" }, root);
-    data.stages.forEach((name, i) => {
-      const lx = left + (i % 4) * 205, ly = bottom + 30 + Math.floor(i / 4) * 14;
-      el("rect", { x: lx, y: ly - 9, width: 10, height: 10, fill: color(i) }, root);
-      el("text", { x: lx + 14, y: ly, class: "axis" }, root, name);
-    });
   }
 
   function comparison(container, result) {
