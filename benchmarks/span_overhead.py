@@ -199,10 +199,6 @@ class GcPauses:
     cpu_ms: dict[str, list[float]]
     tracked_objects: dict[str, int]
 
-    def longest_cpu(self, state: str) -> float:
-        """Longest CPU-time pause of a state over all rounds."""
-        return max(self.cpu_ms[state])
-
 
 GC_LABELS = {
     "empty": "nothing stored",
@@ -246,11 +242,6 @@ def measure_gc_pauses(rounds: int, collections: int) -> GcPauses:
             gc.unfreeze()
     prepare("empty")
     return GcPauses(wall, cpu, tracked)
-
-
-def measure_service_heap(runs: int) -> list[dict[str, Any]]:
-    """The service's own process as shipped (its lifespan freezes the start-up heap), buffer full."""
-    return [run_in_subprocess(False) for _ in range(runs)]
 
 
 # Report. -----------------------------------------------------------------------------------------------
@@ -346,5 +337,6 @@ def run(quick: bool = False) -> str:
     rounds, traces = (5, 300) if quick else (15, 2000)
     costs = measure_span_costs(rounds, traces)
     pauses = measure_gc_pauses(rounds=3 if quick else 7, collections=5 if quick else 10)
-    service = measure_service_heap(runs=1 if quick else 2)
+    # The service's own process as shipped (its lifespan freezes the start-up heap), buffer full.
+    service = [run_in_subprocess() for _ in range(1 if quick else 2)]
     return render(costs, pauses, service, started, rounds, traces)
