@@ -7,7 +7,7 @@ default 30 s bound: one WebSocket subscription, a span per entity changed), "off
 (on, then off, ...), so each makes two service changes and two effect spans. Rounds interleave the two (the
 first to run alternates), and the difference is taken per round, so the other load on the machine cancels out.
 
-    python -m benchmarks.effect_watch [--quick]
+    python -m benchmarks --only effect_watch [--quick] [--no-write]
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,49 +27,24 @@ from ha_ai_agent.home.effects import EffectWatcher
 from ha_ai_agent.home.state_changes import StateChangeStream
 from perftrace import TracingConfig, setup_tracing
 from perftrace.analysis.report import percentile
-from testsupport.processes import ManagedProcess, agent_command, free_port, poll, running_service
+from testsupport.processes import running_agent
 from testsupport.report import median, section_preamble, table
 
 from benchmarks.harness.load import process_cpu_seconds
+from benchmarks.harness.peers import running_backends
 
 QUESTIONS = ("Turn on the living room lights", "Turn off the living room lights")
 VARIANTS = {"on": {}, "off": {"HA_AGENT_EFFECT_TIMEOUT_SECONDS": "0"}}
 
 
 @contextmanager
-def running_demo_home(folder: Path) -> Iterator[str]:
-    """A demo home in a process of its own, on loopback; yields its URL."""
-    port = free_port()
-    app = "ha_ai_agent.home.demo:create_demo_home_app"
-    command = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port)]
-    log_path = folder / "demo-home.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
-    managed = ManagedProcess("demo home", process, log_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        poll(lambda: httpx.get(f"{url}/api/", timeout=2).status_code < 500, 30, 0.1, "demo home")
-        yield url
-    finally:
-        managed.stop()
-
-
-@contextmanager
 def running_variant(name: str, env: dict[str, str], workdir: Path) -> Iterator[tuple[str, int]]:
-    """The service and its own demo home; yields its URL and pid."""
+    """The service and its own demo home (in the harness's backends process); yields its URL and pid."""
     folder = workdir / name
     folder.mkdir()
-    with running_demo_home(folder) as home_url:
-        service_env = {
-            "HA_AGENT_DATA_DIR": "data",
-            "HA_AGENT_LLM_LATENCY_MS": "0",
-            "HA_AGENT_LLM_STREAM_CHUNK_MS": "0",
-            "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000000",
-            "HA_URL": home_url,
-            "HA_TOKEN": DEMO_TOKEN,
-            **env,
-        }
-        with running_service(name, agent_command, folder, service_env) as (url, managed):
+    with running_backends(folder) as backends:
+        lifted = {"HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000000", "HA_URL": backends.home_url, "HA_TOKEN": DEMO_TOKEN}
+        with running_agent(folder, {**lifted, **env}) as (url, managed):
             yield url, managed.process.pid
 
 

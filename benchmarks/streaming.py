@@ -40,7 +40,7 @@ from ha_ai_agent.semconv import CHAT_PATH, CHAT_STREAM_PATH
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 from perftrace import TracingConfig, setup_tracing
 from perftrace.analysis.report import percentile
-from testsupport.processes import agent_command, running_service
+from testsupport.processes import running_agent
 from testsupport.report import median, section_preamble, table
 
 from benchmarks.harness.load import process_cpu_seconds
@@ -54,17 +54,16 @@ _DEFAULTS = Settings.model_fields
 
 
 @contextmanager
-def running_agent(workdir: Path, name: str, latency_ms: int, chunk_ms: int) -> Iterator[tuple[str, int]]:
+def paced_agent(workdir: Path, name: str, latency_ms: int, chunk_ms: int) -> Iterator[tuple[str, int]]:
     """The service with the embedded model at this pace, rate limits lifted; yields its URL and pid."""
     folder = workdir / name
     folder.mkdir()
     env = {
-        "HA_AGENT_DATA_DIR": "data",
         "HA_AGENT_LLM_LATENCY_MS": str(latency_ms),
         "HA_AGENT_LLM_STREAM_CHUNK_MS": str(chunk_ms),
         "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000000",
     }
-    with running_service(name, agent_command, folder, env) as (url, managed):
+    with running_agent(folder, env) as (url, managed):
         yield url, managed.process.pid
 
 
@@ -170,12 +169,12 @@ def run(quick: bool) -> str:
     timings: dict[str, list[tuple[float, float]]] = {name: [] for name in ROUTES}
     cpu: dict[str, list[float]] = {name: [] for name in ROUTES}
     with tempfile.TemporaryDirectory() as tmp:
-        with running_agent(Path(tmp), "paced", latency_ms, chunk_ms) as (url, _):
+        with paced_agent(Path(tmp), "paced", latency_ms, chunk_ms) as (url, _):
             latency_round(url, CHAT_PATH, CLIENTS)  # warm-up: imports, first connections, caches
             for index in range(latency_rounds):
                 for name in _alternating(index):
                     timings[name] += latency_round(url, ROUTES[name], latency_chats)
-        with running_agent(Path(tmp), "unpaced", 0, 0) as (url, pid):
+        with paced_agent(Path(tmp), "unpaced", 0, 0) as (url, pid):
             for route in ROUTES.values():
                 cpu_ms_per_chat(url, pid, route, 20)
             for index in range(cpu_rounds):
