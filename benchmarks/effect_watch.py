@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from perftrace.analysis.report import percentile
 from testsupport.processes import running_agent
 from testsupport.report import median, section_preamble, table
 
+from benchmarks.harness.interleaved import cpu_difference, interleaved
 from benchmarks.harness.load import process_cpu_seconds
 from benchmarks.harness.peers import running_backends
 
@@ -113,22 +113,15 @@ def run(quick: bool) -> str:
     """Measure and render the section."""
     started = dt.datetime.now(dt.UTC)
     rounds, count = (3, 60) if quick else (8, 150)
-    cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    latency: dict[str, list[float]] = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         services = {name: stack.enter_context(running_variant(name, env, Path(tmp))) for name, env in VARIANTS.items()}
         for url, pid in services.values():
             chats(url, pid, 20)  # warm-up: imports, first connections, caches
-        for index in range(rounds):
-            order = list(VARIANTS) if index % 2 == 0 else list(VARIANTS)[::-1]
-            for name in order:
-                per_chat, latencies = chats(*services[name], count)
-                cpu[name].append(per_chat)
-                latency[name].extend(latencies)
+        measured = interleaved(list(VARIANTS), rounds, lambda name: chats(*services[name], count))
+    cpu = {name: [per_chat for per_chat, _ in found] for name, found in measured.items()}
+    latency = {name: [ms for _, latencies in found for ms in latencies] for name, found in measured.items()}
     per_effect = median([watch_cpu_us_per_effect(500 if quick else 5000) for _ in range(3 if quick else 5)])
     per_event = median([stream_cpu_us_per_event(200 if quick else 2000) for _ in range(3 if quick else 5)])
-    extra = [on - off for on, off in zip(cpu["on"], cpu["off"], strict=True)]
-    ratio = [on / off for on, off in zip(cpu["on"], cpu["off"], strict=True)]
     lines = section_preamble("Effect watch: CPU per chat", started)
     lines += [
         f"{rounds} rounds of {count} chats per variant, one after the other, interleaved; each chat switches two",
@@ -150,9 +143,7 @@ def run(quick: bool) -> str:
     )
     lines += [
         "",
-        f"Effect watch: **{median(extra):+.2f} ms CPU per chat** (per-round differences {min(extra):+.2f} to "
-        f"{max(extra):+.2f} ms, stdev {statistics.pstdev(extra):.2f}); on / off = {median(ratio):.3f} "
-        f"({min(ratio):.3f}–{max(ratio):.3f}).",
+        f"Effect watch: {cpu_difference(cpu['on'], cpu['off'], 'on / off')}.",
         "",
         "The same work measured in-process, where the machine's other load does not reach CPU time: the watch's own",
         f"work is **{per_effect:.0f} µs per effect** (watched, its state change matched, the span made with its event,",

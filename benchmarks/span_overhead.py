@@ -31,6 +31,7 @@ from perftrace import RecentTracesProcessor, traced
 from perftrace.tracing.decorator import _code_attributes
 from testsupport.report import Target, median, section_preamble, table, targets_table
 
+from benchmarks.harness.interleaved import interleaved
 from benchmarks.harness.service_heap import longest_full_gc, run_in_subprocess
 
 SPANS_PER_TRACE = 15
@@ -160,11 +161,7 @@ def measure_span_costs(rounds: int, traces: int) -> SpanCosts:
     }
     for one_trace in variants.values():
         ns_per_span(one_trace, max(1, traces // 4))
-    results: dict[str, list[float]] = {key: [] for key in variants}
-    for round_index in range(rounds):
-        order = list(variants) if round_index % 2 == 0 else list(variants)[::-1]
-        for key in order:
-            results[key].append(ns_per_span(variants[key], traces))
+    results = interleaved(list(variants), rounds, lambda key: ns_per_span(variants[key], traces))
     provider_b.shutdown()
     provider_c.shutdown()
     if recent_c is not None:
@@ -228,19 +225,19 @@ def measure_gc_pauses(rounds: int, collections: int) -> GcPauses:
         elif state == "sdk_spans":
             fill(spans_provider.get_tracer("benchmarks"))
 
-    wall: dict[str, list[float]] = {state: [] for state in GC_LABELS}
-    cpu: dict[str, list[float]] = {state: [] for state in GC_LABELS}
     tracked: dict[str, int] = {}
-    for round_index in range(rounds):
-        order = list(GC_LABELS) if round_index % 2 == 0 else list(GC_LABELS)[::-1]
-        for state in order:
-            prepare(state)
-            longest_wall, longest_cpu = longest_full_gc(collections)
-            wall[state].append(longest_wall)
-            cpu[state].append(longest_cpu)
-            tracked[state] = len(gc.get_objects())
-            gc.unfreeze()
+
+    def longest(state: str) -> tuple[float, float]:
+        prepare(state)
+        wall_and_cpu = longest_full_gc(collections)
+        tracked[state] = len(gc.get_objects())
+        gc.unfreeze()
+        return wall_and_cpu
+
+    pauses = interleaved(list(GC_LABELS), rounds, longest)
     prepare("empty")
+    wall = {state: [wall_ms for wall_ms, _ in found] for state, found in pauses.items()}
+    cpu = {state: [cpu_ms for _, cpu_ms in found] for state, found in pauses.items()}
     return GcPauses(wall, cpu, tracked)
 
 
