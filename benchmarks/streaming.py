@@ -138,21 +138,16 @@ def llm_call_cpu_us(calls: int, rounds: int) -> dict[str, list[float]]:
             await one()
         return (time.process_time() - started) * 1e6 / calls
 
-    async def rounds_of_both() -> dict[str, list[float]]:
-        spent: dict[str, list[float]] = {"streamed": [], "whole": []}
-        await measure(streamed)  # warm-up
-        await measure(whole)
-        for index in range(rounds):
-            for name, one in (("streamed", streamed), ("whole", whole))[:: 1 if index % 2 == 0 else -1]:
-                spent[name].append(await measure(one))
-        await llm.close()
-        return spent
-
-    try:
-        return asyncio.run(rounds_of_both())
-    finally:
-        OpenAIInstrumentor().uninstrument()
-        handle.shutdown()
+    reads = {"streamed": streamed, "whole": whole}
+    with asyncio.Runner() as runner:  # one event loop for the warm-up and every round
+        try:
+            for read in reads.values():
+                runner.run(measure(read))  # warm-up
+            return interleaved(list(reads), rounds, lambda name: runner.run(measure(reads[name])))
+        finally:
+            runner.run(llm.close())
+            OpenAIInstrumentor().uninstrument()
+            handle.shutdown()
 
 
 def run(quick: bool) -> str:
