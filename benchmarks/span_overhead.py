@@ -23,8 +23,9 @@ from typing import Any
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN, MESSAGE_ASSEMBLY
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
 from perftrace import RecentTracesProcessor, traced
@@ -45,17 +46,6 @@ class NoOpSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Drop the batch."""
         return SpanExportResult.SUCCESS
-
-
-class RetainingSpanProcessor(SpanProcessor):
-    """Keeps every ended SDK span object, as a naive in-memory buffer would."""
-
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def on_end(self, span: ReadableSpan) -> None:
-        """Keep the span object itself."""
-        self.spans.append(span)
 
 
 # (d): every span made by @traced. ---------------------------------------------------------------------
@@ -208,15 +198,15 @@ GC_LABELS = {
 def measure_gc_pauses(rounds: int, collections: int) -> GcPauses:
     """Longest full-GC pause with the buffer empty, full of records, or with SDK spans retained."""
     recent = RecentTracesProcessor(STORED_TRACES)
-    retaining = RetainingSpanProcessor()
+    retaining = InMemorySpanExporter()  # keeps every ended SDK span object, as a naive in-memory buffer would
     records_provider = TracerProvider(resource=RESOURCE)
     records_provider.add_span_processor(recent)
     spans_provider = TracerProvider(resource=RESOURCE)
-    spans_provider.add_span_processor(retaining)
+    spans_provider.add_span_processor(SimpleSpanProcessor(retaining))
 
     def prepare(state: str) -> None:
         recent.clear()
-        retaining.spans.clear()
+        retaining.clear()
         gc.collect()
         if state == "records_frozen":
             gc.freeze()  # what a service would do once at the end of start-up
