@@ -128,8 +128,8 @@ def panel(
 ) -> Any:
     """A panel of ``kind`` (a panel builder) with what every panel of the dashboard sets."""
     built = kind().title(title).datasource(datasource).height(size[0]).span(size[1])
-    for ref_id, (expr, legend) in zip("ABCDEFGH", queries, strict=False):
-        built = built.with_target(query(ref_id, expr, legend, instant=instant, as_table=as_table))
+    for index, (expr, legend) in enumerate(queries):
+        built = built.with_target(query(chr(ord("A") + index), expr, legend, instant=instant, as_table=as_table))
     if description is not None:
         built = built.description(description)
     if unit is not None:
