@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import re
 import statistics
 import tempfile
 import threading
@@ -43,7 +42,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from testsupport.cassandra import HEAP as CASSANDRA_HEAP
 from testsupport.cassandra import running_cassandra
 from testsupport.report import figure, section_preamble, table
-from testsupport.scaleout import ScaleOut, running_scaleout
+from testsupport.scaleout import ScaleOut, metric_sum, running_scaleout
 from testsupport.stack import built_backends
 
 from benchmarks.harness.load import process_cpu_seconds, process_rss_mib
@@ -69,7 +68,6 @@ WARMUP_S = 60.0
 SIZING_RATES = (1_000, 5_000, 20_000)
 #: Size for this share of a core at most: headroom for bursts and for the catch-up after an outage.
 TARGET_UTILIZATION = 0.5
-METRIC = r"^{name}(?:_total)?\{{[^}}]*{label}[^}}]*\}} (\S+)$"
 
 
 def request_template() -> tuple[bytes, list[bytes]]:
@@ -145,12 +143,6 @@ class SteadyLoad:
         self._stop.set()
         for thread in self._threads:
             thread.join(15)
-
-
-def metric_sum(url: str, name: str, label: str) -> float:
-    """One counter of a collector's (Jaeger's) own metrics, summed over the series carrying ``label``."""
-    pattern = re.compile(METRIC.format(name=re.escape(name), label=label), re.MULTILINE)
-    return sum(float(value) for value in pattern.findall(httpx.get(url, timeout=5).text))
 
 
 @dataclass
