@@ -233,19 +233,20 @@ def llm_panels() -> list[Any]:
             (6, 8),
             [(f"histogram_quantile(0.95, sum by (le) (rate({SPAN_BUCKETS}{{{CHAT_SELECTOR}}}[$__range])))", "p95")],
         ),
-        panel(
-            bargauge.Panel,
-            "Input tokens per chat, by prompt part (estimated)",
-            (8, 12),
-            "none",
-            [(f"{part_sum} / {part_count}", f"{{{{{PROMPT_PART}}}}}")],
-            description=f"{METRIC_PROMPT_TOKENS}: what message_assembly counted for each part of the prompt (system "
-            "instructions, each home-context section, the kept history, the new message), mean per chat.",
-            decimals=0,
-            instant=True,
+        bargauge.Panel()
+        .title("Input tokens per chat, by prompt part (estimated)")
+        .description(
+            f"{METRIC_PROMPT_TOKENS}: what message_assembly counted for each part of the prompt (system "
+            "instructions, each home-context section, the kept history, the new message), mean per chat."
         )
+        .datasource(PROMETHEUS)
+        .with_target(query("A", f"{part_sum} / {part_count}", f"{{{{{PROMPT_PART}}}}}", instant=True))
+        .unit("none")
+        .decimals(0)
         .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
-        .orientation(common_models.VizOrientation.HORIZONTAL),
+        .orientation(common_models.VizOrientation.HORIZONTAL)
+        .height(8)
+        .span(12),
         series(
             "LLM cost per hour (USD)",
             (8, 8),
