@@ -7,7 +7,7 @@ computed by the service's own functions (prompt parts, usage totals and their co
 conversation id on the Context). Rounds interleave the two, order reversed every other round; the figure is
 the median over rounds of new minus old.
 
-    python -m benchmarks.chat_attributes_cost [--rounds N] [--chats N]   (or make bench: its section)
+    python -m benchmarks --only chat_attributes_cost [--quick] [--no-write]
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.util.genai._conversation_context import with_conversation_id
 from testsupport.report import median, section_preamble, table
+
+from benchmarks.harness.interleaved import interleaved
 
 MODEL = "gpt-4o-mini"
 SECTIONS = {name: "Kitchen: Ceiling Light (light.kitchen): on; " * 20 for name in ("areas", "devices", "services")}
@@ -125,12 +127,9 @@ def measure(rounds: int, chats: int) -> str:
         name: (lambda new=new: chat(provider, collect, new, prices, metrics))
         for name, new in (("old", False), ("new", True))
     }
-    per_round: dict[str, list[float]] = {"old": [], "new": []}
     for run in runs.values():
         timed(run, chats // 10)  # warm-up
-    for index in range(rounds):
-        for name in list(runs) if index % 2 == 0 else list(reversed(runs)):
-            per_round[name].append(timed(runs[name], chats))
+    per_round = interleaved(list(runs), rounds, lambda name: timed(runs[name], chats))
     extra = [new - old for old, new in zip(per_round["old"], per_round["new"], strict=True)]
     lines = section_preamble(
         "Issue #21's attributes and metrics per chat (`benchmarks/chat_attributes_cost.py`)", started

@@ -7,16 +7,13 @@ default 30 s bound: one WebSocket subscription, a span per entity changed), "off
 (on, then off, ...), so each makes two service changes and two effect spans. Rounds interleave the two (the
 first to run alternates), and the difference is taken per round, so the other load on the machine cancels out.
 
-    python -m benchmarks.effect_watch [--quick]
+    python -m benchmarks --only effect_watch [--quick] [--no-write]
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,49 +26,25 @@ from ha_ai_agent.home.effects import EffectWatcher
 from ha_ai_agent.home.state_changes import StateChangeStream
 from perftrace import TracingConfig, setup_tracing
 from perftrace.analysis.report import percentile
-from testsupport.processes import ManagedProcess, agent_command, free_port, poll, running_service
+from testsupport.processes import running_agent
 from testsupport.report import median, section_preamble, table
 
+from benchmarks.harness.interleaved import cpu_difference, interleaved
 from benchmarks.harness.load import process_cpu_seconds
+from benchmarks.harness.peers import running_backends
 
 QUESTIONS = ("Turn on the living room lights", "Turn off the living room lights")
 VARIANTS = {"on": {}, "off": {"HA_AGENT_EFFECT_TIMEOUT_SECONDS": "0"}}
 
 
 @contextmanager
-def running_demo_home(folder: Path) -> Iterator[str]:
-    """A demo home in a process of its own, on loopback; yields its URL."""
-    port = free_port()
-    app = "ha_ai_agent.home.demo:create_demo_home_app"
-    command = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port)]
-    log_path = folder / "demo-home.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
-    managed = ManagedProcess("demo home", process, log_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        poll(lambda: httpx.get(f"{url}/api/", timeout=2).status_code < 500, 30, 0.1, "demo home")
-        yield url
-    finally:
-        managed.stop()
-
-
-@contextmanager
 def running_variant(name: str, env: dict[str, str], workdir: Path) -> Iterator[tuple[str, int]]:
-    """The service and its own demo home; yields its URL and pid."""
+    """The service and its own demo home (in the harness's backends process); yields its URL and pid."""
     folder = workdir / name
     folder.mkdir()
-    with running_demo_home(folder) as home_url:
-        service_env = {
-            "HA_AGENT_DATA_DIR": "data",
-            "HA_AGENT_LLM_LATENCY_MS": "0",
-            "HA_AGENT_LLM_STREAM_CHUNK_MS": "0",
-            "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000000",
-            "HA_URL": home_url,
-            "HA_TOKEN": DEMO_TOKEN,
-            **env,
-        }
-        with running_service(name, agent_command, folder, service_env) as (url, managed):
+    with running_backends(folder) as backends:
+        lifted = {"HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000000", "HA_URL": backends.home_url, "HA_TOKEN": DEMO_TOKEN}
+        with running_agent(folder, {**lifted, **env}) as (url, managed):
             yield url, managed.process.pid
 
 
@@ -140,22 +113,15 @@ def run(quick: bool) -> str:
     """Measure and render the section."""
     started = dt.datetime.now(dt.UTC)
     rounds, count = (3, 60) if quick else (8, 150)
-    cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    latency: dict[str, list[float]] = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         services = {name: stack.enter_context(running_variant(name, env, Path(tmp))) for name, env in VARIANTS.items()}
         for url, pid in services.values():
             chats(url, pid, 20)  # warm-up: imports, first connections, caches
-        for index in range(rounds):
-            order = list(VARIANTS) if index % 2 == 0 else list(VARIANTS)[::-1]
-            for name in order:
-                per_chat, latencies = chats(*services[name], count)
-                cpu[name].append(per_chat)
-                latency[name].extend(latencies)
+        measured = interleaved(list(VARIANTS), rounds, lambda name: chats(*services[name], count))
+    cpu = {name: [per_chat for per_chat, _ in found] for name, found in measured.items()}
+    latency = {name: [ms for _, latencies in found for ms in latencies] for name, found in measured.items()}
     per_effect = median([watch_cpu_us_per_effect(500 if quick else 5000) for _ in range(3 if quick else 5)])
     per_event = median([stream_cpu_us_per_event(200 if quick else 2000) for _ in range(3 if quick else 5)])
-    extra = [on - off for on, off in zip(cpu["on"], cpu["off"], strict=True)]
-    ratio = [on / off for on, off in zip(cpu["on"], cpu["off"], strict=True)]
     lines = section_preamble("Effect watch: CPU per chat", started)
     lines += [
         f"{rounds} rounds of {count} chats per variant, one after the other, interleaved; each chat switches two",
@@ -177,9 +143,7 @@ def run(quick: bool) -> str:
     )
     lines += [
         "",
-        f"Effect watch: **{median(extra):+.2f} ms CPU per chat** (per-round differences {min(extra):+.2f} to "
-        f"{max(extra):+.2f} ms, stdev {statistics.pstdev(extra):.2f}); on / off = {median(ratio):.3f} "
-        f"({min(ratio):.3f}–{max(ratio):.3f}).",
+        f"Effect watch: {cpu_difference(cpu['on'], cpu['off'], 'on / off')}.",
         "",
         "The same work measured in-process, where the machine's other load does not reach CPU time: the watch's own",
         f"work is **{per_effect:.0f} µs per effect** (watched, its state change matched, the span made with its event,",

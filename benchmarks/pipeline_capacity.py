@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import re
 import statistics
 import tempfile
 import threading
@@ -43,8 +42,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from testsupport.cassandra import HEAP as CASSANDRA_HEAP
 from testsupport.cassandra import running_cassandra
 from testsupport.report import figure, section_preamble, table
-from testsupport.scaleout import ScaleOut, running_scaleout
+from testsupport.scaleout import ScaleOut, metric_sum, running_scaleout
 from testsupport.stack import built_backends
+
+from benchmarks.harness.load import process_cpu_seconds, process_rss_mib
 
 TRACES_PER_REQUEST = 5
 SPANS_PER_TRACE = 20
@@ -67,8 +68,6 @@ WARMUP_S = 60.0
 SIZING_RATES = (1_000, 5_000, 20_000)
 #: Size for this share of a core at most: headroom for bursts and for the catch-up after an outage.
 TARGET_UTILIZATION = 0.5
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-METRIC = r"^{name}(?:_total)?\{{[^}}]*{label}[^}}]*\}} (\S+)$"
 
 
 def request_template() -> tuple[bytes, list[bytes]]:
@@ -109,7 +108,6 @@ class SteadyLoad:
         self._interval_s = SPANS_PER_REQUEST * SENDERS / rate
         self._template, self._markers = request_template()
         self._stop = threading.Event()
-        self.sent_spans = 0
         self.failed = 0
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(SENDERS)]
@@ -130,7 +128,6 @@ class SteadyLoad:
                 except httpx.HTTPError:
                     ok = False
                 with self._lock:
-                    self.sent_spans += SPANS_PER_REQUEST if ok else 0
                     self.failed += not ok
                 next_at += self._interval_s
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
@@ -146,26 +143,6 @@ class SteadyLoad:
         self._stop.set()
         for thread in self._threads:
             thread.join(15)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def rss_mib(pid: int) -> float:
-    """Resident set of a process, MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def metric_sum(url: str, name: str, label: str) -> float:
-    """One counter of a collector's (Jaeger's) own metrics, summed over the series carrying ``label``."""
-    pattern = re.compile(METRIC.format(name=re.escape(name), label=label), re.MULTILINE)
-    return sum(float(value) for value in pattern.findall(httpx.get(url, timeout=5).text))
 
 
 @dataclass
@@ -222,9 +199,9 @@ def read(layout_hops: list[Hop]) -> Reading:
     reading = Reading(time.monotonic())
     for hop in layout_hops:
         pids = hop.pids()
-        reading.cpu[hop.name] = sum(cpu_seconds(pid) for pid in pids)
+        reading.cpu[hop.name] = sum(process_cpu_seconds(pid) for pid in pids)
         reading.spans[hop.name] = hop.spans()
-        reading.rss[hop.name] = [rss_mib(pid) for pid in pids]
+        reading.rss[hop.name] = [process_rss_mib(pid) for pid in pids]
     return reading
 
 
@@ -242,6 +219,10 @@ class Phase:
         """How many processes the hop had at the end of the window."""
         return len(self.rss[hop])
 
+    def cores_per_process(self, hop: str) -> float:
+        """Cores one of the hop's processes used on average over the window."""
+        return self.cpu[hop] / self.seconds / self.processes(hop)
+
     def rate(self, hop: str) -> float:
         """Spans per second the hop handled."""
         return self.spans[hop] / self.seconds
@@ -250,7 +231,7 @@ class Phase:
         """Spans per CPU-second of the hop; with ``idle``, per CPU-second above its idle processes' CPU."""
         cpu = self.cpu[hop]
         if idle is not None:
-            cpu -= idle.cpu[hop] / idle.seconds / idle.processes(hop) * self.processes(hop) * self.seconds
+            cpu -= idle.cores_per_process(hop) * self.processes(hop) * self.seconds
         return self.spans[hop] / cpu if cpu > 0 else math.inf
 
 
@@ -337,7 +318,7 @@ def hop_row(name: str, phases: list[Phase], idle: Phase, share: float) -> list[s
         str(phases[0].processes(name)),
         spread(handled),
         spread([p.cpu[name] / p.seconds for p in phases]),
-        figure(idle.cpu[name] / idle.seconds / idle.processes(name) * phases[0].processes(name)),
+        figure(idle.cores_per_process(name) * phases[0].processes(name)),
         spread([p.per_cpu_second(name) for p in phases]),
         spread(above_idle),
         spread([value / share for value in above_idle]),
@@ -394,7 +375,7 @@ def sent_per_core(run: Run, name: str) -> float:
     Pooled rather than a median of phases: background work that comes in bursts (a compaction, a flush) falls in
     some phases only, and is part of the cost of every span all the same. Two gateways count as one hop.
     """
-    idle = run.idle.cpu[name] / run.idle.seconds / run.idle.processes(name)
+    idle = run.idle.cores_per_process(name)
     cpu = sum(p.cpu[name] - idle * p.processes(name) * p.seconds for p in run.loaded)
     return sum(p.spans[name] for p in run.loaded) / cpu / run.sized_share(name) if cpu > 0 else math.inf
 

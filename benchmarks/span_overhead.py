@@ -23,14 +23,16 @@ from typing import Any
 from ha_ai_agent.semconv import CHAT_SERVER_SPAN, MESSAGE_ASSEMBLY
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
 from perftrace import RecentTracesProcessor, traced
 from perftrace.tracing.decorator import _code_attributes
 from testsupport.report import Target, median, section_preamble, table, targets_table
 
+from benchmarks.harness.interleaved import interleaved
 from benchmarks.harness.service_heap import longest_full_gc, run_in_subprocess
 
 SPANS_PER_TRACE = 15
@@ -44,17 +46,6 @@ class NoOpSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Drop the batch."""
         return SpanExportResult.SUCCESS
-
-
-class RetainingSpanProcessor(SpanProcessor):
-    """Keeps every ended SDK span object, as a naive in-memory buffer would."""
-
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def on_end(self, span: ReadableSpan) -> None:
-        """Keep the span object itself."""
-        self.spans.append(span)
 
 
 # (d): every span made by @traced. ---------------------------------------------------------------------
@@ -160,11 +151,7 @@ def measure_span_costs(rounds: int, traces: int) -> SpanCosts:
     }
     for one_trace in variants.values():
         ns_per_span(one_trace, max(1, traces // 4))
-    results: dict[str, list[float]] = {key: [] for key in variants}
-    for round_index in range(rounds):
-        order = list(variants) if round_index % 2 == 0 else list(variants)[::-1]
-        for key in order:
-            results[key].append(ns_per_span(variants[key], traces))
+    results = interleaved(list(variants), rounds, lambda key: ns_per_span(variants[key], traces))
     provider_b.shutdown()
     provider_c.shutdown()
     if recent_c is not None:
@@ -199,10 +186,6 @@ class GcPauses:
     cpu_ms: dict[str, list[float]]
     tracked_objects: dict[str, int]
 
-    def longest_cpu(self, state: str) -> float:
-        """Longest CPU-time pause of a state over all rounds."""
-        return max(self.cpu_ms[state])
-
 
 GC_LABELS = {
     "empty": "nothing stored",
@@ -215,15 +198,15 @@ GC_LABELS = {
 def measure_gc_pauses(rounds: int, collections: int) -> GcPauses:
     """Longest full-GC pause with the buffer empty, full of records, or with SDK spans retained."""
     recent = RecentTracesProcessor(STORED_TRACES)
-    retaining = RetainingSpanProcessor()
+    retaining = InMemorySpanExporter()  # keeps every ended SDK span object, as a naive in-memory buffer would
     records_provider = TracerProvider(resource=RESOURCE)
     records_provider.add_span_processor(recent)
     spans_provider = TracerProvider(resource=RESOURCE)
-    spans_provider.add_span_processor(retaining)
+    spans_provider.add_span_processor(SimpleSpanProcessor(retaining))
 
     def prepare(state: str) -> None:
         recent.clear()
-        retaining.spans.clear()
+        retaining.clear()
         gc.collect()
         if state == "records_frozen":
             gc.freeze()  # what a service would do once at the end of start-up
@@ -232,25 +215,20 @@ def measure_gc_pauses(rounds: int, collections: int) -> GcPauses:
         elif state == "sdk_spans":
             fill(spans_provider.get_tracer("benchmarks"))
 
-    wall: dict[str, list[float]] = {state: [] for state in GC_LABELS}
-    cpu: dict[str, list[float]] = {state: [] for state in GC_LABELS}
     tracked: dict[str, int] = {}
-    for round_index in range(rounds):
-        order = list(GC_LABELS) if round_index % 2 == 0 else list(GC_LABELS)[::-1]
-        for state in order:
-            prepare(state)
-            longest_wall, longest_cpu = longest_full_gc(collections)
-            wall[state].append(longest_wall)
-            cpu[state].append(longest_cpu)
-            tracked[state] = len(gc.get_objects())
-            gc.unfreeze()
+
+    def longest(state: str) -> tuple[float, float]:
+        prepare(state)
+        wall_and_cpu = longest_full_gc(collections)
+        tracked[state] = len(gc.get_objects())
+        gc.unfreeze()
+        return wall_and_cpu
+
+    pauses = interleaved(list(GC_LABELS), rounds, longest)
     prepare("empty")
+    wall = {state: [wall_ms for wall_ms, _ in found] for state, found in pauses.items()}
+    cpu = {state: [cpu_ms for _, cpu_ms in found] for state, found in pauses.items()}
     return GcPauses(wall, cpu, tracked)
-
-
-def measure_service_heap(runs: int) -> list[dict[str, Any]]:
-    """The service's own process as shipped (its lifespan freezes the start-up heap), buffer full."""
-    return [run_in_subprocess(False) for _ in range(runs)]
 
 
 # Report. -----------------------------------------------------------------------------------------------
@@ -346,5 +324,6 @@ def run(quick: bool = False) -> str:
     rounds, traces = (5, 300) if quick else (15, 2000)
     costs = measure_span_costs(rounds, traces)
     pauses = measure_gc_pauses(rounds=3 if quick else 7, collections=5 if quick else 10)
-    service = measure_service_heap(runs=1 if quick else 2)
+    # The service's own process as shipped (its lifespan freezes the start-up heap), buffer full.
+    service = [run_in_subprocess() for _ in range(1 if quick else 2)]
     return render(costs, pauses, service, started, rounds, traces)

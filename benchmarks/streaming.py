@@ -22,7 +22,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -40,9 +39,10 @@ from ha_ai_agent.semconv import CHAT_PATH, CHAT_STREAM_PATH
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 from perftrace import TracingConfig, setup_tracing
 from perftrace.analysis.report import percentile
-from testsupport.processes import agent_command, running_service
+from testsupport.processes import running_agent
 from testsupport.report import median, section_preamble, table
 
+from benchmarks.harness.interleaved import cpu_difference, interleaved
 from benchmarks.harness.load import process_cpu_seconds
 
 #: A question answered in two LLM rounds (a lookup, then the answer) and one in three (lookup, the calls, answer).
@@ -54,17 +54,16 @@ _DEFAULTS = Settings.model_fields
 
 
 @contextmanager
-def running_agent(workdir: Path, name: str, latency_ms: int, chunk_ms: int) -> Iterator[tuple[str, int]]:
+def paced_agent(workdir: Path, name: str, latency_ms: int, chunk_ms: int) -> Iterator[tuple[str, int]]:
     """The service with the embedded model at this pace, rate limits lifted; yields its URL and pid."""
     folder = workdir / name
     folder.mkdir()
     env = {
-        "HA_AGENT_DATA_DIR": "data",
         "HA_AGENT_LLM_LATENCY_MS": str(latency_ms),
         "HA_AGENT_LLM_STREAM_CHUNK_MS": str(chunk_ms),
         "HA_AGENT_RATE_LIMIT_PER_MINUTE": "100000000",
     }
-    with running_service(name, agent_command, folder, env) as (url, managed):
+    with running_agent(folder, env) as (url, managed):
         yield url, managed.process.pid
 
 
@@ -139,25 +138,16 @@ def llm_call_cpu_us(calls: int, rounds: int) -> dict[str, list[float]]:
             await one()
         return (time.process_time() - started) * 1e6 / calls
 
-    async def rounds_of_both() -> dict[str, list[float]]:
-        spent: dict[str, list[float]] = {"streamed": [], "whole": []}
-        await measure(streamed)  # warm-up
-        await measure(whole)
-        for index in range(rounds):
-            for name, one in (("streamed", streamed), ("whole", whole))[:: 1 if index % 2 == 0 else -1]:
-                spent[name].append(await measure(one))
-        await llm.close()
-        return spent
-
-    try:
-        return asyncio.run(rounds_of_both())
-    finally:
-        OpenAIInstrumentor().uninstrument()
-        handle.shutdown()
-
-
-def _alternating(index: int) -> list[str]:
-    return list(ROUTES) if index % 2 == 0 else list(ROUTES)[::-1]
+    reads = {"streamed": streamed, "whole": whole}
+    with asyncio.Runner() as runner:  # one event loop for the warm-up and every round
+        try:
+            for read in reads.values():
+                runner.run(measure(read))  # warm-up
+            return interleaved(list(reads), rounds, lambda name: runner.run(measure(reads[name])))
+        finally:
+            runner.run(llm.close())
+            OpenAIInstrumentor().uninstrument()
+            handle.shutdown()
 
 
 def run(quick: bool) -> str:
@@ -167,20 +157,17 @@ def run(quick: bool) -> str:
     latency_ms, chunk_ms = int(_DEFAULTS["llm_latency_ms"].default), int(_DEFAULTS["llm_stream_chunk_ms"].default)
     latency_rounds, latency_chats = (2, 6) if quick else (6, 15)
     cpu_rounds, cpu_chats = (3, 30) if quick else (8, 120)
-    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in ROUTES}
-    cpu: dict[str, list[float]] = {name: [] for name in ROUTES}
     with tempfile.TemporaryDirectory() as tmp:
-        with running_agent(Path(tmp), "paced", latency_ms, chunk_ms) as (url, _):
+        with paced_agent(Path(tmp), "paced", latency_ms, chunk_ms) as (url, _):
             latency_round(url, CHAT_PATH, CLIENTS)  # warm-up: imports, first connections, caches
-            for index in range(latency_rounds):
-                for name in _alternating(index):
-                    timings[name] += latency_round(url, ROUTES[name], latency_chats)
-        with running_agent(Path(tmp), "unpaced", 0, 0) as (url, pid):
+            per_round = interleaved(
+                list(ROUTES), latency_rounds, lambda name: latency_round(url, ROUTES[name], latency_chats)
+            )
+        timings = {name: [timing for found in per_round[name] for timing in found] for name in ROUTES}
+        with paced_agent(Path(tmp), "unpaced", 0, 0) as (url, pid):
             for route in ROUTES.values():
                 cpu_ms_per_chat(url, pid, route, 20)
-            for index in range(cpu_rounds):
-                for name in _alternating(index):
-                    cpu[name].append(cpu_ms_per_chat(url, pid, ROUTES[name], cpu_chats))
+            cpu = interleaved(list(ROUTES), cpu_rounds, lambda name: cpu_ms_per_chat(url, pid, ROUTES[name], cpu_chats))
     per_call = llm_call_cpu_us(100 if quick else 400, 3 if quick else 7)
     load_after = os.getloadavg()[0]
     lines = render(started, (latency_ms, chunk_ms), timings, cpu, (load_before, load_after), cpu_chats)
@@ -230,8 +217,6 @@ def render(
     )
     streamed_first, plain_first = percentile(first["streamed"], 50), percentile(first["not streamed"], 50)
     total_ratio = percentile(total["streamed"], 50) / percentile(total["not streamed"], 50)
-    extra = [on - off for on, off in zip(cpu["streamed"], cpu["not streamed"], strict=True)]
-    ratio = [on / off for on, off in zip(cpu["streamed"], cpu["not streamed"], strict=True)]
     lines += [
         "",
         f"Streamed, the first words come at **{streamed_first / plain_first:.2f}×** the time the whole answer takes "
@@ -248,9 +233,7 @@ def render(
     )
     lines += [
         "",
-        f"Streaming costs **{median(extra):+.2f} ms CPU per chat** (per-round differences {min(extra):+.2f} to "
-        f"{max(extra):+.2f} ms, stdev {statistics.pstdev(extra):.2f}); streamed / not = {median(ratio):.3f} "
-        f"({min(ratio):.3f}–{max(ratio):.3f}): the model's answers read as chunks (below), a task per request, an "
-        "event per word and tool call, the marks.",
+        f"Streaming costs {cpu_difference(cpu['streamed'], cpu['not streamed'], 'streamed / not')}: the model's "
+        "answers read as chunks (below), a task per request, an event per word and tool call, the marks.",
     ]
     return lines

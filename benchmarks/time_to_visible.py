@@ -35,7 +35,7 @@ from perftrace.analysis.report import percentile
 from testsupport.backend_queries import jaeger_trace, tempo_trace
 from testsupport.otlp_payloads import JSON_HEADERS, json_export
 from testsupport.paths import REPO_ROOT
-from testsupport.processes import running_agent
+from testsupport.processes import poll, running_agent
 from testsupport.report import Target, median, section_preamble, table, targets_table
 from testsupport.stack import AGENT_ENV, Stack, running_stack
 
@@ -71,7 +71,6 @@ def shipped_wait_s(variable: str = AFTER_ROOT_WAIT_ENV) -> float:
 class Setup:
     """One running stack with its service: the one box as shipped, or with tail sampling on."""
 
-    name: str
     sampling: bool
     stack: Stack
     service_url: str
@@ -81,16 +80,13 @@ def time_until_visible(
     lookup: Callable[[], list[SpanRecord] | None], since: float, wanted: Callable[[SpanRecord], bool]
 ) -> tuple[float, list[SpanRecord]]:
     """Seconds from `since` until lookup returns a trace holding a wanted span, and that trace's spans."""
-    deadline = since + VISIBLE_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            spans = lookup()
-        except httpx.HTTPError:
-            spans = None
-        if spans and any(wanted(span) for span in spans):
-            return time.monotonic() - since, spans
-        time.sleep(POLL_INTERVAL_S)
-    raise TimeoutError(f"trace not visible within {VISIBLE_TIMEOUT_S}s")
+
+    def found() -> list[SpanRecord] | None:
+        spans = lookup()
+        return spans if spans and any(wanted(span) for span in spans) else None
+
+    spans = poll(found, VISIBLE_TIMEOUT_S, POLL_INTERVAL_S, "trace visible")
+    return time.monotonic() - since, spans
 
 
 def is_server_span(span: SpanRecord) -> bool:
@@ -112,8 +108,7 @@ def start_setup(resources: ExitStack, folder: Path, sampling: bool, bsp_delay_ms
         "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector_otlp_http,
     }
     url, _ = resources.enter_context(running_agent(folder, env, folder / "ha-ai-agent.log"))
-    name = "sampling on" if sampling else "no sampling"
-    return Setup(name, sampling, stack, url)
+    return Setup(sampling, stack, url)
 
 
 def send_late_span(setup: Setup, trace_id: str, parent: SpanRecord) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,27 +107,48 @@ def stage_quantile(quantile: str, window: str) -> str:
     )
 
 
-def multi_tooltip() -> common.VizTooltipOptions:
-    """Every series in the tooltip, largest first."""
-    return (
-        common.VizTooltipOptions().mode(common_models.TooltipDisplayMode.MULTI).sort(common_models.SortOrder.DESCENDING)
+#: A panel's size on the dashboard's grid: (height, width of 24).
+Size = tuple[int, int]
+#: A panel's Prometheus queries as (expression, legend); their ref ids are A, B, ... in this order.
+Queries = list[tuple[str, str]]
+
+
+def panel(
+    kind: Callable[[], Any],
+    title: str,
+    size: Size,
+    unit: str | None,
+    queries: Queries,
+    *,
+    description: str | None = None,
+    decimals: int | None = None,
+    datasource: DataSourceRef = PROMETHEUS,
+    instant: bool = False,
+    as_table: bool = False,
+) -> Any:
+    """A panel of ``kind`` (a panel builder) with what every panel of the dashboard sets."""
+    built = kind().title(title).datasource(datasource).height(size[0]).span(size[1])
+    for index, (expr, legend) in enumerate(queries):
+        built = built.with_target(query(chr(ord("A") + index), expr, legend, instant=instant, as_table=as_table))
+    if description is not None:
+        built = built.description(description)
+    if unit is not None:
+        built = built.unit(unit)
+    return built if decimals is None else built.decimals(decimals)
+
+
+def series(title: str, size: Size, unit: str, queries: Queries, **options: Any) -> Any:
+    """A time series panel, every series in the tooltip, largest first."""
+    tooltip = common.VizTooltipOptions().mode(common_models.TooltipDisplayMode.MULTI)
+    return panel(timeseries.Panel, title, size, unit, queries, **options).tooltip(
+        tooltip.sort(common_models.SortOrder.DESCENDING)
     )
 
 
-def legend(placement: common_models.LegendPlacement, mode: common_models.LegendDisplayMode) -> common.VizLegendOptions:
-    """A visible legend."""
-    return common.VizLegendOptions().placement(placement).display_mode(mode).show_legend(True)
-
-
-def number(title: str, description: str, unit: str, decimals: int) -> stat.Panel:
-    """A stat panel showing the last value of its queries."""
+def number(title: str, description: str, unit: str, decimals: int, size: Size, queries: Queries) -> Any:
+    """A stat panel showing the last value of its (instant) queries."""
     return (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(PROMETHEUS)
-        .unit(unit)
-        .decimals(decimals)
+        panel(stat.Panel, title, size, unit, queries, description=description, decimals=decimals, instant=True)
         .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
         .color_mode(common_models.BigValueColorMode.NONE)
         .graph_mode(common_models.BigValueGraphMode.NONE)
@@ -136,53 +158,42 @@ def number(title: str, description: str, unit: str, decimals: int) -> stat.Panel
 
 def stage_panels() -> list[Any]:
     """Latency, calls and errors per stage, from the collector's span metrics."""
-    latency_table = (
-        table.Panel()
-        .title("Stage latency p50 / p95 / p99 (ms, over the dashboard range)")
-        .description(f"From the collector's span_metrics histogram of each chat stage span (service {SERVICE_NAME}).")
-        .datasource(PROMETHEUS)
-        .unit("ms")
-        .decimals(1)
-        .show_header(True)
-    )
-    for ref_id, quantile in (("A", "0.5"), ("B", "0.95"), ("C", "0.99")):
-        latency_table = latency_table.with_target(
-            query(ref_id, stage_quantile(quantile, "$__range"), "__auto", instant=True, as_table=True)
-        )
     calls = f"{SPAN_CALLS}{{{STAGE_SELECTOR}}}[$__rate_interval]"
     errors = f'{SPAN_CALLS}{{{STAGE_SELECTOR}, status_code="STATUS_CODE_ERROR"}}[$__rate_interval]'
     return [
-        latency_table.height(9).span(12),
-        timeseries.Panel()
-        .title("Stage latency p95 over time")
-        .datasource(PROMETHEUS)
-        .with_target(query("A", stage_quantile("0.95", "$__rate_interval"), "{{span_name}}"))
-        .unit("ms")
-        .legend(legend(common_models.LegendPlacement.RIGHT, common_models.LegendDisplayMode.TABLE))
-        .tooltip(multi_tooltip())
-        .height(9)
-        .span(12),
-        timeseries.Panel()
-        .title("Calls per stage (per second)")
-        .datasource(PROMETHEUS)
-        .with_target(query("A", f"sum by (span_name) (rate({calls}))", "{{span_name}}"))
-        .unit("reqps")
-        .tooltip(multi_tooltip())
-        .height(8)
-        .span(12),
-        timeseries.Panel()
-        .title("Errors per stage (per second)")
-        .description("Spans that ended with status ERROR; stages without errors show 0 rather than no data.")
-        .datasource(PROMETHEUS)
-        .with_target(
-            query(
-                "A", f"sum by (span_name) (rate({errors})) or sum by (span_name) (0 * rate({calls}))", "{{span_name}}"
-            )
-        )
-        .unit("reqps")
-        .tooltip(multi_tooltip())
-        .height(8)
-        .span(12),
+        panel(
+            table.Panel,
+            "Stage latency p50 / p95 / p99 (ms, over the dashboard range)",
+            (9, 12),
+            "ms",
+            [(stage_quantile(quantile, "$__range"), "__auto") for quantile in ("0.5", "0.95", "0.99")],
+            description="From the collector's span_metrics histogram of each chat stage span "
+            f"(service {SERVICE_NAME}).",
+            decimals=1,
+            instant=True,
+            as_table=True,
+        ).show_header(True),
+        series(
+            "Stage latency p95 over time",
+            (9, 12),
+            "ms",
+            [(stage_quantile("0.95", "$__rate_interval"), "{{span_name}}")],
+        ).legend(
+            common.VizLegendOptions()
+            .placement(common_models.LegendPlacement.RIGHT)
+            .display_mode(common_models.LegendDisplayMode.TABLE)
+            .show_legend(True)
+        ),
+        series(
+            "Calls per stage (per second)", (8, 12), "reqps", [(f"sum by (span_name) (rate({calls}))", "{{span_name}}")]
+        ),
+        series(
+            "Errors per stage (per second)",
+            (8, 12),
+            "reqps",
+            [(f"sum by (span_name) (rate({errors})) or sum by (span_name) (0 * rate({calls}))", "{{span_name}}")],
+            description="Spans that ended with status ERROR; stages without errors show 0 rather than no data.",
+        ),
     ]
 
 
@@ -200,43 +211,28 @@ def llm_panels() -> list[Any]:
             f"divided by the number of {' and '.join(CHAT_SERVER_SPANS)} spans, over the dashboard range.",
             "none",
             0,
-        )
-        .with_target(
-            query(
-                "A", f"{tokens.format(service=SERVICE, kind='input')} / {CHATS_IN_RANGE}", "input tokens", instant=True
-            )
-        )
-        .with_target(
-            query(
-                "B",
-                f"{tokens.format(service=SERVICE, kind='output')} / {CHATS_IN_RANGE}",
-                "output tokens",
-                instant=True,
-            )
-        )
-        .height(6)
-        .span(8),
+            (6, 8),
+            [
+                (f"{tokens.format(service=SERVICE, kind=kind)} / {CHATS_IN_RANGE}", f"{kind} tokens")
+                for kind in ("input", "output")
+            ],
+        ),
         number(
             "LLM rounds per chat request",
             f"{METRIC_LLM_ROUNDS}: the model round trips of one answered chat (a tool call adds one).",
             "none",
             1,
-        )
-        .with_target(query("A", f"histogram_quantile(0.5, {rounds})", "p50", instant=True))
-        .with_target(query("B", f"histogram_quantile(0.95, {rounds})", "p95", instant=True))
-        .height(6)
-        .span(8),
-        number("Chat request latency p95", "The server span of a chat, from span_metrics.", "ms", 0)
-        .with_target(
-            query(
-                "A",
-                f"histogram_quantile(0.95, sum by (le) (rate({SPAN_BUCKETS}{{{CHAT_SELECTOR}}}[$__range])))",
-                "p95",
-                instant=True,
-            )
-        )
-        .height(6)
-        .span(8),
+            (6, 8),
+            [(f"histogram_quantile(0.5, {rounds})", "p50"), (f"histogram_quantile(0.95, {rounds})", "p95")],
+        ),
+        number(
+            "Chat request latency p95",
+            "The server span of a chat, from span_metrics.",
+            "ms",
+            0,
+            (6, 8),
+            [(f"histogram_quantile(0.95, sum by (le) (rate({SPAN_BUCKETS}{{{CHAT_SELECTOR}}}[$__range])))", "p95")],
+        ),
         bargauge.Panel()
         .title("Input tokens per chat, by prompt part (estimated)")
         .description(
@@ -251,29 +247,23 @@ def llm_panels() -> list[Any]:
         .orientation(common_models.VizOrientation.HORIZONTAL)
         .height(8)
         .span(12),
-        timeseries.Panel()
-        .title("LLM cost per hour (USD)")
-        .description(
-            f"{METRIC_COST}: the reported usage of each LLM call priced with the service's price table, per model. "
-            "Calls of a model without a price are not counted (the service logs a warning)."
-        )
-        .datasource(PROMETHEUS)
-        .with_target(
-            query(
-                "A",
-                f"sum by (gen_ai_response_model) (rate({cost}[$__rate_interval])) * 3600",
-                "{{gen_ai_response_model}}",
-            )
-        )
-        .unit("currencyUSD")
-        .decimals(4)
-        .tooltip(multi_tooltip())
-        .height(8)
-        .span(8),
-        number("LLM cost per chat request", f"{METRIC_COST} over the range divided by the chats.", "currencyUSD", 5)
-        .with_target(query("A", f"sum(increase({cost}[$__range])) / {CHATS_IN_RANGE}", "USD per chat", instant=True))
-        .height(8)
-        .span(4),
+        series(
+            "LLM cost per hour (USD)",
+            (8, 8),
+            "currencyUSD",
+            [(f"sum by (gen_ai_response_model) (rate({cost}[$__rate_interval])) * 3600", "{{gen_ai_response_model}}")],
+            description=f"{METRIC_COST}: the reported usage of each LLM call priced with the service's price table, "
+            "per model. Calls of a model without a price are not counted (the service logs a warning).",
+            decimals=4,
+        ),
+        number(
+            "LLM cost per chat request",
+            f"{METRIC_COST} over the range divided by the chats.",
+            "currencyUSD",
+            5,
+            (8, 4),
+            [(f"sum(increase({cost}[$__range])) / {CHATS_IN_RANGE}", "USD per chat")],
+        ),
     ]
 
 
@@ -283,61 +273,47 @@ def feedback_panels() -> list[Any]:
     verdicts = f"{prom(METRIC_FEEDBACK)}_total{{{SERVICE}}}"
     downs = f'{prom(METRIC_FEEDBACK)}_total{{{SERVICE}, {label}="{THUMBS_DOWN}"}}'
     return [
-        timeseries.Panel()
-        .title("User verdicts per hour, by label")
-        .description(
-            f"{METRIC_FEEDBACK}: thumbs up / down users gave answers on the chat page (POST .../feedback). Each is "
-            "also a gen_ai.evaluation.result event in the answer's trace, where Jaeger shows it."
-        )
-        .datasource(PROMETHEUS)
-        .with_target(query("A", f"sum by ({label}) (rate({verdicts}[$__rate_interval])) * 3600", f"{{{{{label}}}}}"))
-        .unit("none")
-        .decimals(1)
-        .tooltip(multi_tooltip())
-        .height(8)
-        .span(16),
+        series(
+            "User verdicts per hour, by label",
+            (8, 16),
+            "none",
+            [(f"sum by ({label}) (rate({verdicts}[$__rate_interval])) * 3600", f"{{{{{label}}}}}")],
+            description=f"{METRIC_FEEDBACK}: thumbs up / down users gave answers on the chat page (POST .../feedback). "
+            "Each is also a gen_ai.evaluation.result event in the answer's trace, where Jaeger shows it.",
+            decimals=1,
+        ),
         number(
             "Thumbs down share",
             f"{THUMBS_DOWN} verdicts among all verdicts over the dashboard range (a later verdict on the same "
             "answer counts again).",
             "percentunit",
             1,
-        )
-        .with_target(
-            query(
-                "A",
-                f"sum(increase({downs}[$__range])) / sum(increase({verdicts}[$__range]))",
-                "thumbs down",
-                instant=True,
-            )
-        )
-        .height(8)
-        .span(8),
+            (8, 8),
+            [(f"sum(increase({downs}[$__range])) / sum(increase({verdicts}[$__range]))", "thumbs down")],
+        ),
     ]
 
 
 def trace_panels() -> list[Any]:
-    """The slowest recent chats in Tempo and Jaeger, each a link to its trace."""
+    """The slowest recent chats in Tempo and Jaeger, each a link to its trace, slowest first."""
     traceql = f'{{resource.service.name="{SERVICE_NAME}" && name=~"{"|".join(CHAT_SERVER_SPANS)}"}}'
-    return [
-        table.Panel()
-        .title("Slowest recent chat traces (Tempo, TraceQL)")
-        .description("Chat requests of the dashboard range, slowest first; click a trace id to open it.")
-        .datasource(TEMPO)
-        .with_target(tempo.TempoQuery().ref_id("A").datasource(TEMPO).query_type("traceql").query(traceql).limit(20))
-        .show_header(True)
-        .sort_by([common.TableSortByFieldState().display_name("Duration").desc(True)])
-        .height(10)
-        .span(12),
-        table.Panel()
-        .title("Recent chat traces (Jaeger)")
-        .datasource(JAEGER)
-        .with_target(JaegerSearchBuilder(SERVICE_NAME, CHAT_SERVER_SPAN, 20))
-        .show_header(True)
-        .sort_by([common.TableSortByFieldState().display_name("Duration").desc(True)])
-        .height(10)
-        .span(12),
+    tempo_search = tempo.TempoQuery().ref_id("A").datasource(TEMPO).query_type("traceql").query(traceql).limit(20)
+    panels = [
+        panel(
+            table.Panel,
+            "Slowest recent chat traces (Tempo, TraceQL)",
+            (10, 12),
+            None,
+            [],
+            description="Chat requests of the dashboard range, slowest first; click a trace id to open it.",
+            datasource=TEMPO,
+        ).with_target(tempo_search),
+        panel(table.Panel, "Recent chat traces (Jaeger)", (10, 12), None, [], datasource=JAEGER).with_target(
+            JaegerSearchBuilder(SERVICE_NAME, CHAT_SERVER_SPAN, 20)
+        ),
     ]
+    by_duration = [common.TableSortByFieldState().display_name("Duration").desc(True)]
+    return [table_panel.show_header(True).sort_by(by_duration) for table_panel in panels]
 
 
 def chat_stages() -> dashboard.Dashboard:

@@ -1,10 +1,9 @@
 """Full-GC pause of the real service's process with its trace buffer full (run in a subprocess).
 
-``python -m benchmarks.harness.service_heap [--freeze]`` builds the app with embedded defaults, runs its
-lifespan, answers 100+ chats in-process (so the buffer holds 100 chat traces), then times full
-collections and prints one JSON object. The lifespan itself freezes the start-up heap (``gc.freeze()``);
-``--freeze`` freezes once more after the chats, for comparison. ``span_overhead`` uses it
-to put the buffer's cost next to the cost of the heap it lives in.
+``python -m benchmarks.harness.service_heap`` builds the app with embedded defaults, runs its lifespan
+(which freezes the start-up heap, ``gc.freeze()``), answers 100+ chats in-process (so the buffer holds 100
+chat traces), then times full collections and prints one JSON object. ``span_overhead`` uses it to put the
+buffer's cost next to the cost of the heap it lives in.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ def longest_full_gc(collections: int) -> tuple[float, float]:
     return wall_ns / 1e6, cpu_ns / 1e6
 
 
-async def measure(freeze: bool, collections: int) -> dict[str, Any]:
+async def measure(collections: int) -> dict[str, Any]:
     """Start the app, fill its buffer with chat traces, time full collections."""
     # Imported here: span_overhead imports this module and must not carry the app's heap.
     import httpx
@@ -60,9 +59,6 @@ async def measure(freeze: bool, collections: int) -> dict[str, Any]:
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
-            if freeze:
-                gc.collect()
-                gc.freeze()
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://ha-ai-agent") as client:
                 for _ in range(CHATS):
@@ -71,7 +67,6 @@ async def measure(freeze: bool, collections: int) -> dict[str, Any]:
             stored = len(app.state.runtime.tracing.recent.traces())
             wall_ms, cpu_ms = longest_full_gc(collections)
             return {
-                "freeze": freeze,
                 "stored_traces": stored,
                 "tracked_objects": len(gc.get_objects()),
                 "longest_wall_ms": wall_ms,
@@ -79,12 +74,10 @@ async def measure(freeze: bool, collections: int) -> dict[str, Any]:
             }
 
 
-def run_in_subprocess(freeze: bool, collections: int = 10) -> dict[str, Any]:
+def run_in_subprocess(collections: int = 10) -> dict[str, Any]:
     """Measure in a fresh interpreter (so nothing of the caller's heap counts); the parsed result."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "HA_AGENT_", "OPENAI_", "HA_"))}
     command = [sys.executable, "-m", "benchmarks.harness.service_heap", "--collections", str(collections)]
-    if freeze:
-        command.append("--freeze")
     repo = Path(__file__).resolve().parents[2]
     done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=600, check=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -94,10 +87,9 @@ def run_in_subprocess(freeze: bool, collections: int = 10) -> dict[str, Any]:
 def main() -> None:
     """Print the measurement as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--freeze", action="store_true", help="gc.freeze() once the lifespan is up")
     parser.add_argument("--collections", type=int, default=10)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.freeze, args.collections))))
+    print(json.dumps(asyncio.run(measure(args.collections))))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from testsupport.collector_control import ProcessController
 from testsupport.processes import poll
 from testsupport.reliability_results import Outcome, record
 from testsupport.sampled_chats import look_up, sampling_env
-from testsupport.scaleout import ScaleOut, missing_traces, running_scaleout, under_load
+from testsupport.scaleout import ScaleOut, metric_sum, missing_traces, running_scaleout, under_load
 from testsupport.stack import BackendUnavailable, built_backends
 
 from tests.helpers import missing_dependency
@@ -45,7 +45,6 @@ PROBE_INTERVAL_S = 0.5
 DRIVER_NOTICE_S = 12.0
 REJOIN_TIMEOUT_S = 120.0
 HINTS_DELIVERED = re.compile(r"Finished hinted handoff of file \S+ to endpoint /?(\S+?)[:,\s]")
-METRIC = r"^{name}(?:_total)?\{{[^}}]*{label}[^}}]*\}} (\S+)$"
 #: Every answered chat of this module, for the whole-cluster restart at the end.
 WRITTEN: list[ChatResult] = []
 
@@ -112,12 +111,6 @@ def missing_after_drain(jaeger_url: str, results: list[ChatResult]) -> list[Chat
             last_progress = time.monotonic()
         missing = still
     return missing
-
-
-def metric_sum(metrics_url: str, name: str, label: str) -> float:
-    """The sum of one counter of a collector's (or Jaeger's) own metrics over the series with ``label``."""
-    pattern = re.compile(METRIC.format(name=re.escape(name), label=label), re.MULTILINE)
-    return sum(float(value) for value in pattern.findall(httpx.get(metrics_url, timeout=5).text))
 
 
 def test_cassandra_node_sigkill_loses_nothing_and_the_node_rejoins(

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 from testsupport.cassandra import CassandraCluster
 from testsupport.chat_load import ChatLoad, ChatResult
@@ -37,6 +40,9 @@ from testsupport.stack import (
     start_prometheus,
 )
 
+#: One counter of a collector's (or Jaeger's) own metrics, in Prometheus' text format, on the series with a label.
+METRIC = r"^{name}(?:_total)?\{{[^}}]*{label}[^}}]*\}} (\S+)$"
+
 #: The layer's alert rules, as compose mounts them into Prometheus.
 SCALE_OUT_RULES = REPO_ROOT / "backends" / "prometheus-scale-out-rules.yml"
 #: Compose finds the gateways by DNS (backends/prometheus-scale-out.yml); loopback has no DNS, so the tests keep
@@ -47,6 +53,12 @@ GATEWAY_SCRAPE_JOB = """scrape_configs:
     file_sd_configs:
       - files: [{targets}]
 """
+
+
+def metric_sum(metrics_url: str, name: str, label: str) -> float:
+    """The sum of one counter of a collector's (or Jaeger's) own metrics over the series with ``label``."""
+    pattern = re.compile(METRIC.format(name=re.escape(name), label=label), re.MULTILINE)
+    return sum(float(value) for value in pattern.findall(httpx.get(metrics_url, timeout=5).text))
 
 
 def gateways_file(stack: Stack) -> Path:
