@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -240,6 +240,29 @@ def test_generator_send_throw_and_close_pass_through(exported: InMemorySpanExpor
     assert received == ["a", "caught x", "closed"]
     (span,) = exported.get_finished_spans()
     assert span.status.status_code is StatusCode.UNSET  # closing early is not an error
+
+
+def test_async_generator_asend_and_athrow_pass_through(exported: InMemorySpanExporter) -> None:
+    received: list[Any] = []
+
+    @traced
+    async def echo() -> AsyncGenerator[int, Any]:
+        while True:
+            try:
+                received.append((yield len(received)))
+            except ValueError as error:
+                received.append(f"caught {error}")
+
+    async def talk() -> list[int]:
+        gen = echo()
+        items = [await gen.asend(None), await gen.asend("a"), await gen.athrow(ValueError("x"))]
+        await gen.aclose()
+        return items
+
+    assert asyncio.run(talk()) == [0, 1, 2]
+    assert received == ["a", "caught x"]
+    (span,) = exported.get_finished_spans()
+    assert span.status.status_code is StatusCode.UNSET
 
 
 def test_generator_return_value_is_kept(exported: InMemorySpanExporter) -> None:
