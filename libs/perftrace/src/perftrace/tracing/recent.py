@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
-from perftrace.tracing.records import SpanRecord, TraceRecord
+from perftrace.tracing.records import SpanRecord, TraceRecord, read_span
 
 _logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class RecentTracesProcessor(SpanProcessor):
             with self._lock:
                 spans = self._waiting.pop(trace_id, None) or []
             spans.append(span)
-            self._add(trace_id, [SpanRecord.from_readable_span(s) for s in spans], is_local_root=True)
+            self._add(trace_id, [read_span(s) for s in spans], is_local_root=True)
         except Exception:  # the span path must never break the request
             self._count_failure()
 
@@ -145,7 +145,7 @@ class RecentTracesProcessor(SpanProcessor):
         """Store the spans waiting under ``trace_id`` (their local root has not ended); lock held."""
         spans = self._waiting.pop(trace_id)
         try:
-            self._store_locked(trace_id, [SpanRecord.from_readable_span(s) for s in spans])
+            self._store_locked(trace_id, [read_span(s) for s in spans])
         except Exception:
             self._count_failure()
 

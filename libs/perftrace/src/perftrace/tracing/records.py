@@ -71,7 +71,7 @@ class SpanRecord(NamedTuple):
     @classmethod
     def from_readable_span(cls, span: ReadableSpan) -> SpanRecord:
         """Copy the fields of an ended SDK span into a record (the span path: compiled from the fields, below)."""
-        return _from_readable_span(span)
+        return read_span(span)
 
     @property
     def trace_id_hex(self) -> str:
@@ -156,7 +156,8 @@ def _compile_from_readable_span() -> Callable[[ReadableSpan], SpanRecord]:
     return cast(Callable[[ReadableSpan], SpanRecord], namespace["from_readable_span"])
 
 
-_from_readable_span = _compile_from_readable_span()
+#: ``SpanRecord.from_readable_span`` without the method call around it: the buffer's per-span path.
+read_span = _compile_from_readable_span()
 
 
 def _event(event: Event) -> SpanEvent:
